@@ -1,0 +1,29 @@
+package phoneauth
+
+import (
+	"context"
+	"time"
+)
+
+// Limiter keeps short-lived counters and holds: login throttles, attempt
+// counters and rate limits. Implementations live in inmem/ (one process)
+// and redis/ (shared by a fleet); all of them pass limitertest.Run. Losing
+// a Limiter's state loses only counters and throttles, never accounts or
+// sessions. Errors wrap ErrUnavailable when the backend cannot be reached.
+type Limiter interface {
+	// Hit adds one to the counter key and returns the new count and how
+	// long until the counter resets. A counter lives for window from its
+	// first hit (a fixed window); the increment is atomic.
+	Hit(ctx context.Context, key string, window time.Duration) (count int64, reset time.Duration, err error)
+
+	// Hold takes key for ttl if nobody holds it and returns true. If it is
+	// held it returns false and how long the hold has left. Atomic.
+	Hold(ctx context.Context, key string, ttl time.Duration) (ok bool, left time.Duration, err error)
+
+	// Release deletes key, a counter or a hold. Deleting what does not
+	// exist is no error.
+	Release(ctx context.Context, key string) error
+
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+}

@@ -1,0 +1,35 @@
+package phoneauth
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// ParsePhone reads a phone number as a person might write it and returns it
+// in E.164 form. A number without a leading + is read in defaultRegion (an
+// ISO 3166 code such as "US"). ErrInvalidPhone if it is not a valid number.
+func ParsePhone(raw, defaultRegion string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || len(raw) > 64 {
+		return "", ErrInvalidPhone
+	}
+	n, err := phonenumbers.Parse(raw, strings.ToUpper(defaultRegion))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidPhone, err)
+	}
+	// IsPossibleNumber checks the country code and that the length fits
+	// that country's plan. The stricter IsValidNumber also rejects numbers
+	// outside assigned ranges, such as the +1 555 numbers apps use in
+	// testing, which the contract's own examples use.
+	if !phonenumbers.IsPossibleNumber(n) {
+		return "", ErrInvalidPhone
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// ValidRegion reports whether region is a region the numbering plan knows.
+func ValidRegion(region string) bool {
+	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
+}

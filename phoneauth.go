@@ -1,0 +1,182 @@
+// Package phoneauth is phone-number sign-in with SMS one-time codes.
+//
+// The root package holds the domain: the nouns (User, Challenge, Session),
+// the rules (Policy) and the flows, which are methods of Service. It knows
+// nothing of HTTP, SQL or Redis; adapters in sub-packages implement the
+// interfaces it consumes (Store, Sender, Limiter, Tokens).
+package phoneauth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Policy holds the tunable rules of the flows.
+type Policy struct {
+	CodeTTL       time.Duration // how long an SMS code is valid
+	LoginThrottle time.Duration // minimum gap between two unused login codes for one user
+	CodeLength    int           // digits in an SMS code
+	MaxAttempts   int           // tries allowed per code, the right one included
+	AccessTTL     time.Duration
+	RefreshTTL    time.Duration
+	IPRateLimit   int // SMS-sending requests per minute per client IP; 0 disables
+	SMSPerHour    int // SMS sent per hour by the whole service; 0 disables
+}
+
+// DefaultPolicy is the policy the service runs with when nothing is configured.
+func DefaultPolicy() Policy {
+	return Policy{
+		CodeTTL:       5 * time.Minute,
+		LoginThrottle: 5 * time.Minute,
+		CodeLength:    6,
+		MaxAttempts:   5,
+		AccessTTL:     15 * time.Minute,
+		RefreshTTL:    720 * time.Hour,
+		IPRateLimit:   10,
+		SMSPerHour:    1000,
+	}
+}
+
+// Validate reports which fields of p are out of range.
+func (p Policy) Validate() error {
+	var errs []error
+	if p.CodeTTL <= 0 {
+		errs = append(errs, errors.New("code TTL must be positive"))
+	}
+	if p.LoginThrottle < 0 {
+		errs = append(errs, errors.New("login throttle must not be negative"))
+	}
+	if p.CodeLength < 4 || p.CodeLength > 10 {
+		errs = append(errs, errors.New("code length must be between 4 and 10"))
+	}
+	if p.MaxAttempts < 1 {
+		errs = append(errs, errors.New("max attempts must be at least 1"))
+	}
+	if p.AccessTTL <= 0 || p.RefreshTTL <= 0 {
+		errs = append(errs, errors.New("token TTLs must be positive"))
+	}
+	if p.IPRateLimit < 0 || p.SMSPerHour < 0 {
+		errs = append(errs, errors.New("rate limits must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Service runs the sign-in flows. Build it with New; it is safe for
+// concurrent use.
+type Service struct {
+	store   Store
+	sender  Sender
+	limiter Limiter
+	tokens  Tokens
+	policy  Policy
+	now     func() time.Time
+	random  io.Reader
+	codeKey []byte
+	log     *slog.Logger
+}
+
+// Deps are the dependencies of a Service. Store, Sender, Limiter and Tokens
+// are required; the rest default to the real clock, crypto/rand and
+// slog.Default.
+type Deps struct {
+	Store   Store
+	Sender  Sender
+	Limiter Limiter
+	Tokens  Tokens
+	Policy  Policy
+	// CodeKey keys the hash under which SMS codes are stored. Every instance
+	// sharing a database must use the same key.
+	CodeKey []byte
+	Now     func() time.Time
+	Random  io.Reader
+	Log     *slog.Logger
+}
+
+// New returns a Service, or an error naming what is missing or invalid.
+func New(d Deps) (*Service, error) {
+	var errs []error
+	if d.Store == nil || d.Sender == nil || d.Limiter == nil || d.Tokens == nil {
+		errs = append(errs, errors.New("phoneauth: store, sender, limiter and tokens are required"))
+	}
+	if len(d.CodeKey) < 16 {
+		errs = append(errs, errors.New("phoneauth: code key must be at least 16 bytes"))
+	}
+	if err := d.Policy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("phoneauth: policy: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	s := &Service{
+		store: d.Store, sender: d.Sender, limiter: d.Limiter, tokens: d.Tokens,
+		policy: d.Policy, now: d.Now, random: d.Random, log: d.Log,
+		codeKey: append([]byte(nil), d.CodeKey...),
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.random == nil {
+		s.random = rand.Reader
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
+}
+
+// Policy returns the policy the service runs with.
+func (s *Service) Policy() Policy { return s.policy }
+
+// newCode returns a uniformly random string of n decimal digits.
+func (s *Service) newCode() (string, error) {
+	const digits = "0123456789"
+	b := make([]byte, s.policy.CodeLength)
+	// Rejection sampling: bytes >= 250 would bias the digits.
+	buf := make([]byte, 1)
+	for i := range b {
+		for {
+			if _, err := io.ReadFull(s.random, buf); err != nil {
+				return "", fmt.Errorf("generate code: %w", err)
+			}
+			if buf[0] < 250 {
+				b[i] = digits[buf[0]%10]
+				break
+			}
+		}
+	}
+	return string(b), nil
+}
+
+// hashCode is the keyed hash under which a code is stored. The subject (a
+// challenge ID or user ID) and purpose are mixed in so equal codes of
+// different challenges never share a hash.
+func (s *Service) hashCode(purpose Purpose, subject, code string) []byte {
+	m := hmac.New(sha256.New, s.codeKey)
+	fmt.Fprintf(m, "%s\x00%s\x00%s", purpose, subject, code)
+	return m.Sum(nil)
+}
+
+func (s *Service) newID() (string, error) {
+	id, err := uuid.NewRandomFromReader(s.random)
+	if err != nil {
+		return "", fmt.Errorf("generate id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// DeriveKey derives a purpose-specific key from a master secret, so one
+// configured secret can key both token signatures and code hashes without
+// reusing the same key for both.
+func DeriveKey(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("phoneauth/" + purpose))
+	return m.Sum(nil)
+}

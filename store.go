@@ -1,0 +1,85 @@
+package phoneauth
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps accounts, challenges and sessions. Every method is atomic: it
+// runs as one transaction and decides on the data as it is at commit, never
+// on an earlier read. Implementations live in sqlite/ and postgres/; all of
+// them pass storetest.Run. Errors other than the kinds listed are failures of
+// the store itself; when the database cannot be reached they wrap
+// ErrUnavailable.
+type Store interface {
+	// Register creates user u with its registration challenge c (c.UserID
+	// is ignored). If an account with u.Phone exists and is verified, or is
+	// unverified but has a registration challenge that is unconsumed and
+	// unexpired at now, it returns ErrUserExists. If the account is
+	// unverified and has no live registration challenge, c replaces its
+	// challenge and the existing account is returned, so an account whose
+	// code expired (or whose SMS was lost) can be registered again.
+	Register(ctx context.Context, u User, c Challenge, now time.Time) (User, error)
+
+	// CancelRegistration deletes registration challenge challengeID and, if
+	// its account is unverified, the account. It undoes a Register whose
+	// SMS could not be sent. Deleting what does not exist is no error.
+	CancelRegistration(ctx context.Context, challengeID string) error
+
+	// UserByPhone returns the account with that E.164 number, or
+	// ErrUserNotFound.
+	UserByPhone(ctx context.Context, phone string) (User, error)
+
+	// PutLoginChallenge makes c the pending login challenge of c.UserID,
+	// replacing any earlier one. ErrUserNotFound if the user does not exist.
+	PutLoginChallenge(ctx context.Context, c Challenge) error
+
+	// DeleteChallenge deletes challenge id if it exists.
+	DeleteChallenge(ctx context.Context, id string) error
+
+	// VerifyRegistration consumes registration challenge challengeID if it
+	// belongs to phone, is unconsumed, unexpired at now and its hash equals
+	// codeHash (compared in constant time), and marks the account verified,
+	// all in one transaction. Errors: ErrChallengeNotFound (no such
+	// unconsumed challenge for that phone), ErrCodeExpired, ErrCodeWrong.
+	VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (User, error)
+
+	// VerifyLogin consumes the pending login challenge of userID under the
+	// same conditions and, in the same transaction, creates session s with
+	// the given tokens. Errors: ErrNoPendingLogin, ErrCodeExpired,
+	// ErrCodeWrong.
+	VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, s Session, tokens []TokenRecord) (User, error)
+
+	// RotateRefresh spends refresh token r.OldJTI and records r.Tokens in
+	// its session. A refresh token this store never saw (one minted with
+	// the same secret by another service) starts session r.Session. Errors:
+	// ErrTokenReused (OldJTI was already spent: the whole session is now
+	// revoked), ErrTokenRevoked (the session was revoked before),
+	// ErrUserNotFound (r.UserID does not exist).
+	RotateRefresh(ctx context.Context, r Rotation) error
+
+	// RevokeToken revokes the session that token t of user userID belongs
+	// to, so none of its tokens is accepted again. A token this store never
+	// saw is recorded as revoked. Revoking twice is no error.
+	RevokeToken(ctx context.Context, userID string, t TokenRecord, now time.Time) error
+
+	// AccessUser returns user userID for a request bearing access token
+	// jti. Errors: ErrUserNotFound, ErrTokenRevoked (the token's session
+	// was revoked).
+	AccessUser(ctx context.Context, userID, jti string) (User, error)
+
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}
+
+// Rotation is the input of Store.RotateRefresh.
+type Rotation struct {
+	UserID string
+	// Old is the refresh token presented.
+	Old TokenRecord
+	// Session starts a session if Old is unknown to the store.
+	Session Session
+	// Tokens are the new access and refresh tokens.
+	Tokens []TokenRecord
+	Now    time.Time
+}
