@@ -23,7 +23,9 @@ var (
 	ErrTokenMissing      = errors.New("token missing")
 	ErrTokenInvalid      = errors.New("token invalid")
 	ErrTokenExpired      = errors.New("token expired")
-	ErrTokenWrongType    = errors.New("wrong token type")
+	ErrNeedAccessToken   = errors.New("access token required")
+	ErrNeedRefreshToken  = errors.New("refresh token required")
+	ErrTokenUnknownUser  = errors.New("token subject is not a user")
 	ErrTokenRevoked      = errors.New("token revoked")
 	ErrTokenReused       = errors.New("refresh token reused")
 	// ErrUnavailable marks a failure to reach a dependency (database,

@@ -77,6 +77,7 @@ type Service struct {
 	limiter Limiter
 	tokens  Tokens
 	policy  Policy
+	region  string
 	now     func() time.Time
 	random  io.Reader
 	codeKey []byte
@@ -92,6 +93,9 @@ type Deps struct {
 	Limiter Limiter
 	Tokens  Tokens
 	Policy  Policy
+	// Region is the ISO 3166 region used to read numbers written without
+	// a leading +, such as "US".
+	Region string
 	// CodeKey keys the hash under which SMS codes are stored. Every instance
 	// sharing a database must use the same key.
 	CodeKey []byte
@@ -109,6 +113,9 @@ func New(d Deps) (*Service, error) {
 	if len(d.CodeKey) < 16 {
 		errs = append(errs, errors.New("phoneauth: code key must be at least 16 bytes"))
 	}
+	if !ValidRegion(d.Region) {
+		errs = append(errs, fmt.Errorf("phoneauth: unknown region %q", d.Region))
+	}
 	if err := d.Policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("phoneauth: policy: %w", err))
 	}
@@ -117,7 +124,7 @@ func New(d Deps) (*Service, error) {
 	}
 	s := &Service{
 		store: d.Store, sender: d.Sender, limiter: d.Limiter, tokens: d.Tokens,
-		policy: d.Policy, now: d.Now, random: d.Random, log: d.Log,
+		policy: d.Policy, region: d.Region, now: d.Now, random: d.Random, log: d.Log,
 		codeKey: append([]byte(nil), d.CodeKey...),
 	}
 	if s.now == nil {

@@ -61,6 +61,7 @@ type Store interface {
 	// RevokeToken revokes the session that token t of user userID belongs
 	// to, so none of its tokens is accepted again. A token this store never
 	// saw is recorded as revoked. Revoking twice is no error.
+	// ErrUserNotFound if userID does not exist.
 	RevokeToken(ctx context.Context, userID string, t TokenRecord, now time.Time) error
 
 	// AccessUser returns user userID for a request bearing access token

@@ -1,0 +1,45 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routes registers every endpoint. Each path answers with and without its
+// trailing slash; other methods get a JSON 405 and unknown paths a JSON 404.
+func (s *Server) routes(mux *http.ServeMux) {
+	s.route(mux, "POST", "/auth/api/Register/", handleRegister(s))
+	s.route(mux, "POST", "/auth/api/register/", handleRegister(s))
+	s.route(mux, "POST", "/auth/api/verify/", handleVerify(s))
+	s.route(mux, "POST", "/auth/api/login/", handleLogin(s))
+	s.route(mux, "POST", "/auth/api/login/verify/", handleLoginVerify(s))
+	s.route(mux, "POST", "/auth/api/token/refresh/", handleRefresh(s))
+	s.route(mux, "POST", "/auth/api/logout/", handleLogout(s))
+	s.route(mux, "GET", "/auth/api/me/", handleMe(s))
+	s.route(mux, "GET", "/healthz", handleHealthz())
+	s.route(mux, "GET", "/readyz", handleReadyz(s))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusNotFound, errorBody("Not found"))
+	}))
+}
+
+// route registers h for method on path, exactly (with {$}), on path without
+// its trailing slash, and a JSON 405 for every other method on both.
+func (s *Server) route(mux *http.ServeMux, method, path string, h http.Handler) {
+	paths := []string{path}
+	if trimmed := strings.TrimSuffix(path, "/"); trimmed != path {
+		paths = []string{path + "{$}", trimmed}
+	}
+	allow := method
+	if method == http.MethodGet {
+		allow = "GET, HEAD"
+	}
+	notAllowed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		encode(w, http.StatusMethodNotAllowed, errorBody("Method not allowed"))
+	})
+	for _, p := range paths {
+		mux.Handle(method+" "+p, h)
+		mux.Handle(p, notAllowed)
+	}
+}

@@ -1,0 +1,140 @@
+package phoneauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+)
+
+// LoginRequest is the input of Service.Login.
+type LoginRequest struct {
+	Phone    string
+	ClientIP string
+}
+
+// LoginChallenge is the result of a successful Service.Login.
+type LoginChallenge struct {
+	UserID string // the user's public ID, sent back with the code
+}
+
+// Login sends a login code to a verified account. While an unused code sent
+// less than Policy.LoginThrottle ago exists, it refuses with a
+// *ThrottledError (LimitLoginPending); a successful login verification ends
+// that wait. Errors: *MissingFieldsError, ErrInvalidPhone, *ThrottledError,
+// ErrUserNotFound, ErrNotVerified, ErrSendFailed. A failed SMS leaves no
+// throttle behind.
+func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginChallenge, error) {
+	if err := RequireFields("phone", r.Phone); err != nil {
+		return LoginChallenge{}, err
+	}
+	phone, err := ParsePhone(r.Phone, s.region)
+	if err != nil {
+		return LoginChallenge{}, err
+	}
+	if err := s.limitIP(ctx, r.ClientIP); err != nil {
+		return LoginChallenge{}, err
+	}
+	u, err := s.store.UserByPhone(ctx, phone)
+	if err != nil {
+		return LoginChallenge{}, fmt.Errorf("login %s: %w", maskPhone(phone), err)
+	}
+	if !u.Verified {
+		return LoginChallenge{}, ErrNotVerified
+	}
+	hold := "login:" + u.ID
+	if s.policy.LoginThrottle > 0 {
+		ok, left, err := s.limiter.Hold(ctx, hold, s.policy.LoginThrottle)
+		if err != nil {
+			return LoginChallenge{}, fmt.Errorf("login throttle: %w", err)
+		}
+		if !ok {
+			return LoginChallenge{}, &ThrottledError{Limit: LimitLoginPending, RetryAfter: left}
+		}
+	}
+	// From here on, a failure must give the hold back.
+	c, code, err := s.loginChallenge(ctx, u)
+	if err == nil {
+		err = s.send(ctx, u.Phone, code, PurposeLogin)
+		if err != nil {
+			if derr := s.store.DeleteChallenge(context.WithoutCancel(ctx), c.ID); derr != nil {
+				err = errors.Join(err, fmt.Errorf("undo login challenge: %w", derr))
+			}
+		}
+	}
+	if err != nil {
+		if rerr := s.limiter.Release(context.WithoutCancel(ctx), hold); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("release login throttle: %w", rerr))
+		}
+		return LoginChallenge{}, err
+	}
+	return LoginChallenge{UserID: u.ID}, nil
+}
+
+// loginChallenge stores a fresh login code for u, replacing any earlier one,
+// and starts its attempt count afresh.
+func (s *Service) loginChallenge(ctx context.Context, u User) (Challenge, string, error) {
+	id, err := s.newID()
+	if err != nil {
+		return Challenge{}, "", err
+	}
+	code, err := s.newCode()
+	if err != nil {
+		return Challenge{}, "", err
+	}
+	now := s.now()
+	c := Challenge{
+		ID:        id,
+		UserID:    u.ID,
+		Purpose:   PurposeLogin,
+		CodeHash:  s.hashCode(PurposeLogin, u.ID, code),
+		CreatedAt: now,
+		ExpiresAt: now.Add(s.policy.CodeTTL),
+	}
+	if err := s.limiter.Release(ctx, "attempts:login:"+u.ID); err != nil {
+		return Challenge{}, "", fmt.Errorf("reset attempts: %w", err)
+	}
+	if err := s.store.PutLoginChallenge(ctx, c); err != nil {
+		return Challenge{}, "", fmt.Errorf("store login challenge: %w", err)
+	}
+	return c, code, nil
+}
+
+// LoginVerifyRequest is the input of Service.VerifyLogin.
+type LoginVerifyRequest struct {
+	Code   string
+	UserID string
+}
+
+// VerifyLogin checks a login code and opens a session, returning its
+// tokens. Errors: *MissingFieldsError, ErrNoPendingLogin (also for an
+// unknown user), ErrCodeWrong, ErrCodeExpired, ErrTooManyAttempts.
+func (s *Service) VerifyLogin(ctx context.Context, r LoginVerifyRequest) (TokenPair, error) {
+	if err := RequireFields("code", r.Code, "user_id", r.UserID); err != nil {
+		return TokenPair{}, err
+	}
+	parsed, err := uuid.Parse(r.UserID)
+	if err != nil {
+		return TokenPair{}, ErrNoPendingLogin
+	}
+	userID := parsed.String()
+	n, err := s.countAttempt(ctx, "attempts:login:"+userID)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	now := s.now()
+	sess, pair, records, err := s.newSession(userID, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	_, err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, userID, r.Code), now, sess, records)
+	if err = s.attemptResult(n, err); err != nil {
+		return TokenPair{}, err
+	}
+	// The code is spent: the user may ask for a new one at once.
+	if err := s.limiter.Release(ctx, "login:"+userID); err != nil {
+		s.log.WarnContext(ctx, "login verified but throttle not released", "user_id", userID, "err", err)
+	}
+	return pair, nil
+}
