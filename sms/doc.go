@@ -1,0 +1,5 @@
+// Package sms delivers one-time codes: each file is one provider
+// implementing phoneauth.Sender. Console logs messages for development;
+// Webhook posts them, signed per Standard Webhooks, to a gateway that
+// sends the SMS.
+package sms

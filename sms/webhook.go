@@ -1,0 +1,195 @@
+package sms
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+var _ phoneauth.Sender = (*Webhook)(nil)
+
+// DefaultWebhookTimeout bounds one request of a Webhook built without its
+// own client.
+const DefaultWebhookTimeout = 10 * time.Second
+
+// maxDrain bounds how much of a response body is read before it is closed:
+// enough for a gateway's usual answer, so the connection can be reused,
+// without letting a gateway keep us reading.
+const maxDrain = 64 << 10
+
+// secretPrefix marks a Standard Webhooks secret: the base64 of the key.
+const secretPrefix = "whsec_"
+
+// WebhookConfig configures a Webhook. Only URL is required.
+type WebhookConfig struct {
+	// URL receives the messages: http or https, with a host.
+	URL string
+
+	// Secret signs each request per Standard Webhooks. A secret written
+	// "whsec_" + base64 (the spec's form) is decoded, and the decoded
+	// bytes are the key; any other secret is used as the key byte for
+	// byte. Empty: requests are not signed.
+	Secret string
+
+	// Client sends the requests. Nil: a client with DefaultWebhookTimeout
+	// that does not follow redirects, so a message (code included) never
+	// goes to a URL other than the one configured.
+	Client *http.Client
+
+	// Now is the clock of the webhook-timestamp header. Nil: time.Now.
+	Now func() time.Time
+}
+
+// Webhook sends each message as a JSON POST to a gateway that delivers
+// the SMS, signed per Standard Webhooks (https://www.standardwebhooks.com)
+// when a secret is configured. Build it with NewWebhook; it is safe for
+// concurrent use.
+type Webhook struct {
+	url      string
+	endpoint string // scheme and host only, for error messages
+	key      []byte // nil: do not sign
+	client   *http.Client
+	now      func() time.Time
+}
+
+// NewWebhook returns a Webhook for c. It returns an error if c.URL is not
+// an absolute http or https URL with a host, or if c.Secret has the whsec_
+// prefix but is not valid base64 of a non-empty key. Errors never contain
+// the secret nor the URL's credentials, path or query.
+func NewWebhook(c WebhookConfig) (*Webhook, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// A *url.Error repeats the raw URL, which may hold credentials.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("sms webhook: invalid URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("sms webhook: invalid URL: scheme must be http or https, not %q", u.Scheme)
+	}
+	if u.Hostname() == "" {
+		return nil, errors.New("sms webhook: invalid URL: no host")
+	}
+
+	var key []byte
+	if rest, ok := strings.CutPrefix(c.Secret, secretPrefix); ok {
+		key, err = base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("sms webhook: secret has the %s prefix but is not base64: %w", secretPrefix, err)
+		}
+		if len(key) == 0 {
+			return nil, fmt.Errorf("sms webhook: secret has the %s prefix but no key", secretPrefix)
+		}
+	} else if c.Secret != "" {
+		key = []byte(c.Secret)
+	}
+
+	// Webhook URLs often carry a token in the path or query, so errors
+	// name the scheme and host only.
+	w := &Webhook{
+		url:      u.String(),
+		endpoint: u.Scheme + "://" + u.Host,
+		key:      key,
+		client:   c.Client,
+		now:      c.Now,
+	}
+	if w.client == nil {
+		w.client = &http.Client{
+			Timeout: DefaultWebhookTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			},
+		}
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	return w, nil
+}
+
+// payload is the JSON body of a request.
+type payload struct {
+	To        string `json:"to"`
+	Message   string `json:"message"`
+	Code      string `json:"code"`
+	Purpose   string `json:"purpose"`
+	ExpiresIn int64  `json:"expires_in"` // whole seconds, rounded down
+}
+
+// Send POSTs m to the gateway and returns nil if it answers 2xx. It returns
+// an error if m's purpose is neither register nor login, if the request
+// cannot be sent, if ctx ends or the client's timeout passes first, or if
+// the gateway answers any other status (named in the error). Errors wrap
+// the cause (context.Canceled, a net.Error, ...) and never contain the
+// code, the secret, or the URL's credentials, path or query.
+func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
+	if m.Purpose != phoneauth.PurposeRegister && m.Purpose != phoneauth.PurposeLogin {
+		return fmt.Errorf("sms webhook: unknown purpose %q", m.Purpose)
+	}
+	body, err := json.Marshal(payload{
+		To:        m.To,
+		Message:   m.Text,
+		Code:      m.Code,
+		Purpose:   string(m.Purpose),
+		ExpiresIn: int64(m.ExpiresIn / time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("sms webhook: encode: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("sms webhook: build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if w.key != nil {
+		id := "msg_" + rand.Text()
+		ts := strconv.FormatInt(w.now().Unix(), 10)
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", ts)
+		req.Header.Set("webhook-signature", sign(w.key, id, ts, body))
+	}
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		// A *url.Error repeats the whole URL; name the endpoint instead
+		// and keep the cause.
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
+		return fmt.Errorf("sms webhook: post to %s: %w", w.endpoint, err)
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		_ = resp.Body.Close()
+	}()
+	// The body is not quoted in the error: a gateway may echo the code.
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("sms webhook: %s answered %d %s",
+			w.endpoint, resp.StatusCode, http.StatusText(resp.StatusCode))
+	}
+	return nil
+}
+
+// sign returns the webhook-signature header value of Standard Webhooks:
+// "v1," and the base64 HMAC-SHA256 under key of id.timestamp.body.
+func sign(key []byte, id, timestamp string, body []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id + "." + timestamp + "."))
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
