@@ -1,0 +1,273 @@
+// Package limitertest is the conformance suite of phoneauth.Limiter: every
+// implementation's test calls Run, which pins what the interface's doc
+// comments promise, races included.
+package limitertest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+// shortTTL is the window or hold used where expiry must happen in a real
+// backend. The suite polls until it has passed and never asserts elapsed
+// time.
+const shortTTL = 300 * time.Millisecond
+
+// longTTL is a window or hold that must not pass while a subtest runs.
+const longTTL = time.Minute
+
+// Run runs the suite against the limiters open returns. Every subtest calls
+// open once and uses only that limiter, so open must return a limiter whose
+// keys are not shared with any other call (a fresh in-process limiter, or a
+// unique key prefix), and must register its own cleanup with t.Cleanup.
+// Subtests run in parallel.
+func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
+	t.Helper()
+
+	t.Run("Hit counts 1, 2, 3 and reports a reset within the window", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		var prev time.Duration
+		for want := int64(1); want <= 3; want++ {
+			got, reset := hit(t, l, "ip:127.0.0.1", longTTL)
+			if got != want {
+				t.Fatalf("hit %d: count = %d, want %d", want, got, want)
+			}
+			checkLeft(t, fmt.Sprintf("hit %d: reset", want), reset, longTTL)
+			if want > 1 && reset > prev {
+				t.Fatalf("hit %d: reset = %s grew from %s: the window must be fixed from the first hit", want, reset, prev)
+			}
+			prev = reset
+		}
+	})
+
+	t.Run("Hit starts the count over once the window from the first hit has passed, however often it is hit", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		for want := int64(1); want <= 2; want++ {
+			if got, _ := hit(t, l, "sms:budget", shortTTL); got != want {
+				t.Fatalf("count = %d, want %d", got, want)
+			}
+		}
+		// Hitting several times per window: a window that each hit
+		// extended would never end.
+		poll(t, "counter to reset", func() (bool, time.Duration) {
+			n, reset := hit(t, l, "sms:budget", shortTTL)
+			if n == 1 {
+				checkLeft(t, "reset of the new window", reset, shortTTL)
+				return true, 0
+			}
+			return false, min(reset, shortTTL/5)
+		})
+	})
+
+	t.Run("Hit counts each key on its own", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		keys := []string{"login:+15551234567", "login:+15551234568", "ip:127.0.0.1", "ip:::1"}
+		for i, k := range keys {
+			for range i {
+				hit(t, l, k, longTTL)
+			}
+		}
+		for i, k := range keys {
+			got, _ := hit(t, l, k, longTTL)
+			if want := int64(i + 1); got != want {
+				t.Errorf("Hit(%q) = %d, want %d", k, got, want)
+			}
+		}
+	})
+
+	t.Run("64 concurrent Hits on one key return each count from 1 to 64 exactly once", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		const n = 64
+		counts := make([]int64, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				counts[i], _, errs[i] = l.Hit(t.Context(), "attempts:login:u1", longTTL)
+			})
+		}
+		wg.Wait()
+		seen := make(map[int64]int, n)
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("Hit: %v", errs[i])
+			}
+			seen[counts[i]]++
+		}
+		for c := int64(1); c <= n; c++ {
+			if seen[c] != 1 {
+				t.Errorf("count %d returned %d times, want once", c, seen[c])
+			}
+		}
+	})
+
+	t.Run("Hold succeeds once, then reports the time left without extending the hold", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		for _, ttl := range []time.Duration{longTTL, 10 * longTTL} {
+			ok, left := hold(t, l, "login:u1", ttl)
+			if ok {
+				t.Fatalf("Hold(ttl %s) of a held key = true, want false", ttl)
+			}
+			// Measured against the first hold's ttl: a refused Hold must
+			// not take the key over for its own ttl.
+			checkLeft(t, fmt.Sprintf("Hold(ttl %s) left", ttl), left, longTTL)
+		}
+		if ok, _ := hold(t, l, "login:u2", longTTL); !ok {
+			t.Error("Hold of another key = false, want true: keys must be held on their own")
+		}
+	})
+
+	t.Run("Hold can be taken again after its ttl has passed", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", shortTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		poll(t, "hold to expire", func() (bool, time.Duration) {
+			ok, left := hold(t, l, "login:u1", shortTTL)
+			if !ok {
+				checkLeft(t, "left", left, shortTTL)
+			}
+			return ok, left
+		})
+	})
+
+	t.Run("Hold can be taken again after Release", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		release(t, l, "login:u1")
+		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+			t.Error("Hold after Release = false, want true")
+		}
+	})
+
+	t.Run("32 concurrent Holds of one key let exactly one through", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		const n = 32
+		oks := make([]bool, n)
+		lefts := make([]time.Duration, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				oks[i], lefts[i], errs[i] = l.Hold(t.Context(), "login:u1", longTTL)
+			})
+		}
+		wg.Wait()
+		won := 0
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("Hold: %v", errs[i])
+			}
+			if oks[i] {
+				won++
+				continue
+			}
+			checkLeft(t, "left of a refused Hold", lefts[i], longTTL)
+		}
+		if won != 1 {
+			t.Errorf("%d Holds succeeded, want exactly 1", won)
+		}
+	})
+
+	t.Run("Release of a key that does not exist is no error", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		release(t, l, "login:nobody")
+		release(t, l, "login:nobody")
+	})
+
+	t.Run("Release starts a counter over", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		hit(t, l, "attempts:login:u1", longTTL)
+		hit(t, l, "attempts:login:u1", longTTL)
+		release(t, l, "attempts:login:u1")
+		if got, _ := hit(t, l, "attempts:login:u1", longTTL); got != 1 {
+			t.Errorf("Hit after Release = %d, want 1", got)
+		}
+	})
+
+	t.Run("Ping reports the backend answers", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if err := l.Ping(t.Context()); err != nil {
+			t.Errorf("Ping: %v", err)
+		}
+	})
+}
+
+func hit(t *testing.T, l phoneauth.Limiter, key string, window time.Duration) (int64, time.Duration) {
+	t.Helper()
+	n, reset, err := l.Hit(t.Context(), key, window)
+	if err != nil {
+		t.Fatalf("Hit(%q, %s): %v", key, window, err)
+	}
+	return n, reset
+}
+
+func hold(t *testing.T, l phoneauth.Limiter, key string, ttl time.Duration) (bool, time.Duration) {
+	t.Helper()
+	ok, left, err := l.Hold(t.Context(), key, ttl)
+	if err != nil {
+		t.Fatalf("Hold(%q, %s): %v", key, ttl, err)
+	}
+	return ok, left
+}
+
+func release(t *testing.T, l phoneauth.Limiter, key string) {
+	t.Helper()
+	if err := l.Release(t.Context(), key); err != nil {
+		t.Fatalf("Release(%q): %v", key, err)
+	}
+}
+
+// checkLeft fails t unless 0 < got <= limit.
+func checkLeft(t *testing.T, what string, got, limit time.Duration) {
+	t.Helper()
+	if got <= 0 || got > limit {
+		t.Fatalf("%s = %s, want in (0, %s]", what, got, limit)
+	}
+}
+
+// pollBound is how long poll waits for a short ttl to pass before it gives
+// up: a bound against hanging, far beyond shortTTL, not a timing assertion.
+const pollBound = 10 * time.Second
+
+// poll calls try until it reports done, sleeping for the wait it returns
+// (at least a few milliseconds, at most shortTTL) in between, and fails t
+// after pollBound.
+func poll(t *testing.T, what string, try func() (done bool, wait time.Duration)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), pollBound)
+	defer cancel()
+	for {
+		done, wait := try()
+		if done {
+			return
+		}
+		wait = min(max(wait, 5*time.Millisecond), shortTTL)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("still waiting for %s after %s", what, pollBound)
+		case <-time.After(wait):
+		}
+	}
+}
