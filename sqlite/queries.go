@@ -1,0 +1,109 @@
+package sqlite
+
+import "strings"
+
+// The statements of the store, prepared once per connection. Times are
+// unix milliseconds.
+const (
+	// A no-op update on conflict makes RETURNING yield the existing
+	// account, so one statement both inserts and looks up.
+	qUpsertUser = `
+		INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)
+		ON CONFLICT (phone) DO UPDATE SET phone = excluded.phone
+		RETURNING id, verified_at, created_at`
+
+	// Replaces only a dead challenge (consumed, or expired at the last
+	// parameter): a live one means the number is being registered.
+	qReplaceDeadRegistration = `
+		INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
+		VALUES (?, ?, 'register', ?, ?, ?)
+		ON CONFLICT (user_id, purpose) DO UPDATE SET
+			id = excluded.id, code_hash = excluded.code_hash,
+			created_at = excluded.created_at, expires_at = excluded.expires_at,
+			consumed_at = NULL
+		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= ?`
+
+	qDeleteRegistration = `DELETE FROM challenges WHERE id = ? AND purpose = 'register' RETURNING user_id`
+
+	qDeleteUnverified = `DELETE FROM users WHERE id = ? AND verified_at IS NULL`
+
+	qUserByPhone = `SELECT id, verified_at, created_at FROM users WHERE phone = ?`
+
+	qPutLogin = `
+		INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
+		VALUES (?, ?, 'login', ?, ?, ?)
+		ON CONFLICT (user_id, purpose) DO UPDATE SET
+			id = excluded.id, code_hash = excluded.code_hash,
+			created_at = excluded.created_at, expires_at = excluded.expires_at,
+			consumed_at = NULL`
+
+	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
+
+	// Consumes before the code is checked; a wrong or expired code rolls
+	// the transaction back.
+	qConsumeRegistration = `
+		UPDATE challenges SET consumed_at = ?
+		WHERE id = ? AND purpose = 'register' AND consumed_at IS NULL
+			AND user_id = (SELECT id FROM users WHERE phone = ?)
+		RETURNING user_id, code_hash, expires_at`
+
+	qMarkVerified = `
+		UPDATE users SET verified_at = coalesce(verified_at, ?) WHERE id = ?
+		RETURNING created_at`
+
+	qConsumeLogin = `
+		UPDATE challenges SET consumed_at = ?
+		WHERE user_id = ? AND purpose = 'login' AND consumed_at IS NULL
+		RETURNING code_hash, expires_at,
+			(SELECT phone FROM users WHERE id = user_id),
+			(SELECT verified_at FROM users WHERE id = user_id),
+			(SELECT created_at FROM users WHERE id = user_id)`
+
+	qInsertSession = `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`
+
+	// Inserts nothing when the user does not exist.
+	qInsertSessionOfUser = `
+		INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
+		SELECT ?, id, ?, ?, ? FROM users WHERE id = ?`
+
+	qSpendToken = `
+		UPDATE tokens SET spent_at = ? WHERE jti = ? AND spent_at IS NULL
+		RETURNING session_id, (SELECT revoked_at FROM sessions WHERE id = session_id)`
+
+	qRevokeSessionOf = `
+		UPDATE sessions SET revoked_at = coalesce(revoked_at, ?)
+		WHERE id = (SELECT session_id FROM tokens WHERE jti = ?)`
+
+	qAccessUser = `
+		SELECT u.phone, u.verified_at, u.created_at, s.revoked_at
+		FROM users u
+		LEFT JOIN tokens t ON t.jti = ?
+		LEFT JOIN sessions s ON s.id = t.session_id
+		WHERE u.id = ?`
+)
+
+// qInsertTokens returns the statement inserting n tokens
+// (jti, session_id, type, expires_at, spent_at).
+func qInsertTokens(n int) string {
+	return `INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES ` +
+		strings.Repeat("(?, ?, ?, ?, ?), ", n-1) + "(?, ?, ?, ?, ?)"
+}
+
+// writeQueries and readQueries are prepared on the write and read pools.
+// Token inserts of up to four rows cover every call the service makes.
+var (
+	writeQueries = append([]string{
+		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
+		qPutLogin, qDeleteChallenge, qConsumeRegistration, qMarkVerified, qConsumeLogin,
+		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
+	}, tokenInserts()...)
+	readQueries = []string{qUserByPhone, qAccessUser}
+)
+
+func tokenInserts() []string {
+	var qs []string
+	for n := 1; n <= 4; n++ {
+		qs = append(qs, qInsertTokens(n))
+	}
+	return qs
+}

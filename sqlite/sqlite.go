@@ -1,0 +1,240 @@
+// Package sqlite is the phoneauth.Store kept in one SQLite file, through the
+// pure-Go driver modernc.org/sqlite. It suits a single instance; a fleet
+// shares postgres instead.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+var _ phoneauth.Store = (*Store)(nil)
+
+// Store is a phoneauth.Store in an SQLite file. Build it with Open and call
+// Migrate before use; it is safe for concurrent use.
+//
+// It keeps two pools on the file: one connection for writes, so writers
+// queue in Go rather than in SQLite's sleeping busy handler, and several for
+// reads, which WAL mode lets run beside the writer.
+type Store struct {
+	write *sql.DB
+	read  *sql.DB
+	ws    *stmts // prepared on write
+	rs    *stmts // prepared on read
+}
+
+// pragmas are set through the DSN so that every pooled connection, not
+// only the first, gets them. synchronous=FULL makes a commit durable before
+// it returns; _txlock=immediate takes the write lock at BEGIN, so two
+// transactions never deadlock upgrading from read to write.
+var pragmas = url.Values{
+	"_pragma": {
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+	},
+	"_txlock": {"immediate"},
+}
+
+// Open opens the SQLite database at path, creating the file if it does not
+// exist, and checks that it can be used. The path must not contain '?',
+// which would be read as the start of the DSN's parameters. Errors wrap
+// phoneauth.ErrUnavailable when the file cannot be opened.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: open %q: path must be a plain file name without '?'", path)
+	}
+	dsn := path + "?" + pragmas.Encode()
+	write, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// One writer: with the write lock taken at BEGIN, a second write
+	// connection could only wait in the busy handler.
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return nil, wrapErr("open "+path, err)
+	}
+
+	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	// Keep them all: opening a connection re-runs the pragmas.
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxLifetime(0)
+	if err := read.PingContext(ctx); err != nil {
+		write.Close()
+		read.Close()
+		return nil, wrapErr("open "+path, err)
+	}
+	return &Store{
+		write: write, read: read,
+		ws: newStmts(write, writeQueries), rs: newStmts(read, readQueries),
+	}, nil
+}
+
+// Close closes the database. Transactions still running fail.
+func (s *Store) Close() error {
+	return errors.Join(s.ws.close(), s.rs.close(), s.write.Close(), s.read.Close())
+}
+
+// Ping reports whether the database answers, on both pools. Errors wrap
+// phoneauth.ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	for _, db := range []*sql.DB{s.write, s.read} {
+		if err := db.PingContext(ctx); err != nil {
+			return wrapErr("ping", err)
+		}
+		var one int
+		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+			return wrapErr("ping", err)
+		}
+	}
+	return nil
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migration is one embedded schema change.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads the embedded migrations, ordered by the version
+// number each file name starts with (0001_init.sql is version 1).
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	seen := map[int]string{}
+	for _, e := range entries {
+		prefix, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(prefix)
+		if !ok || err != nil || v < 1 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive version and '_'", e.Name())
+		}
+		if other, dup := seen[v]; dup {
+			return nil, fmt.Errorf("migrations %s and %s share version %d", other, e.Name(), v)
+		}
+		seen[v] = e.Name()
+		b, err := fs.ReadFile(migrations, "migrations/"+e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// Migrate brings the schema up to date: it applies, in order, each embedded
+// migration not yet recorded in schema_migrations, each in its own
+// transaction together with its record. Running it again, or from two
+// processes at once, is harmless.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return wrapErr("migrate", err)
+	}
+	for _, m := range ms {
+		if err := s.apply(ctx, m); err != nil {
+			return wrapErr("migrate "+m.name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, m migration) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Checked inside the transaction, which holds the write lock: a
+	// concurrent Migrate waits here and then finds the version recorded.
+	var done bool
+	if err := tx.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)`, m.version).Scan(&done); err != nil {
+		return err
+	}
+	if done {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// wrapErr adds context to a failure of the database itself and marks the
+// ones that may pass (a locked or unreachable file) as
+// phoneauth.ErrUnavailable.
+func wrapErr(op string, err error) error {
+	if unavailable(err) {
+		return fmt.Errorf("sqlite: %s: %w: %w", op, phoneauth.ErrUnavailable, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+func unavailable(err error) bool {
+	if errors.Is(err, sql.ErrConnDone) || errors.Is(err, driver.ErrBadConn) {
+		return true
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
+}
+
+// isConstraint reports whether err is the SQLite extended result code code,
+// such as SQLITE_CONSTRAINT_FOREIGNKEY.
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
+}

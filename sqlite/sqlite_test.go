@@ -1,0 +1,312 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/storetest"
+)
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) phoneauth.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
+	})
+}
+
+// openTest opens and migrates the store at path and closes it when t ends.
+func openTest(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+var now = time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+
+	t.Run("running it again keeps the data and records each version once", func(t *testing.T) {
+		t.Parallel()
+		s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
+		u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
+		c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		if _, err := s.Register(t.Context(), u, c, now); err != nil {
+			t.Fatalf("Register: %v", err)
+		}
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("second Migrate: %v", err)
+		}
+		if _, err := s.UserByPhone(t.Context(), u.Phone); err != nil {
+			t.Errorf("UserByPhone after the second Migrate: %v", err)
+		}
+		checkVersions(t, s, len(ms))
+	})
+
+	t.Run("two stores migrating one new file at once both succeed", func(t *testing.T) {
+		t.Parallel()
+		path := filepath.Join(t.TempDir(), "phoneauth.db")
+		stores := make([]*Store, 2)
+		for i := range stores {
+			s, err := Open(t.Context(), path)
+			if err != nil {
+				t.Fatalf("Open: %v", err)
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		}
+		errs := make([]error, len(stores))
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() { errs[i] = s.Migrate(t.Context()) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Migrate %d: %v", i, err)
+			}
+		}
+		checkVersions(t, stores[0], len(ms))
+	})
+}
+
+// checkVersions fails t unless schema_migrations holds versions 1..want.
+func checkVersions(t *testing.T, s *Store, want int) {
+	t.Helper()
+	var n, maxVersion int
+	err := s.read.QueryRowContext(t.Context(),
+		`SELECT count(*), coalesce(max(version), 0) FROM schema_migrations`).Scan(&n, &maxVersion)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	if n != want || maxVersion != want {
+		t.Errorf("schema_migrations: got %d rows up to version %d, want %d up to %d", n, maxVersion, want, want)
+	}
+}
+
+func TestReopen(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "phoneauth.db")
+	ctx := t.Context()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
+	c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.Register(ctx, u, c, now); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := s.VerifyRegistration(ctx, c.ID, u.Phone, c.CodeHash, now); err != nil {
+		t.Fatalf("VerifyRegistration: %v", err)
+	}
+	revoked := phoneauth.TokenRecord{JTI: "t1", Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
+	if err := s.RevokeToken(ctx, u.ID, revoked, now); err != nil {
+		t.Fatalf("RevokeToken: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openTest(t, path)
+	got, err := s.UserByPhone(ctx, u.Phone)
+	if err != nil {
+		t.Fatalf("UserByPhone after reopening: %v", err)
+	}
+	if got.ID != u.ID || !got.Verified || !got.CreatedAt.Equal(now) {
+		t.Errorf("UserByPhone after reopening: got %+v, want ID %s, verified, created %s", got, u.ID, now)
+	}
+	if _, err := s.AccessUser(ctx, u.ID, revoked.JTI); !errors.Is(err, phoneauth.ErrTokenRevoked) {
+		t.Errorf("AccessUser with the revoked token after reopening: got %v, want %v", err, phoneauth.ErrTokenRevoked)
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	t.Parallel()
+	s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
+
+	// Hold several connections at once so each is a distinct one.
+	const readers = 4
+	var conns []*sql.Conn
+	for _, p := range []struct {
+		db *sql.DB
+		n  int
+	}{{s.write, 1}, {s.read, readers}} {
+		for range p.n {
+			c, err := p.db.Conn(t.Context())
+			if err != nil {
+				t.Fatalf("Conn: %v", err)
+			}
+			t.Cleanup(func() { c.Close() })
+			conns = append(conns, c)
+		}
+	}
+	for _, tc := range []struct {
+		pragma string
+		want   string
+	}{
+		{"journal_mode", "wal"},
+		{"busy_timeout", "10000"},
+		{"foreign_keys", "1"},
+		{"synchronous", "2"}, // FULL
+	} {
+		t.Run(tc.pragma+" is "+tc.want+" on every connection", func(t *testing.T) {
+			for i, c := range conns {
+				var got string
+				if err := c.QueryRowContext(t.Context(), "PRAGMA "+tc.pragma).Scan(&got); err != nil {
+					t.Fatalf("connection %d: PRAGMA %s: %v", i, tc.pragma, err)
+				}
+				if got != tc.want {
+					t.Errorf("connection %d: got %s = %s, want %s", i, tc.pragma, got, tc.want)
+				}
+			}
+		})
+	}
+
+	t.Run("read connections refuse writes", func(t *testing.T) {
+		_, err := conns[1].ExecContext(t.Context(), `DELETE FROM users`)
+		if err == nil {
+			t.Fatal("DELETE on a read connection succeeded, want an error")
+		}
+	})
+}
+
+func TestWriteLockAtBegin(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "phoneauth.db")
+	a := openTest(t, path)
+	b := openTest(t, path)
+
+	// A transaction that has run nothing yet must already hold the lock.
+	tx, err := a.write.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatalf("BeginTx: %v", err)
+	}
+	defer tx.Rollback()
+	c, err := b.write.Conn(t.Context())
+	if err != nil {
+		t.Fatalf("Conn: %v", err)
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(t.Context(), "PRAGMA busy_timeout = 0"); err != nil {
+		t.Fatalf("PRAGMA busy_timeout: %v", err)
+	}
+	_, err = c.ExecContext(t.Context(), "BEGIN IMMEDIATE")
+	if err == nil {
+		c.ExecContext(context.WithoutCancel(t.Context()), "ROLLBACK")
+		t.Fatal("BEGIN IMMEDIATE beside an open transaction succeeded, want SQLITE_BUSY")
+	}
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY {
+		t.Fatalf("BEGIN IMMEDIATE: got %v, want SQLITE_BUSY", err)
+	}
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		path    string
+		wantErr error // nil: any error
+	}{
+		{"path with a query is refused", filepath.Join(t.TempDir(), "x.db?mode=ro"), nil},
+		{"missing directory is unavailable", filepath.Join(t.TempDir(), "missing", "x.db"), phoneauth.ErrUnavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, err := Open(t.Context(), tc.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded, want an error", tc.path)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("Open(%s): got %v, want %v", tc.path, err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// BenchmarkFlow measures full sign-up-and-login flows (every store call
+// the service makes, from Register to an authenticated request) from
+// parallel clients.
+func BenchmarkFlow(b *testing.B) {
+	s, err := Open(b.Context(), filepath.Join(b.TempDir(), "phoneauth.db"))
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if err := s.Migrate(b.Context()); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	var seq atomic.Int64
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if err := flow(ctx, s, seq.Add(1)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "flows/s")
+}
+
+func flow(ctx context.Context, s *Store, n int64) error {
+	id := func(kind string) string { return fmt.Sprintf("%s-%d", kind, n) }
+	phone := fmt.Sprintf("+1555%07d", n)
+	hash := []byte(id("code"))
+	c := phoneauth.Challenge{ID: id("reg"), CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	u, err := s.Register(ctx, phoneauth.User{ID: id("user"), Phone: phone, CreatedAt: now}, c, now)
+	if err != nil {
+		return err
+	}
+	if _, err := s.VerifyRegistration(ctx, c.ID, phone, hash, now); err != nil {
+		return err
+	}
+	if _, err := s.UserByPhone(ctx, phone); err != nil {
+		return err
+	}
+	lc := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.PutLoginChallenge(ctx, lc); err != nil {
+		return err
+	}
+	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
+	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
+	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := s.VerifyLogin(ctx, u.ID, hash, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+		return err
+	}
+	_, err = s.AccessUser(ctx, u.ID, access.JTI)
+	return err
+}

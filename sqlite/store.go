@@ -1,0 +1,359 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+// Each write method is one transaction on the single write connection.
+// Because _txlock=immediate takes the write lock at BEGIN, what a
+// transaction reads cannot change before it commits; the conditional
+// statements below still carry their conditions, so the decisions hold
+// under any isolation.
+
+// Register creates u with its registration challenge c, or refreshes the
+// challenge of an unverified account that has no live one, as
+// phoneauth.Store documents. Errors: phoneauth.ErrUserExists.
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
+	var got phoneauth.User
+	err := s.inTx(ctx, "register", func(tx tx) error {
+		var verifiedAt sql.NullInt64
+		var createdAt int64
+		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&got.ID, &verifiedAt, &createdAt)
+		if err != nil {
+			return err
+		}
+		if verifiedAt.Valid {
+			return phoneauth.ErrUserExists
+		}
+		got.Phone, got.CreatedAt = u.Phone, fromMS(createdAt)
+		res, err := tx.exec(ctx, qReplaceDeadRegistration,
+			c.ID, got.ID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return phoneauth.ErrUserExists
+		}
+		return nil
+	})
+	if err != nil {
+		return phoneauth.User{}, err
+	}
+	return got, nil
+}
+
+// CancelRegistration deletes registration challenge challengeID and its
+// account if unverified. Deleting what does not exist is no error.
+func (s *Store) CancelRegistration(ctx context.Context, challengeID string) error {
+	return s.inTx(ctx, "cancel registration", func(tx tx) error {
+		var userID string
+		err := tx.queryRow(ctx, qDeleteRegistration, challengeID).Scan(&userID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, qDeleteUnverified, userID)
+		return err
+	})
+}
+
+// UserByPhone returns the account with that E.164 number. Errors:
+// phoneauth.ErrUserNotFound.
+func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, error) {
+	u := phoneauth.User{Phone: phone}
+	var verifiedAt sql.NullInt64
+	var createdAt int64
+	err := s.rs.queryRow(ctx, qUserByPhone, phone).
+		Scan(&u.ID, &verifiedAt, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return phoneauth.User{}, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return phoneauth.User{}, wrapErr("user by phone", err)
+	}
+	u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+	return u, nil
+}
+
+// PutLoginChallenge makes c the pending login challenge of c.UserID,
+// replacing any earlier one, consumed or not. Errors:
+// phoneauth.ErrUserNotFound.
+func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {
+	// One statement is its own transaction.
+	_, err := s.ws.exec(ctx, qPutLogin,
+		c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt))
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return wrapErr("put login challenge", err)
+	}
+	return nil
+}
+
+// DeleteChallenge deletes challenge id if it exists.
+func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
+	if _, err := s.ws.exec(ctx, qDeleteChallenge, id); err != nil {
+		return wrapErr("delete challenge", err)
+	}
+	return nil
+}
+
+// VerifyRegistration consumes registration challenge challengeID of phone
+// if codeHash is right and the code unexpired at now, and marks the account
+// verified. Errors: phoneauth.ErrChallengeNotFound, phoneauth.ErrCodeExpired,
+// phoneauth.ErrCodeWrong; on them nothing changes.
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (phoneauth.User, error) {
+	u := phoneauth.User{Phone: phone, Verified: true}
+	err := s.inTx(ctx, "verify registration", func(tx tx) error {
+		var stored []byte
+		var expiresAt int64
+		err := tx.queryRow(ctx, qConsumeRegistration, ms(now), challengeID, phone).Scan(&u.ID, &stored, &expiresAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrChallengeNotFound
+		}
+		if err != nil {
+			return err
+		}
+		// Returning an error rolls the consumption back.
+		if err := checkCode(stored, codeHash, expiresAt, now); err != nil {
+			return err
+		}
+		var createdAt int64
+		if err := tx.queryRow(ctx, qMarkVerified, ms(now), u.ID).Scan(&createdAt); err != nil {
+			return err
+		}
+		u.CreatedAt = fromMS(createdAt)
+		return nil
+	})
+	if err != nil {
+		return phoneauth.User{}, err
+	}
+	return u, nil
+}
+
+// VerifyLogin consumes the pending login challenge of userID if codeHash is
+// right and the code unexpired at now, and opens session sess with tokens.
+// Errors: phoneauth.ErrNoPendingLogin (also for an unknown user),
+// phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong; on them nothing changes.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+	u := phoneauth.User{ID: userID}
+	err := s.inTx(ctx, "verify login", func(tx tx) error {
+		var stored []byte
+		var expiresAt, createdAt int64
+		var verifiedAt sql.NullInt64
+		err := tx.queryRow(ctx, qConsumeLogin, ms(now), userID).Scan(&stored, &expiresAt, &u.Phone, &verifiedAt, &createdAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrNoPendingLogin
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkCode(stored, codeHash, expiresAt, now); err != nil {
+			return err
+		}
+		u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+		if _, err := tx.exec(ctx, qInsertSession, sess.ID, userID, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
+			return err
+		}
+		return insertTokens(ctx, tx, sess.ID, tokens, nil)
+	})
+	if err != nil {
+		return phoneauth.User{}, err
+	}
+	return u, nil
+}
+
+// RotateRefresh spends refresh token r.Old and records r.Tokens in its
+// session; a token never seen starts session r.Session. A spent token
+// revokes its session. Errors: phoneauth.ErrTokenReused (the token was
+// spent; this one is committed with the revocation), phoneauth.ErrTokenRevoked,
+// phoneauth.ErrUserNotFound.
+func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
+	now := ms(r.Now)
+	var reused bool
+	err := s.inTx(ctx, "rotate refresh", func(tx tx) error {
+		var sessionID string
+		var revokedAt sql.NullInt64
+		err := tx.queryRow(ctx, qSpendToken, now, r.Old.JTI).Scan(&sessionID, &revokedAt)
+		switch {
+		case err == nil && revokedAt.Valid:
+			return phoneauth.ErrTokenRevoked
+		case err == nil:
+			return insertTokens(ctx, tx, sessionID, r.Tokens, nil)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		// Spent before, or never seen. A spent token presented again
+		// may have been stolen: end its session.
+		res, err := tx.exec(ctx, qRevokeSessionOf, now, r.Old.JTI)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n > 0 {
+			reused = true
+			return nil
+		}
+		res, err = tx.exec(ctx, qInsertSessionOfUser,
+			r.Session.ID, ms(r.Session.CreatedAt), ms(r.Session.ExpiresAt), nil, r.UserID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return phoneauth.ErrUserNotFound
+		}
+		// Old is a refresh token whatever its record says: RotateRefresh
+		// is only ever given one.
+		old := spentToken{r.Old, now}
+		old.Type = phoneauth.TokenRefresh
+		return insertTokens(ctx, tx, r.Session.ID, r.Tokens, &old)
+	})
+	if err == nil && reused {
+		return phoneauth.ErrTokenReused
+	}
+	return err
+}
+
+// RevokeToken revokes the session that token t belongs to; a token never
+// seen is recorded as revoked in a session of its own. Revoking twice, or
+// for a user that does not exist, is no error.
+func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.TokenRecord, now time.Time) error {
+	return s.inTx(ctx, "revoke token", func(tx tx) error {
+		res, err := tx.exec(ctx, qRevokeSessionOf, ms(now), t.JTI)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		sessionID := uuid.NewString()
+		res, err = tx.exec(ctx, qInsertSessionOfUser,
+			sessionID, ms(now), ms(t.ExpiresAt), ms(now), userID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			// No such user: no token of theirs can be accepted anyway.
+			return err
+		}
+		return insertTokens(ctx, tx, sessionID, []phoneauth.TokenRecord{t}, nil)
+	})
+}
+
+// AccessUser returns user userID for a request bearing access token jti;
+// a token never seen is accepted. Errors: phoneauth.ErrUserNotFound,
+// phoneauth.ErrTokenRevoked.
+func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.User, error) {
+	u := phoneauth.User{ID: userID}
+	var verifiedAt, revokedAt sql.NullInt64
+	var createdAt int64
+	err := s.rs.queryRow(ctx, qAccessUser, jti, userID).Scan(&u.Phone, &verifiedAt, &createdAt, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return phoneauth.User{}, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return phoneauth.User{}, wrapErr("access user", err)
+	}
+	if revokedAt.Valid {
+		return phoneauth.User{}, phoneauth.ErrTokenRevoked
+	}
+	u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+	return u, nil
+}
+
+// inTx runs f in one write transaction and commits unless f fails. Domain
+// errors from f pass through unwrapped; others are wrapped with op.
+func (s *Store) inTx(ctx context.Context, op string, f func(tx) error) error {
+	s.ws.prepare(ctx) // before BeginTx takes the only write connection
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if err := f(tx{sqlTx, s.ws}); err != nil {
+		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			err = errors.Join(err, rerr)
+		}
+		if isDomain(err) {
+			return err
+		}
+		return wrapErr(op, err)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return wrapErr(op+": commit", err)
+	}
+	return nil
+}
+
+func isDomain(err error) bool {
+	for _, kind := range []error{
+		phoneauth.ErrUserExists, phoneauth.ErrUserNotFound, phoneauth.ErrChallengeNotFound,
+		phoneauth.ErrNoPendingLogin, phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong,
+		phoneauth.ErrTokenRevoked, phoneauth.ErrTokenReused,
+	} {
+		if errors.Is(err, kind) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkCode decides a code attempt: expiry first, so an expired code says
+// nothing about whether a guess was right.
+func checkCode(stored, presented []byte, expiresAt int64, now time.Time) error {
+	if ms(now) >= expiresAt {
+		return phoneauth.ErrCodeExpired
+	}
+	if subtle.ConstantTimeCompare(stored, presented) != 1 {
+		return phoneauth.ErrCodeWrong
+	}
+	return nil
+}
+
+// spentToken is a token recorded as already spent at spentAt.
+type spentToken struct {
+	phoneauth.TokenRecord
+	spentAt int64
+}
+
+// insertTokens records ts, and spent if not nil, in session sessionID with
+// one statement.
+func insertTokens(ctx context.Context, tx tx, sessionID string, ts []phoneauth.TokenRecord, spent *spentToken) error {
+	n := len(ts)
+	if spent != nil {
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	args := make([]any, 0, 5*n)
+	for _, t := range ts {
+		args = append(args, t.JTI, sessionID, string(t.Type), ms(t.ExpiresAt), nil)
+	}
+	if spent != nil {
+		args = append(args, spent.JTI, sessionID, string(spent.Type), ms(spent.ExpiresAt), spent.spentAt)
+	}
+	_, err := tx.exec(ctx, qInsertTokens(n), args...)
+	return err
+}
+
+// ms is how times are stored: unix milliseconds, UTC.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }

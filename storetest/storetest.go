@@ -1,0 +1,889 @@
+// Package storetest is the conformance suite of phoneauth.Store. Every
+// storage backend runs it from its own tests:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) phoneauth.Store { return openTestStore(t) })
+//	}
+//
+// The suite pins the meaning of each method as its doc comment states it,
+// races included, so the backends cannot drift apart.
+package storetest
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+// Run runs the conformance suite against the store that open returns.
+//
+// open is called once per subtest, from subtests that run in parallel, and
+// must return a fresh, empty, migrated store independent of every other
+// call's; it registers its own cleanup on t and fails or skips t itself when
+// it cannot open the store.
+func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
+	t.Helper()
+	groups := []struct {
+		name string
+		run  func(*testing.T, func(*testing.T) phoneauth.Store)
+	}{
+		{"Register", testRegister},
+		{"CancelRegistration", testCancelRegistration},
+		{"UserByPhone", testUserByPhone},
+		{"PutLoginChallenge", testPutLoginChallenge},
+		{"DeleteChallenge", testDeleteChallenge},
+		{"VerifyRegistration", testVerifyRegistration},
+		{"VerifyLogin", testVerifyLogin},
+		{"RotateRefresh", testRotateRefresh},
+		{"RevokeToken", testRevokeToken},
+		{"AccessUser", testAccessUser},
+		{"Ping", testPing},
+	}
+	for _, g := range groups {
+		t.Run(g.name, func(t *testing.T) {
+			t.Parallel()
+			g.run(t, open)
+		})
+	}
+}
+
+// Concurrency is how many goroutines the race tests start at once.
+const Concurrency = 16
+
+const (
+	codeTTL    = 5 * time.Minute
+	accessTTL  = 15 * time.Minute
+	refreshTTL = 720 * time.Hour
+)
+
+// base is the fixed "now" of every test. It is not in UTC and carries
+// nanoseconds, so a store that keeps the zone or drops to seconds is seen.
+var base = time.Date(2026, time.March, 14, 15, 9, 26, 535897932, time.FixedZone("UTC+1", 3600))
+
+// fixture is one fresh store under test.
+type fixture struct {
+	t *testing.T
+	s phoneauth.Store
+}
+
+func newFixture(t *testing.T, open func(*testing.T) phoneauth.Store) *fixture {
+	t.Helper()
+	t.Parallel()
+	s := open(t)
+	if s == nil {
+		t.Fatal("open returned a nil store")
+	}
+	return &fixture{t: t, s: s}
+}
+
+// hash stands in for the service's keyed code hash.
+func hash(code string) []byte {
+	h := sha256.Sum256([]byte(code))
+	return h[:]
+}
+
+func newID() string { return uuid.NewString() }
+
+// phoneN returns a distinct, valid E.164 test number.
+func phoneN(n int) string { return fmt.Sprintf("+1555555%04d", n) }
+
+func newUser(phone string, now time.Time) phoneauth.User {
+	return phoneauth.User{ID: newID(), Phone: phone, CreatedAt: now}
+}
+
+func newChallenge(p phoneauth.Purpose, userID, code string, now time.Time) phoneauth.Challenge {
+	return phoneauth.Challenge{
+		ID:        newID(),
+		UserID:    userID,
+		Purpose:   p,
+		CodeHash:  hash(code),
+		CreatedAt: now,
+		ExpiresAt: now.Add(codeTTL),
+	}
+}
+
+func newToken(typ phoneauth.TokenType, now time.Time) phoneauth.TokenRecord {
+	ttl := accessTTL
+	if typ == phoneauth.TokenRefresh {
+		ttl = refreshTTL
+	}
+	return phoneauth.TokenRecord{JTI: newID(), Type: typ, ExpiresAt: now.Add(ttl)}
+}
+
+// pair is an access and refresh token of one session.
+type pair struct {
+	access, refresh phoneauth.TokenRecord
+}
+
+func newPair(now time.Time) pair {
+	return pair{access: newToken(phoneauth.TokenAccess, now), refresh: newToken(phoneauth.TokenRefresh, now)}
+}
+
+func (p pair) records() []phoneauth.TokenRecord {
+	return []phoneauth.TokenRecord{p.access, p.refresh}
+}
+
+func newSession(userID string, now time.Time) phoneauth.Session {
+	return phoneauth.Session{ID: newID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(refreshTTL)}
+}
+
+// register creates an unverified account for phone at now.
+func (f *fixture) register(phone string, now time.Time) (phoneauth.User, phoneauth.Challenge) {
+	f.t.Helper()
+	u := newUser(phone, now)
+	c := newChallenge(phoneauth.PurposeRegister, "", "reg-"+u.ID, now)
+	got, err := f.s.Register(f.t.Context(), u, c, now)
+	if err != nil {
+		f.t.Fatalf("Register(%s): %v", phone, err)
+	}
+	c.UserID = got.ID
+	return got, c
+}
+
+// verified creates a verified account for phone at base.
+func (f *fixture) verified(phone string) phoneauth.User {
+	f.t.Helper()
+	u, c := f.register(phone, base)
+	got, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phone, c.CodeHash, base)
+	if err != nil {
+		f.t.Fatalf("VerifyRegistration(%s): %v", phone, err)
+	}
+	u.Verified = true
+	checkUser(f.t, "VerifyRegistration", got, u)
+	return u
+}
+
+// putLogin stores a login challenge for userID with code.
+func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challenge {
+	f.t.Helper()
+	c := newChallenge(phoneauth.PurposeLogin, userID, code, now)
+	if err := f.s.PutLoginChallenge(f.t.Context(), c); err != nil {
+		f.t.Fatalf("PutLoginChallenge(%s): %v", userID, err)
+	}
+	return c
+}
+
+// login signs u in at base and returns the session's tokens.
+func (f *fixture) login(u phoneauth.User) pair {
+	f.t.Helper()
+	c := f.putLogin(u.ID, "login-"+newID(), base)
+	p := newPair(base)
+	if _, err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
+		f.t.Fatalf("VerifyLogin(%s): %v", u.ID, err)
+	}
+	return p
+}
+
+// rotate presents refresh token old of userID and returns the new pair and
+// the store's answer.
+func (f *fixture) rotate(userID string, old phoneauth.TokenRecord, now time.Time) (pair, error) {
+	f.t.Helper()
+	p := newPair(now)
+	err := f.s.RotateRefresh(f.t.Context(), phoneauth.Rotation{
+		UserID:  userID,
+		Old:     old,
+		Session: newSession(userID, now),
+		Tokens:  p.records(),
+		Now:     now,
+	})
+	return p, err
+}
+
+// wantErr fails t unless err matches want (nil meaning success).
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("%s: got error %v, want success", what, err)
+	case want != nil && !errors.Is(err, want):
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// checkUser compares users field by field; times at millisecond precision
+// and in UTC.
+func checkUser(t *testing.T, what string, got, want phoneauth.User) {
+	t.Helper()
+	if got.ID != want.ID || got.Phone != want.Phone || got.Verified != want.Verified {
+		t.Errorf("%s: got user {ID:%s Phone:%s Verified:%t}, want {ID:%s Phone:%s Verified:%t}",
+			what, got.ID, got.Phone, got.Verified, want.ID, want.Phone, want.Verified)
+	}
+	if g, w := got.CreatedAt.Truncate(time.Millisecond), want.CreatedAt.Truncate(time.Millisecond); !g.Equal(w) {
+		t.Errorf("%s: got CreatedAt %s, want %s (at millisecond precision)", what, g, w)
+	}
+	if got.CreatedAt.Location() != time.UTC {
+		t.Errorf("%s: got CreatedAt in zone %s, want UTC", what, got.CreatedAt.Location())
+	}
+}
+
+// race runs f on Concurrency goroutines released at the same moment and
+// returns their errors, in goroutine order.
+func race(f func(i int) error) []error {
+	errs := make([]error, Concurrency)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range Concurrency {
+		wg.Go(func() {
+			<-start
+			errs[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// checkOneWinner fails t unless exactly one of errs is nil and every other
+// matches loser. It returns the winner's index.
+func checkOneWinner(t *testing.T, errs []error, loser error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("goroutines %d and %d both succeeded, want exactly one", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, loser):
+			t.Errorf("goroutine %d: got error %v, want %v", i, err, loser)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no goroutine succeeded, want exactly one")
+	}
+	return winner
+}
+
+func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("new number creates an unverified account whose code verifies", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		u := newUser(phone, base)
+		c := newChallenge(phoneauth.PurposeRegister, "", "123456", base)
+		got, err := f.s.Register(t.Context(), u, c, base)
+		wantErr(t, "Register", err, nil)
+		checkUser(t, "Register", got, u)
+		byPhone, err := f.s.UserByPhone(t.Context(), phone)
+		wantErr(t, "UserByPhone", err, nil)
+		checkUser(t, "UserByPhone", byPhone, u)
+		_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		wantErr(t, "VerifyRegistration", err, nil)
+	})
+
+	t.Run("verified account refuses with ErrUserExists", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		f.verified(phone)
+		later := base.Add(2 * codeTTL) // its code is long expired: verified still wins
+		_, err := f.s.Register(t.Context(), newUser(phone, later), newChallenge(phoneauth.PurposeRegister, "", "1", later), later)
+		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
+	})
+
+	t.Run("unverified account with a live code refuses with ErrUserExists and keeps its code", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, first := f.register(phone, base)
+		now := first.ExpiresAt.Add(-time.Millisecond)
+		second := newChallenge(phoneauth.PurposeRegister, "", "2", now)
+		_, err := f.s.Register(t.Context(), newUser(phone, now), second, now)
+		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
+		_, err = f.s.VerifyRegistration(t.Context(), second.ID, phone, second.CodeHash, now)
+		wantErr(t, "VerifyRegistration of the refused challenge", err, phoneauth.ErrChallengeNotFound)
+		_, err = f.s.VerifyRegistration(t.Context(), first.ID, phone, first.CodeHash, now)
+		wantErr(t, "VerifyRegistration of the first challenge", err, nil)
+	})
+
+	for _, tc := range []struct {
+		name  string
+		prune func(f *fixture, c phoneauth.Challenge) time.Time // returns when to register again
+	}{
+		{
+			name:  "unverified account whose code expired is returned with the new code",
+			prune: func(_ *fixture, c phoneauth.Challenge) time.Time { return c.ExpiresAt },
+		},
+		{
+			name: "unverified account without a code is returned with the new code",
+			prune: func(f *fixture, c phoneauth.Challenge) time.Time {
+				wantErr(f.t, "DeleteChallenge", f.s.DeleteChallenge(f.t.Context(), c.ID), nil)
+				return base.Add(time.Second)
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			phone := phoneN(1)
+			first, old := f.register(phone, base)
+			now := tc.prune(f, old)
+			c := newChallenge(phoneauth.PurposeRegister, "", "again", now)
+			got, err := f.s.Register(t.Context(), newUser(phone, now), c, now)
+			wantErr(t, "second Register", err, nil)
+			checkUser(t, "second Register", got, first)
+			_, err = f.s.VerifyRegistration(t.Context(), old.ID, phone, old.CodeHash, now)
+			wantErr(t, "VerifyRegistration of the replaced challenge", err, phoneauth.ErrChallengeNotFound)
+			v, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, now)
+			wantErr(t, "VerifyRegistration of the new challenge", err, nil)
+			first.Verified = true
+			checkUser(t, "VerifyRegistration", v, first)
+		})
+	}
+
+	t.Run("concurrent registrations of one number: one succeeds, the rest get ErrUserExists", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		users := make([]phoneauth.User, Concurrency)
+		challenges := make([]phoneauth.Challenge, Concurrency)
+		for i := range users {
+			users[i] = newUser(phone, base)
+			challenges[i] = newChallenge(phoneauth.PurposeRegister, "", fmt.Sprint(i), base)
+		}
+		errs := race(func(i int) error {
+			_, err := f.s.Register(t.Context(), users[i], challenges[i], base)
+			return err
+		})
+		w := checkOneWinner(t, errs, phoneauth.ErrUserExists)
+		got, err := f.s.UserByPhone(t.Context(), phone)
+		wantErr(t, "UserByPhone", err, nil)
+		checkUser(t, "UserByPhone", got, users[w])
+		_, err = f.s.VerifyRegistration(t.Context(), challenges[w].ID, phone, challenges[w].CodeHash, base)
+		wantErr(t, "VerifyRegistration of the winner's challenge", err, nil)
+	})
+}
+
+func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("deletes an unverified account and its challenge so the number registers again", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, c := f.register(phone, base)
+		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
+		_, err := f.s.UserByPhone(t.Context(), phone)
+		wantErr(t, "UserByPhone", err, phoneauth.ErrUserNotFound)
+		_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
+		wantErr(t, "second CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
+		// Same instant: the cancelled code must not count as live.
+		u := newUser(phone, base)
+		got, err := f.s.Register(t.Context(), u, newChallenge(phoneauth.PurposeRegister, "", "2", base), base)
+		wantErr(t, "Register again", err, nil)
+		checkUser(t, "Register again", got, u)
+	})
+
+	t.Run("keeps a verified account", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		u, c := f.register(phone, base)
+		_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		wantErr(t, "VerifyRegistration", err, nil)
+		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
+		got, err := f.s.UserByPhone(t.Context(), phone)
+		wantErr(t, "UserByPhone", err, nil)
+		u.Verified = true
+		checkUser(t, "UserByPhone", got, u)
+	})
+
+	t.Run("unknown challenge is no error", func(t *testing.T) {
+		f := newFixture(t, open)
+		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), newID()), nil)
+	})
+}
+
+func testUserByPhone(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("unknown number returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.register(phoneN(1), base)
+		_, err := f.s.UserByPhone(t.Context(), phoneN(2))
+		wantErr(t, "UserByPhone", err, phoneauth.ErrUserNotFound)
+	})
+
+	t.Run("returns each account by its own number, verified or not", func(t *testing.T) {
+		f := newFixture(t, open)
+		unverified, _ := f.register(phoneN(1), base)
+		verified := f.verified(phoneN(2))
+		for _, want := range []phoneauth.User{unverified, verified} {
+			got, err := f.s.UserByPhone(t.Context(), want.Phone)
+			wantErr(t, "UserByPhone", err, nil)
+			checkUser(t, "UserByPhone", got, want)
+		}
+	})
+}
+
+func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		err := f.s.PutLoginChallenge(t.Context(), newChallenge(phoneauth.PurposeLogin, newID(), "1", base))
+		wantErr(t, "PutLoginChallenge", err, phoneauth.ErrUserNotFound)
+	})
+
+	t.Run("replaces the earlier login challenge: the old code fails, the new one works", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		old := f.putLogin(u.ID, "old", base)
+		c := f.putLogin(u.ID, "new", base.Add(time.Second))
+		_, err := f.s.VerifyLogin(t.Context(), u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "VerifyLogin with the old code", err, phoneauth.ErrCodeWrong)
+		_, err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "VerifyLogin with the new code", err, nil)
+	})
+
+	t.Run("replaces a consumed login challenge so the user can sign in again", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		f.login(u)
+		now := base.Add(time.Minute)
+		c := f.putLogin(u.ID, "again", now)
+		_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		wantErr(t, "second VerifyLogin", err, nil)
+	})
+}
+
+func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("deleted login challenge leaves no pending login", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		c := f.putLogin(u.ID, "1", base)
+		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
+		_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
+	})
+
+	t.Run("deleted registration challenge cannot be verified", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, c := f.register(phone, base)
+		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
+		_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
+	})
+
+	t.Run("unknown challenge is no error", func(t *testing.T) {
+		f := newFixture(t, open)
+		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), newID()), nil)
+	})
+}
+
+func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("right code before expiry verifies the account", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		u, c := f.register(phone, base)
+		got, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
+		wantErr(t, "VerifyRegistration", err, nil)
+		u.Verified = true
+		checkUser(t, "VerifyRegistration", got, u)
+		byPhone, err := f.s.UserByPhone(t.Context(), phone)
+		wantErr(t, "UserByPhone", err, nil)
+		checkUser(t, "UserByPhone", byPhone, u)
+	})
+
+	for _, tc := range []struct {
+		name    string
+		hash    []byte // nil: the right one
+		at      time.Duration
+		wantErr error
+	}{
+		{"wrong code returns ErrCodeWrong", hash("wrong"), 0, phoneauth.ErrCodeWrong},
+		{"empty code hash returns ErrCodeWrong", []byte{}, 0, phoneauth.ErrCodeWrong},
+		{"right code at its expiry returns ErrCodeExpired", nil, codeTTL, phoneauth.ErrCodeExpired},
+		{"wrong code after expiry returns ErrCodeExpired", hash("wrong"), codeTTL + time.Hour, phoneauth.ErrCodeExpired},
+	} {
+		t.Run(tc.name+" and leaves the challenge usable", func(t *testing.T) {
+			f := newFixture(t, open)
+			phone := phoneN(1)
+			u, c := f.register(phone, base)
+			h := tc.hash
+			if h == nil {
+				h = c.CodeHash
+			}
+			_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, h, base.Add(tc.at))
+			wantErr(t, "VerifyRegistration", err, tc.wantErr)
+			got, err := f.s.UserByPhone(t.Context(), phone)
+			wantErr(t, "UserByPhone", err, nil)
+			checkUser(t, "UserByPhone after the failure", got, u)
+			_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			wantErr(t, "VerifyRegistration with the right code in time", err, nil)
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		// args returns the challenge ID, phone and hash presented.
+		args func(f *fixture) (id, phone string, codeHash []byte)
+	}{
+		{
+			name: "unknown challenge returns ErrChallengeNotFound",
+			args: func(f *fixture) (string, string, []byte) {
+				_, c := f.register(phoneN(1), base)
+				return newID(), phoneN(1), c.CodeHash
+			},
+		},
+		{
+			name: "challenge of another number returns ErrChallengeNotFound",
+			args: func(f *fixture) (string, string, []byte) {
+				_, c := f.register(phoneN(1), base)
+				f.register(phoneN(2), base)
+				return c.ID, phoneN(2), c.CodeHash
+			},
+		},
+		{
+			name: "challenge for an unregistered number returns ErrChallengeNotFound",
+			args: func(f *fixture) (string, string, []byte) {
+				_, c := f.register(phoneN(1), base)
+				return c.ID, phoneN(3), c.CodeHash
+			},
+		},
+		{
+			name: "login challenge returns ErrChallengeNotFound",
+			args: func(f *fixture) (string, string, []byte) {
+				u := f.verified(phoneN(1))
+				c := f.putLogin(u.ID, "1", base)
+				return c.ID, u.Phone, c.CodeHash
+			},
+		},
+		{
+			name: "second use of a challenge returns ErrChallengeNotFound",
+			args: func(f *fixture) (string, string, []byte) {
+				_, c := f.register(phoneN(1), base)
+				if _, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base); err != nil {
+					f.t.Fatalf("first VerifyRegistration: %v", err)
+				}
+				return c.ID, phoneN(1), c.CodeHash
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			id, phone, h := tc.args(f)
+			_, err := f.s.VerifyRegistration(t.Context(), id, phone, h, base)
+			wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
+		})
+	}
+
+	t.Run("concurrent verifications of one code: one succeeds, the rest get ErrChallengeNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, c := f.register(phone, base)
+		errs := race(func(int) error {
+			_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			return err
+		})
+		checkOneWinner(t, errs, phoneauth.ErrChallengeNotFound)
+	})
+}
+
+func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("right code before expiry opens a session whose tokens are accepted", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		c := f.putLogin(u.ID, "1", base)
+		now := c.ExpiresAt.Add(-time.Millisecond)
+		p := newPair(now)
+		got, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
+		wantErr(t, "VerifyLogin", err, nil)
+		checkUser(t, "VerifyLogin", got, u)
+		got, err = f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
+		wantErr(t, "AccessUser", err, nil)
+		checkUser(t, "AccessUser", got, u)
+		// The refresh token is known: presenting it twice is a reuse.
+		_, err = f.rotate(u.ID, p.refresh, now)
+		wantErr(t, "RotateRefresh", err, nil)
+		_, err = f.rotate(u.ID, p.refresh, now)
+		wantErr(t, "RotateRefresh again", err, phoneauth.ErrTokenReused)
+	})
+
+	for _, tc := range []struct {
+		name    string
+		hash    []byte // nil: the right one
+		at      time.Duration
+		wantErr error
+	}{
+		{"wrong code returns ErrCodeWrong", hash("wrong"), 0, phoneauth.ErrCodeWrong},
+		{"right code at its expiry returns ErrCodeExpired", nil, codeTTL, phoneauth.ErrCodeExpired},
+		{"wrong code after expiry returns ErrCodeExpired", hash("wrong"), codeTTL + time.Hour, phoneauth.ErrCodeExpired},
+	} {
+		t.Run(tc.name+" and opens no session", func(t *testing.T) {
+			f := newFixture(t, open)
+			u := f.verified(phoneN(1))
+			c := f.putLogin(u.ID, "1", base)
+			h := tc.hash
+			if h == nil {
+				h = c.CodeHash
+			}
+			p := newPair(base)
+			_, err := f.s.VerifyLogin(t.Context(), u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
+			wantErr(t, "VerifyLogin", err, tc.wantErr)
+			// Had the session been recorded, its refresh token would be
+			// known and a second presentation a reuse.
+			_, err = f.rotate(u.ID, p.refresh, base)
+			wantErr(t, "RotateRefresh of the refused token", err, nil)
+			_, err = f.rotate(u.ID, p.refresh, base)
+			wantErr(t, "RotateRefresh of the refused token again", err, phoneauth.ErrTokenReused)
+			_, err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+			wantErr(t, "VerifyLogin with the right code in time", err, nil)
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		// args returns the user ID and code hash presented.
+		args func(f *fixture) (userID string, codeHash []byte)
+	}{
+		{
+			name: "no login challenge returns ErrNoPendingLogin",
+			args: func(f *fixture) (string, []byte) {
+				u := f.verified(phoneN(1))
+				return u.ID, hash("1")
+			},
+		},
+		{
+			name: "unknown user returns ErrNoPendingLogin",
+			args: func(f *fixture) (string, []byte) {
+				return newID(), hash("1")
+			},
+		},
+		{
+			name: "registration challenge is no pending login",
+			args: func(f *fixture) (string, []byte) {
+				u, c := f.register(phoneN(1), base)
+				return u.ID, c.CodeHash
+			},
+		},
+		{
+			name: "second use of a code returns ErrNoPendingLogin",
+			args: func(f *fixture) (string, []byte) {
+				u := f.verified(phoneN(1))
+				c := f.putLogin(u.ID, "1", base)
+				if _, err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
+					f.t.Fatalf("first VerifyLogin: %v", err)
+				}
+				return u.ID, c.CodeHash
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			userID, h := tc.args(f)
+			_, err := f.s.VerifyLogin(t.Context(), userID, h, base, newSession(userID, base), newPair(base).records())
+			wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
+		})
+	}
+
+	t.Run("concurrent verifications of one code: one succeeds, the rest get ErrNoPendingLogin", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		c := f.putLogin(u.ID, "1", base)
+		sessions := make([]phoneauth.Session, Concurrency)
+		pairs := make([]pair, Concurrency)
+		for i := range sessions {
+			sessions[i], pairs[i] = newSession(u.ID, base), newPair(base)
+		}
+		errs := race(func(i int) error {
+			_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
+			return err
+		})
+		w := checkOneWinner(t, errs, phoneauth.ErrNoPendingLogin)
+		_, err := f.s.AccessUser(t.Context(), u.ID, pairs[w].access.JTI)
+		wantErr(t, "AccessUser with the winner's token", err, nil)
+	})
+}
+
+func testRotateRefresh(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("rotation spends the old token and records the new ones in the session", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		p1 := f.login(u)
+		p2, err := f.rotate(u.ID, p1.refresh, base)
+		wantErr(t, "RotateRefresh", err, nil)
+		got, err := f.s.AccessUser(t.Context(), u.ID, p2.access.JTI)
+		wantErr(t, "AccessUser with the new access token", err, nil)
+		checkUser(t, "AccessUser", got, u)
+		p3, err := f.rotate(u.ID, p2.refresh, base.Add(time.Minute))
+		wantErr(t, "RotateRefresh of the new refresh token", err, nil)
+		// The new tokens belong to the login's session: revoking it by the
+		// first access token reaches the last refresh token.
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, p1.access, base), nil)
+		_, err = f.rotate(u.ID, p3.refresh, base)
+		wantErr(t, "RotateRefresh after revocation", err, phoneauth.ErrTokenRevoked)
+	})
+
+	t.Run("spent token presented again returns ErrTokenReused and revokes the session", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		p1 := f.login(u)
+		p2, err := f.rotate(u.ID, p1.refresh, base)
+		wantErr(t, "RotateRefresh", err, nil)
+		_, err = f.rotate(u.ID, p1.refresh, base.Add(time.Minute))
+		wantErr(t, "RotateRefresh of the spent token", err, phoneauth.ErrTokenReused)
+		_, err = f.rotate(u.ID, p2.refresh, base.Add(time.Minute))
+		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
+		for _, jti := range []string{p1.access.JTI, p2.access.JTI} {
+			_, err = f.s.AccessUser(t.Context(), u.ID, jti)
+			wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
+		}
+		_, err = f.rotate(u.ID, p1.refresh, base.Add(time.Minute))
+		wantErr(t, "RotateRefresh of the spent token a third time", err, phoneauth.ErrTokenReused)
+	})
+
+	t.Run("reuse revokes only its own session", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		phone, laptop := f.login(u), f.login(u)
+		_, err := f.rotate(u.ID, phone.refresh, base)
+		wantErr(t, "RotateRefresh", err, nil)
+		_, err = f.rotate(u.ID, phone.refresh, base)
+		wantErr(t, "RotateRefresh of the spent token", err, phoneauth.ErrTokenReused)
+		_, err = f.s.AccessUser(t.Context(), u.ID, laptop.access.JTI)
+		wantErr(t, "AccessUser in the other session", err, nil)
+		_, err = f.rotate(u.ID, laptop.refresh, base)
+		wantErr(t, "RotateRefresh in the other session", err, nil)
+	})
+
+	t.Run("unknown refresh token of a known user starts a session that reuse revokes", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		foreign := newToken(phoneauth.TokenRefresh, base)
+		p1, err := f.rotate(u.ID, foreign, base)
+		wantErr(t, "RotateRefresh of the foreign token", err, nil)
+		_, err = f.s.AccessUser(t.Context(), u.ID, p1.access.JTI)
+		wantErr(t, "AccessUser", err, nil)
+		p2, err := f.rotate(u.ID, p1.refresh, base)
+		wantErr(t, "RotateRefresh of the new refresh token", err, nil)
+		_, err = f.rotate(u.ID, foreign, base)
+		wantErr(t, "RotateRefresh of the foreign token again", err, phoneauth.ErrTokenReused)
+		_, err = f.rotate(u.ID, p2.refresh, base)
+		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
+	})
+
+	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.verified(phoneN(1))
+		_, err := f.rotate(newID(), newToken(phoneauth.TokenRefresh, base), base)
+		wantErr(t, "RotateRefresh", err, phoneauth.ErrUserNotFound)
+	})
+
+	for _, tc := range []struct {
+		name string
+		old  func(f *fixture, u phoneauth.User) phoneauth.TokenRecord
+	}{
+		{
+			name: "concurrent rotations of one token: one succeeds, the rest get ErrTokenReused",
+			old:  func(f *fixture, u phoneauth.User) phoneauth.TokenRecord { return f.login(u).refresh },
+		},
+		{
+			name: "concurrent rotations of one unknown token: one succeeds, the rest get ErrTokenReused",
+			old: func(*fixture, phoneauth.User) phoneauth.TokenRecord {
+				return newToken(phoneauth.TokenRefresh, base)
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			u := f.verified(phoneN(1))
+			old := tc.old(f, u)
+			rotations := make([]phoneauth.Rotation, Concurrency)
+			for i := range rotations {
+				rotations[i] = phoneauth.Rotation{
+					UserID: u.ID, Old: old, Session: newSession(u.ID, base),
+					Tokens: newPair(base).records(), Now: base,
+				}
+			}
+			errs := race(func(i int) error { return f.s.RotateRefresh(t.Context(), rotations[i]) })
+			checkOneWinner(t, errs, phoneauth.ErrTokenReused)
+		})
+	}
+}
+
+func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	for _, tc := range []struct {
+		name string
+		pick func(pair) phoneauth.TokenRecord
+	}{
+		{"access token revokes its session", func(p pair) phoneauth.TokenRecord { return p.access }},
+		{"refresh token revokes its session", func(p pair) phoneauth.TokenRecord { return p.refresh }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			u := f.verified(phoneN(1))
+			p := f.login(u)
+			wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, tc.pick(p), base), nil)
+			_, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
+			wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
+			_, err = f.rotate(u.ID, p.refresh, base)
+			wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
+			wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, tc.pick(p), base), nil)
+		})
+	}
+
+	t.Run("revoking one session leaves the others", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		phone, laptop := f.login(u), f.login(u)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, phone.access, base), nil)
+		_, err := f.s.AccessUser(t.Context(), u.ID, laptop.access.JTI)
+		wantErr(t, "AccessUser in the other session", err, nil)
+		_, err = f.rotate(u.ID, laptop.refresh, base)
+		wantErr(t, "RotateRefresh in the other session", err, nil)
+	})
+
+	t.Run("unknown access token is recorded as revoked", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		foreign, other := newToken(phoneauth.TokenAccess, base), newToken(phoneauth.TokenAccess, base)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		_, err := f.s.AccessUser(t.Context(), u.ID, foreign.JTI)
+		wantErr(t, "AccessUser with the revoked token", err, phoneauth.ErrTokenRevoked)
+		_, err = f.s.AccessUser(t.Context(), u.ID, other.JTI)
+		wantErr(t, "AccessUser with another unknown token", err, nil)
+		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+	})
+
+	t.Run("unknown refresh token is recorded as revoked", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		foreign := newToken(phoneauth.TokenRefresh, base)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		_, err := f.rotate(u.ID, foreign, base)
+		wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
+	})
+
+	t.Run("unknown user returns no error or ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		err := f.s.RevokeToken(t.Context(), newID(), newToken(phoneauth.TokenAccess, base), base)
+		if err != nil && !errors.Is(err, phoneauth.ErrUserNotFound) {
+			t.Fatalf("RevokeToken: got error %v, want nil or %v", err, phoneauth.ErrUserNotFound)
+		}
+	})
+}
+
+func testAccessUser(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("unknown token of a known user returns the user", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		got, err := f.s.AccessUser(t.Context(), u.ID, newID())
+		wantErr(t, "AccessUser", err, nil)
+		checkUser(t, "AccessUser", got, u)
+	})
+
+	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		p := f.login(u)
+		_, err := f.s.AccessUser(t.Context(), newID(), newID())
+		wantErr(t, "AccessUser with an unknown token", err, phoneauth.ErrUserNotFound)
+		_, err = f.s.AccessUser(t.Context(), newID(), p.access.JTI)
+		wantErr(t, "AccessUser with another user's token", err, phoneauth.ErrUserNotFound)
+	})
+}
+
+func testPing(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("open store answers", func(t *testing.T) {
+		f := newFixture(t, open)
+		wantErr(t, "Ping", f.s.Ping(t.Context()), nil)
+	})
+}
