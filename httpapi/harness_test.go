@@ -1,0 +1,200 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/httpapi"
+	"github.com/phoneauth/phoneauth/inmem"
+	"github.com/phoneauth/phoneauth/phoneauthtest"
+	"github.com/phoneauth/phoneauth/sqlite"
+	"github.com/phoneauth/phoneauth/token"
+)
+
+// testSecret signs the tokens of every harness.
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// harness is a real service on a real SQLite file behind httptest, with a
+// recording SMS sender and a settable clock.
+type harness struct {
+	t      *testing.T
+	srv    *httptest.Server
+	sender *phoneauthtest.Sender
+	clock  *phoneauthtest.Clock
+	signer *token.Signer
+}
+
+type harnessOptions struct {
+	policy         func(*phoneauth.Policy)
+	trustedProxies []netip.Prefix
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "phoneauth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	policy := phoneauth.DefaultPolicy()
+	policy.IPRateLimit = 0
+	policy.SMSPerHour = 0
+	if o.policy != nil {
+		o.policy(&policy)
+	}
+	clock := phoneauthtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	signer, err := token.New(testSecret, policy.AccessTTL, policy.RefreshTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender := &phoneauthtest.Sender{}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := phoneauth.New(phoneauth.Deps{
+		Store:   st,
+		Sender:  sender,
+		Limiter: inmem.New(inmem.WithClock(clock.Now)),
+		Tokens:  signer,
+		Policy:  policy,
+		Region:  "US",
+		CodeKey: phoneauth.DeriveKey(testSecret, "code-hash"),
+		Now:     clock.Now,
+		Log:     log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(httpapi.New(svc, httpapi.Options{TrustedProxies: o.trustedProxies, Log: log}))
+	t.Cleanup(srv.Close)
+	return &harness{t: t, srv: srv, sender: sender, clock: clock, signer: signer}
+}
+
+// response is a decoded JSON answer.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+}
+
+func (r response) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+// do sends a request with a raw body and decodes the JSON answer; every
+// answer must be JSON.
+func (h *harness) do(method, path, contentType, body string, header map[string]string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewBufferString(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := h.srv.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+		h.t.Fatalf("%s %s: Content-Type = %q, want application/json", method, path, ct)
+	}
+	out := response{status: res.StatusCode, header: res.Header}
+	if err := json.NewDecoder(res.Body).Decode(&out.body); err != nil {
+		h.t.Fatalf("%s %s: body is not a JSON object: %v", method, path, err)
+	}
+	return out
+}
+
+// post sends v as JSON.
+func (h *harness) post(path string, v any) response {
+	h.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.do(http.MethodPost, path, "application/json", string(b), nil)
+}
+
+// auth sends a bodiless request with a bearer token.
+func (h *harness) auth(method, path, tok string) response {
+	h.t.Helper()
+	return h.do(method, path, "", "", map[string]string{"Authorization": "Bearer " + tok})
+}
+
+// want checks status and the exact body.
+func want(t *testing.T, what string, got response, status int, body map[string]any) {
+	t.Helper()
+	if got.status != status {
+		t.Errorf("%s: status = %d, want %d (body %v)", what, got.status, status, got.body)
+	}
+	if body == nil {
+		return
+	}
+	gotJSON, _ := json.Marshal(got.body)
+	wantJSON, _ := json.Marshal(body)
+	if !bytes.Equal(gotJSON, wantJSON) {
+		t.Errorf("%s: body = %s, want %s", what, gotJSON, wantJSON)
+	}
+}
+
+func errBody(msg string) map[string]any { return map[string]any{"error": msg} }
+
+// register registers phone and returns the verification token.
+func (h *harness) register(phone string) string {
+	h.t.Helper()
+	r := h.post("/auth/api/Register/", map[string]any{"phonenumber": phone})
+	if r.status != http.StatusOK {
+		h.t.Fatalf("register %s: %d %v", phone, r.status, r.body)
+	}
+	return r.str("token")
+}
+
+// verified registers and verifies phone (E.164).
+func (h *harness) verified(phone string) {
+	h.t.Helper()
+	tok := h.register(phone)
+	r := h.post("/auth/api/verify/", map[string]any{"code": h.sender.LastCode(phone), "token": tok, "phone": phone})
+	if r.status != http.StatusOK {
+		h.t.Fatalf("verify %s: %d %v", phone, r.status, r.body)
+	}
+}
+
+// login asks for a login code and returns the user ID.
+func (h *harness) login(phone string) string {
+	h.t.Helper()
+	r := h.post("/auth/api/login/", map[string]any{"phone": phone})
+	if r.status != http.StatusOK {
+		h.t.Fatalf("login %s: %d %v", phone, r.status, r.body)
+	}
+	return r.str("user_id")
+}
+
+// signIn runs the whole flow and returns the user ID and tokens.
+func (h *harness) signIn(phone string) (userID, access, refresh string) {
+	h.t.Helper()
+	h.verified(phone)
+	userID = h.login(phone)
+	r := h.post("/auth/api/login/verify/", map[string]any{"code": h.sender.LastCode(phone), "user_id": userID})
+	if r.status != http.StatusOK {
+		h.t.Fatalf("login verify %s: %d %v", phone, r.status, r.body)
+	}
+	return userID, r.str("access_token"), r.str("refresh_token")
+}
