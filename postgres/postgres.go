@@ -1,0 +1,227 @@
+// Package postgres is the phoneauth.Store kept in PostgreSQL, through pgx and
+// its pool. Unlike sqlite it can be shared by a fleet of instances: every
+// method is one short transaction whose decisions PostgreSQL makes atomic
+// (conditional upserts, row locks, unique constraints).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+var _ phoneauth.Store = (*Store)(nil)
+
+// Options tune the connection pool. Zero fields take the defaults; they
+// override the pool_max_conns, connect_timeout and statement_timeout
+// parameters of the URL.
+type Options struct {
+	// MaxConns caps the pool's connections. Default 10.
+	MaxConns int32
+	// StatementTimeout is PostgreSQL's statement_timeout, set on every
+	// connection, so a statement stuck on a lock gives up. Default 5s.
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds the opening of a connection, so an unreachable
+	// server fails a call quickly instead of hanging. Default 3s.
+	ConnectTimeout time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.MaxConns < 0 || o.StatementTimeout < 0 || o.ConnectTimeout < 0 {
+		return o, errors.New("postgres: options must not be negative")
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = 10
+	}
+	if o.StatementTimeout == 0 {
+		o.StatementTimeout = 5 * time.Second
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 3 * time.Second
+	}
+	return o, nil
+}
+
+// Store is a phoneauth.Store in a PostgreSQL database. Build it with Open
+// and call Migrate before use; it is safe for concurrent use.
+//
+// When the server cannot be reached, a statement outlasts StatementTimeout
+// or a call gets no answer within ConnectTimeout + 2×StatementTimeout (even
+// if its context has no deadline), the call fails with an error wrapping
+// phoneauth.ErrUnavailable.
+// The pool then drops its idle connections and opens new ones on demand, so
+// calls succeed again as soon as the server is back.
+type Store struct {
+	pool *pgxpool.Pool
+	// callTimeout bounds each call on the client side too. The statement
+	// timeout cannot help when the network goes silent mid-call: without
+	// this a call with a context that never ends would wait for TCP to give
+	// up, which takes many minutes.
+	callTimeout time.Duration
+}
+
+// errNoAnswer is the cause of a call's context when callTimeout expired.
+var errNoAnswer = errors.New("postgres: no answer in time")
+
+// Open connects to the database at url, a postgres:// URL or key=value
+// string. Parameters such as search_path in it apply to every connection.
+// Open checks that the server answers: errors wrap phoneauth.ErrUnavailable
+// when it cannot be reached, and never repeat the URL, which may hold a
+// password.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// Not wrapped: the parser's message can quote the URL.
+		return nil, errors.New("postgres: the database URL is malformed")
+	}
+	cfg.MaxConns = o.MaxConns
+	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
+	// The pool pings a connection that sat idle before handing it out; a
+	// silent server must not hold that ping forever either.
+	cfg.PingTimeout = o.ConnectTimeout
+	ms := (o.StatementTimeout + time.Millisecond - 1) / time.Millisecond
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64(ms), 10)
+
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	s := &Store{
+		pool: pool,
+		// A method sends a handful of statements, each bounded by the
+		// statement timeout, after at most one connect.
+		callTimeout: o.ConnectTimeout + 2*o.StatementTimeout,
+	}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes every connection, waiting for the ones in use to be returned.
+func (s *Store) Close() { s.pool.Close() }
+
+// Ping reports whether the database answers. Errors wrap
+// phoneauth.ErrUnavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.pool.Ping(ctx); err != nil {
+		return s.fail(ctx, "ping", err)
+	}
+	return nil
+}
+
+// bound limits a call to callTimeout, marking the expiry with errNoAnswer
+// so that fail can tell it from the caller giving up.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, s.callTimeout, errNoAnswer)
+}
+
+// errRace asks inTx to run its function again: a concurrent transaction
+// created a row this one meant to create, and the next attempt will find it.
+var errRace = errors.New("postgres: a concurrent call recorded the same row")
+
+// inTx runs f in a transaction, committed if f returns nil and rolled back
+// otherwise. When f returns errRace, or PostgreSQL broke a deadlock by
+// aborting it, f runs again in a new transaction, a few times at most.
+func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+	var err error
+	for range 3 {
+		err = pgx.BeginFunc(ctx, s.pool, f)
+		if !errors.Is(err, errRace) && !hasCode(err, codeDeadlock) {
+			return err
+		}
+	}
+	return err
+}
+
+// SQLSTATE codes the store acts on.
+const (
+	codeForeignKey     = "23503" // foreign_key_violation
+	codeDeadlock       = "40P01" // deadlock_detected
+	codeQueryCanceled  = "57014" // query_canceled: the statement timeout
+	codeAdminShutdown  = "57P01"
+	codeCrashShutdown  = "57P02"
+	codeCannotConnect  = "57P03" // the server is starting up or shutting down
+	codeTooManyClients = "53300"
+)
+
+func hasCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// answers are the phoneauth kinds the methods return as answers rather
+// than failures; fail passes them through untouched.
+var answers = []error{
+	phoneauth.ErrUserExists, phoneauth.ErrUserNotFound, phoneauth.ErrChallengeNotFound,
+	phoneauth.ErrNoPendingLogin, phoneauth.ErrCodeWrong, phoneauth.ErrCodeExpired,
+	phoneauth.ErrTokenRevoked,
+}
+
+// fail adds context to a failure of the database itself. When the server
+// could not be reached or did not answer in time it wraps
+// phoneauth.ErrUnavailable and drops the pool's idle connections: what cut
+// one connection has most likely cut the others, and the pool then opens
+// fresh ones once the server is back instead of failing on each stale one.
+func (s *Store) fail(ctx context.Context, op string, err error) error {
+	for _, a := range answers {
+		if errors.Is(err, a) {
+			return err
+		}
+	}
+	if !unavailable(ctx, err) {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if !hasCode(err, codeQueryCanceled) {
+		s.pool.Reset()
+	}
+	if errors.Is(context.Cause(ctx), errNoAnswer) {
+		return fmt.Errorf("postgres: %s: %w: no answer within %s: %w", op, phoneauth.ErrUnavailable, s.callTimeout, err)
+	}
+	return fmt.Errorf("postgres: %s: %w: %w", op, phoneauth.ErrUnavailable, err)
+}
+
+// unavailable reports whether err means the database could not be reached
+// or did not answer in time, as opposed to refusing the request or the
+// caller giving up.
+func unavailable(ctx context.Context, err error) bool {
+	if errors.Is(context.Cause(ctx), errNoAnswer) {
+		return true
+	}
+	if ctx.Err() != nil {
+		return false // the caller cancelled: the database is not to blame
+	}
+	// Checked first: a ConnectError holding a PgError is a refusal such
+	// as a wrong password, not an outage.
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case codeQueryCanceled, codeAdminShutdown, codeCrashShutdown, codeCannotConnect, codeTooManyClients:
+			return true
+		}
+		return strings.HasPrefix(pgErr.Code, "08") // connection_exception
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	return errors.As(err, &connectErr) || errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
+}

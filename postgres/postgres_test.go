@@ -1,0 +1,451 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/internal/testenv"
+	"github.com/phoneauth/phoneauth/storetest"
+)
+
+func TestStore(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) phoneauth.Store {
+		base, schema := newSchema(t)
+		return openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+	})
+}
+
+// newSchema creates an empty schema with a random name in the test database
+// and drops it, with everything in it, when t ends. It skips t (fails it
+// under CI) when PostgreSQL is not configured or does not answer.
+func newSchema(t *testing.T) (base, schema string) {
+	t.Helper()
+	base = testenv.PostgresURL(t)
+	schema = "phoneauth_test_" + hex.EncodeToString(randomBytes(t, 8))
+	if err := adminExec(base, "CREATE SCHEMA "+schema); err != nil {
+		testenv.Unreachable(t, "PostgreSQL", err)
+	}
+	t.Cleanup(func() {
+		if err := adminExec(base, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	return base, schema
+}
+
+// adminExec runs one statement on its own connection, outside any store.
+func adminExec(base, sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("random: %v", err)
+	}
+	return b
+}
+
+// schemaURL returns base with its search_path set to schema and, unless
+// host is empty, its host:port replaced by host.
+func schemaURL(t *testing.T, base, schema, host string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		// The URL itself is not printed: it may hold a password.
+		t.Fatalf("%s must be a postgres:// URL", testenv.PostgresVar)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	if host != "" {
+		u.Host = host
+	}
+	return u.String()
+}
+
+// openStore opens the store at dsn and closes it when t ends.
+func openStore(t *testing.T, dsn string, o Options) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn, o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func openMigrated(t *testing.T, dsn string, o Options) *Store {
+	t.Helper()
+	s := openStore(t, dsn, o)
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	return s
+}
+
+func TestMigrate(t *testing.T) {
+	t.Parallel()
+	t.Run("four instances migrating one schema at once apply each migration exactly once", func(t *testing.T) {
+		t.Parallel()
+		base, schema := newSchema(t)
+		dsn := schemaURL(t, base, schema, "")
+		stores := make([]*Store, 4)
+		for i := range stores {
+			stores[i] = openStore(t, dsn, Options{})
+		}
+		errs := make([]error, len(stores))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, s := range stores {
+			wg.Go(func() {
+				<-start
+				errs[i] = s.Migrate(t.Context())
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("store %d: Migrate: %v", i, err)
+			}
+		}
+		if err := stores[0].Migrate(t.Context()); err != nil {
+			t.Errorf("Migrate once more: %v", err)
+		}
+
+		ms, err := loadMigrations()
+		if err != nil {
+			t.Fatalf("loadMigrations: %v", err)
+		}
+		var rows, versions int
+		if err := stores[0].pool.QueryRow(t.Context(),
+			`SELECT count(*), count(DISTINCT version) FROM schema_migrations`).Scan(&rows, &versions); err != nil {
+			t.Fatalf("count migrations: %v", err)
+		}
+		if rows != len(ms) || versions != len(ms) {
+			t.Errorf("got %d rows for %d versions in schema_migrations, want %d of each", rows, versions, len(ms))
+		}
+		var tables []string
+		if err := stores[0].pool.QueryRow(t.Context(),
+			`SELECT array_agg(tablename::text ORDER BY tablename) FROM pg_tables WHERE schemaname = $1`,
+			schema).Scan(&tables); err != nil {
+			t.Fatalf("list tables: %v", err)
+		}
+		want := []string{"challenges", "schema_migrations", "sessions", "tokens", "users"}
+		if !slices.Equal(tables, want) {
+			t.Errorf("got tables %v in the schema, want %v", tables, want)
+		}
+	})
+}
+
+func TestOpen(t *testing.T) {
+	t.Parallel()
+	t.Run("malformed URL fails without repeating it", func(t *testing.T) {
+		t.Parallel()
+		_, err := Open(t.Context(), "postgres://app:hunter2@127.0.0.1:notaport/db", Options{})
+		if err == nil {
+			t.Fatal("Open: got success, want an error")
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("Open: error %q repeats the password", err)
+		}
+	})
+
+	t.Run("negative options are refused", func(t *testing.T) {
+		t.Parallel()
+		for _, o := range []Options{{MaxConns: -1}, {StatementTimeout: -time.Second}, {ConnectTimeout: -time.Second}} {
+			if _, err := Open(t.Context(), "postgres://127.0.0.1:1/db", o); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
+				t.Errorf("Open with %+v: got error %v, want an options error", o, err)
+			}
+		}
+	})
+}
+
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		addr func(t *testing.T) string
+	}{
+		{
+			name: "nothing listening: Open returns ErrUnavailable",
+			addr: closedAddr,
+		},
+		{
+			// The call's context never ends: only ConnectTimeout can stop it.
+			name: "server accepting but never answering: Open returns ErrUnavailable after ConnectTimeout",
+			addr: func(t *testing.T) string {
+				p := startProxy(t, closedAddr(t))
+				p.set(silent)
+				return p.addr()
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dsn := "postgres://postgres@" + tc.addr(t) + "/test?sslmode=disable"
+			s, err := Open(t.Context(), dsn, Options{ConnectTimeout: 200 * time.Millisecond})
+			if err == nil {
+				s.Close()
+				t.Fatal("Open: got success, want an error")
+			}
+			if !errors.Is(err, phoneauth.ErrUnavailable) {
+				t.Errorf("Open: got error %v, want %v", err, phoneauth.ErrUnavailable)
+			}
+		})
+	}
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestOutage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		outage proxyMode
+	}{
+		{"connections dropped: a call returns ErrUnavailable and the next one after recovery succeeds", drop},
+		// The call's context never ends: only the store's own bound can
+		// stop it.
+		{"connections gone silent: a call returns ErrUnavailable and the next one after recovery succeeds", silent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			base, schema := newSchema(t)
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatalf("%s must be a postgres:// URL", testenv.PostgresVar)
+			}
+			p := startProxy(t, u.Host)
+			s := openMigrated(t, schemaURL(t, base, schema, p.addr()), Options{
+				ConnectTimeout:   300 * time.Millisecond,
+				StatementTimeout: 300 * time.Millisecond,
+			})
+			now := time.Now()
+			user := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
+			c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+			if _, err := s.Register(t.Context(), user, c, now); err != nil {
+				t.Fatalf("Register: %v", err)
+			}
+
+			// Several idle connections: the outage must not leave stale
+			// ones behind to fail the calls after it.
+			fillPool(t, s, 4)
+
+			p.set(tc.outage)
+			_, err = s.UserByPhone(t.Context(), user.Phone)
+			if !errors.Is(err, phoneauth.ErrUnavailable) {
+				t.Fatalf("UserByPhone during the outage: got error %v, want %v", err, phoneauth.ErrUnavailable)
+			}
+
+			p.set(pass)
+			got, err := s.UserByPhone(t.Context(), user.Phone)
+			if err != nil {
+				t.Fatalf("UserByPhone after the outage: %v", err)
+			}
+			if got.ID != user.ID {
+				t.Errorf("UserByPhone after the outage: got user %s, want %s", got.ID, user.ID)
+			}
+		})
+	}
+}
+
+// fillPool opens n connections in s's pool at once and returns them idle.
+func fillPool(t *testing.T, s *Store, n int) {
+	t.Helper()
+	for range n {
+		c, err := s.pool.Acquire(t.Context())
+		if err != nil {
+			t.Fatalf("acquire: %v", err)
+		}
+		defer c.Release()
+	}
+}
+
+func TestStatementTimeout(t *testing.T) {
+	t.Parallel()
+	t.Run("a call stuck behind a lock gives up at the statement timeout with ErrUnavailable", func(t *testing.T) {
+		t.Parallel()
+		base, schema := newSchema(t)
+		dsn := schemaURL(t, base, schema, "")
+		s := openMigrated(t, dsn, Options{StatementTimeout: 200 * time.Millisecond})
+
+		// Another client holds the table lock for the rest of the test.
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		if _, err := tx.Exec(t.Context(), `LOCK TABLE users IN ACCESS EXCLUSIVE MODE`); err != nil {
+			t.Fatalf("lock: %v", err)
+		}
+
+		_, err = s.UserByPhone(t.Context(), "+15555550100")
+		if !errors.Is(err, phoneauth.ErrUnavailable) || !hasCode(err, codeQueryCanceled) {
+			t.Errorf("UserByPhone: got error %v, want %v from the statement timeout (SQLSTATE %s)",
+				err, phoneauth.ErrUnavailable, codeQueryCanceled)
+		}
+	})
+}
+
+// proxyMode is what a proxy does with traffic.
+type proxyMode int
+
+const (
+	pass   proxyMode = iota // forward both ways
+	drop                    // close every connection, open or new
+	silent                  // keep connections open, forward nothing
+)
+
+// proxy is a TCP proxy on loopback that can cut or silence the way to a
+// server, standing in for a network outage.
+type proxy struct {
+	ln     net.Listener
+	target string
+	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	mode  proxyMode
+	conns map[net.Conn]struct{}
+}
+
+// startProxy starts a proxy to target; it stops when t ends.
+func startProxy(t *testing.T, target string) *proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p.wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Go(func() { p.handle(c) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		p.set(drop)
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// set switches the mode. Any switch but to silent closes the open
+// connections: after an outage they have lost data and are of no use.
+func (p *proxy) set(m proxyMode) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode = m
+	if m == silent {
+		return
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// track records c so that set can close it, or closes it at once when the
+// proxy drops connections. It returns the mode c was admitted under.
+func (p *proxy) track(c net.Conn) (proxyMode, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mode == drop {
+		c.Close()
+		return drop, false
+	}
+	p.conns[c] = struct{}{}
+	return p.mode, true
+}
+
+func (p *proxy) forwarding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.mode == pass
+}
+
+func (p *proxy) handle(client net.Conn) {
+	mode, ok := p.track(client)
+	if !ok {
+		return
+	}
+	if mode == silent {
+		io.Copy(io.Discard, client) // until set closes it
+		client.Close()
+		return
+	}
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	if _, ok := p.track(server); !ok {
+		client.Close()
+		return
+	}
+	p.wg.Go(func() { p.pipe(server, client) })
+	p.pipe(client, server)
+}
+
+// pipe copies src to dst while the proxy forwards, discarding what it
+// reads otherwise, and closes both when either fails.
+func (p *proxy) pipe(dst, src net.Conn) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && p.forwarding() {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}

@@ -1,0 +1,386 @@
+package postgres
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+// Every method is one statement or one short transaction. Where a method
+// decides on rows it first locks them, always in the order users,
+// challenges, sessions, tokens (the order of the cascades too), so that two
+// transactions never wait on each other in a cycle. A query that must lock a
+// parent row before a child row does so in a CTE: its rows are locked while
+// the outer query is still being computed, before the outer FOR UPDATE
+// locks the child. Times are compared by PostgreSQL, at its microsecond
+// precision, and returned in UTC.
+
+// Register implements phoneauth.Store in one statement. The upsert on users
+// creates the account or locks the existing one and returns it unless it is
+// verified; the upsert on challenges then replaces its registration
+// challenge only if that one is not live at now. A refusal changes nothing.
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+WITH account AS (
+	INSERT INTO users (id, phone, created_at) VALUES ($1, $2, $3)
+	-- A no-op update of a non-key column: locks the existing row and
+	-- returns it, without blocking foreign-key checks on it.
+	ON CONFLICT (phone) DO UPDATE SET created_at = users.created_at
+		WHERE users.verified_at IS NULL
+	RETURNING id, phone, created_at
+), challenge AS (
+	INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
+	SELECT $4, account.id, 'register', $5, $6, $7 FROM account
+	ON CONFLICT (user_id, purpose) DO UPDATE SET
+		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL
+		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= $8
+	RETURNING id
+)
+SELECT id, phone, created_at, EXISTS (SELECT 1 FROM challenge) FROM account`
+	var got phoneauth.User
+	var replaced bool
+	err := s.pool.QueryRow(ctx, q, u.ID, u.Phone, u.CreatedAt,
+		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&got.ID, &got.Phone, &got.CreatedAt, &replaced)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // the account is verified
+		return phoneauth.User{}, phoneauth.ErrUserExists
+	case err != nil:
+		return phoneauth.User{}, s.fail(ctx, "register", err)
+	case !replaced: // its registration challenge is live
+		return phoneauth.User{}, phoneauth.ErrUserExists
+	}
+	got.CreatedAt = got.CreatedAt.UTC()
+	return got, nil
+}
+
+// CancelRegistration implements phoneauth.Store in one statement. It locks
+// the account before deleting the challenge, and deletes the account only
+// if that challenge was still there: if Register replaced it meanwhile, the
+// account belongs to the newer registration.
+func (s *Store) CancelRegistration(ctx context.Context, challengeID string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+WITH account AS (
+	SELECT u.id FROM users u JOIN challenges c ON c.user_id = u.id
+	WHERE c.id = $1 AND c.purpose = 'register'
+	FOR UPDATE OF u
+), challenge AS (
+	DELETE FROM challenges WHERE id = $1 AND user_id IN (SELECT id FROM account)
+	RETURNING user_id
+)
+DELETE FROM users WHERE id IN (SELECT user_id FROM challenge) AND verified_at IS NULL`
+	if _, err := s.pool.Exec(ctx, q, challengeID); err != nil {
+		return s.fail(ctx, "cancel registration", err)
+	}
+	return nil
+}
+
+// UserByPhone implements phoneauth.Store.
+func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var u phoneauth.User
+	err := s.pool.QueryRow(ctx,
+		`SELECT id, phone, verified_at IS NOT NULL, created_at FROM users WHERE phone = $1`,
+		phone).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return phoneauth.User{}, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return phoneauth.User{}, s.fail(ctx, "user by phone", err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// PutLoginChallenge implements phoneauth.Store in one upsert; the foreign
+// key on users tells an unknown user.
+func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
+VALUES ($1, $2, 'login', $3, $4, $5)
+ON CONFLICT (user_id, purpose) DO UPDATE SET
+	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+	expires_at = EXCLUDED.expires_at, consumed_at = NULL`
+	_, err := s.pool.Exec(ctx, q, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt)
+	if hasCode(err, codeForeignKey) {
+		return phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return s.fail(ctx, "put login challenge", err)
+	}
+	return nil
+}
+
+// DeleteChallenge implements phoneauth.Store.
+func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, `DELETE FROM challenges WHERE id = $1`, id); err != nil {
+		return s.fail(ctx, "delete challenge", err)
+	}
+	return nil
+}
+
+// VerifyRegistration implements phoneauth.Store. The transaction locks the
+// account and its challenge, compares the hashes in Go in constant time,
+// and only then consumes the challenge; a concurrent attempt waits on the
+// lock and then finds the challenge consumed.
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const lock = `
+WITH account AS (
+	SELECT id, phone, created_at FROM users WHERE phone = $2 FOR NO KEY UPDATE
+)
+SELECT account.id, account.phone, account.created_at, c.code_hash, c.expires_at <= $3
+FROM account JOIN challenges c ON c.user_id = account.id
+WHERE c.id = $1 AND c.purpose = 'register' AND c.consumed_at IS NULL
+FOR UPDATE OF c`
+	const consume = `
+WITH challenge AS (
+	UPDATE challenges SET consumed_at = $2 WHERE id = $1
+)
+UPDATE users SET verified_at = coalesce(verified_at, $2) WHERE id = $3`
+	var u phoneauth.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var stored []byte
+		var expired bool
+		err := tx.QueryRow(ctx, lock, challengeID, phone, now).Scan(&u.ID, &u.Phone, &u.CreatedAt, &stored, &expired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return phoneauth.ErrChallengeNotFound
+		}
+		if err := checkCode(err, stored, codeHash, expired); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, consume, challengeID, now, u.ID)
+		return err
+	})
+	if err != nil {
+		return phoneauth.User{}, s.fail(ctx, "verify registration", err)
+	}
+	u.Verified = true
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// checkCode returns the lookup's error, else whether the code is expired,
+// else whether the hashes differ: an expired code is refused whatever was
+// typed.
+func checkCode(lookupErr error, stored, presented []byte, expired bool) error {
+	switch {
+	case lookupErr != nil:
+		return lookupErr
+	case expired:
+		return phoneauth.ErrCodeExpired
+	case subtle.ConstantTimeCompare(stored, presented) != 1:
+		return phoneauth.ErrCodeWrong
+	}
+	return nil
+}
+
+// VerifyLogin implements phoneauth.Store: one transaction locks the account
+// and its login challenge, compares the hashes in constant time, then
+// consumes the challenge and records the session and its tokens in one
+// round trip.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const lock = `
+WITH account AS (
+	SELECT id, phone, verified_at IS NOT NULL AS verified, created_at
+	FROM users WHERE id = $1 FOR NO KEY UPDATE
+)
+SELECT account.id, account.phone, account.verified, account.created_at,
+	c.id, c.code_hash, c.expires_at <= $2
+FROM account JOIN challenges c ON c.user_id = account.id
+WHERE c.purpose = 'login' AND c.consumed_at IS NULL
+FOR UPDATE OF c`
+	var u phoneauth.User
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var challengeID string
+		var stored []byte
+		var expired bool
+		err := tx.QueryRow(ctx, lock, userID, now).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt,
+			&challengeID, &stored, &expired)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return phoneauth.ErrNoPendingLogin
+		}
+		if err := checkCode(err, stored, codeHash, expired); err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE challenges SET consumed_at = $2 WHERE id = $1`, challengeID, now)
+		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+			sess.ID, userID, sess.CreatedAt, sess.ExpiresAt)
+		queueTokens(b, sess.ID, tokens)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return phoneauth.User{}, s.fail(ctx, "verify login", err)
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// RotateRefresh implements phoneauth.Store. One transaction locks the
+// token's session, then the token, and decides: a spent token revokes the
+// session (committed, then ErrTokenReused), a token of a revoked session is
+// refused, and any other is spent and its successors recorded. A token the
+// store never saw is recorded as spent in a new session; if a concurrent
+// call recorded it first, the transaction starts over and finds it spent.
+func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const lock = `
+WITH session AS (
+	SELECT id, revoked_at IS NOT NULL AS revoked FROM sessions
+	WHERE id = (SELECT session_id FROM tokens WHERE jti = $1)
+	FOR NO KEY UPDATE
+)
+SELECT session.id, t.spent_at IS NOT NULL, session.revoked
+FROM session JOIN tokens t ON t.session_id = session.id
+WHERE t.jti = $1
+FOR UPDATE OF t`
+	var reused bool
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		reused = false
+		var sessionID string
+		var spent, revoked bool
+		err := tx.QueryRow(ctx, lock, r.Old.JTI).Scan(&sessionID, &spent, &revoked)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return startSession(ctx, tx, r)
+		case err != nil:
+			return err
+		case spent:
+			reused = true
+			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+				sessionID, r.Now)
+			return err
+		case revoked:
+			return phoneauth.ErrTokenRevoked
+		}
+		b := &pgx.Batch{}
+		b.Queue(`UPDATE tokens SET spent_at = $2 WHERE jti = $1`, r.Old.JTI, r.Now)
+		queueTokens(b, sessionID, r.Tokens)
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return s.fail(ctx, "rotate refresh token", err)
+	}
+	if reused {
+		return phoneauth.ErrTokenReused
+	}
+	return nil
+}
+
+// startSession records r.Session with r.Old already spent and r.Tokens.
+func startSession(ctx context.Context, tx pgx.Tx, r phoneauth.Rotation) error {
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		r.Session.ID, r.UserID, r.Session.CreatedAt, r.Session.ExpiresAt)
+	b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (jti) DO NOTHING`,
+		r.Old.JTI, r.Session.ID, string(r.Old.Type), r.Old.ExpiresAt, r.Now).Exec(recordedHere)
+	queueTokens(b, r.Session.ID, r.Tokens)
+	err := tx.SendBatch(ctx, b).Close()
+	if hasCode(err, codeForeignKey) {
+		return phoneauth.ErrUserNotFound
+	}
+	return err
+}
+
+// recordedHere turns an INSERT ... ON CONFLICT DO NOTHING that inserted
+// nothing into errRace.
+func recordedHere(ct pgconn.CommandTag) error {
+	if ct.RowsAffected() == 0 {
+		return errRace
+	}
+	return nil
+}
+
+func queueTokens(b *pgx.Batch, sessionID string, tokens []phoneauth.TokenRecord) {
+	for _, t := range tokens {
+		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at) VALUES ($1, $2, $3, $4)`,
+			t.JTI, sessionID, string(t.Type), t.ExpiresAt)
+	}
+}
+
+// RevokeToken implements phoneauth.Store. A known token's session is
+// revoked in one statement; an unknown token is recorded in a new session,
+// revoked from the start, in the same transaction. An unknown user is
+// ErrUserNotFound.
+func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.TokenRecord, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const revoke = `
+WITH token AS (
+	SELECT session_id FROM tokens WHERE jti = $1
+), revoked AS (
+	UPDATE sessions SET revoked_at = $2
+	WHERE id IN (SELECT session_id FROM token) AND revoked_at IS NULL
+)
+SELECT EXISTS (SELECT 1 FROM token)`
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var known bool
+		if err := tx.QueryRow(ctx, revoke, t.JTI, now).Scan(&known); err != nil || known {
+			return err
+		}
+		sessionID := uuid.NewString()
+		b := &pgx.Batch{}
+		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $3)`,
+			sessionID, userID, now, t.ExpiresAt)
+		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (jti) DO NOTHING`,
+			t.JTI, sessionID, string(t.Type), t.ExpiresAt).Exec(recordedHere)
+		err := tx.SendBatch(ctx, b).Close()
+		if hasCode(err, codeForeignKey) {
+			return phoneauth.ErrUserNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return s.fail(ctx, "revoke token", err)
+	}
+	return nil
+}
+
+// AccessUser implements phoneauth.Store in one query. A token the store
+// never saw is not revoked.
+func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+SELECT id, phone, verified_at IS NOT NULL, created_at, EXISTS (
+	SELECT 1 FROM tokens t JOIN sessions s ON s.id = t.session_id
+	WHERE t.jti = $2 AND s.revoked_at IS NOT NULL
+)
+FROM users WHERE id = $1`
+	var u phoneauth.User
+	var revoked bool
+	err := s.pool.QueryRow(ctx, q, userID, jti).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt, &revoked)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return phoneauth.User{}, phoneauth.ErrUserNotFound
+	case err != nil:
+		return phoneauth.User{}, s.fail(ctx, "access user", err)
+	case revoked:
+		return phoneauth.User{}, phoneauth.ErrTokenRevoked
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
