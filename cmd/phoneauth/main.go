@@ -1,0 +1,75 @@
+// Command phoneauth runs the phone sign-in service.
+//
+//	phoneauth [serve]   run the HTTP server (the default)
+//	phoneauth migrate   apply the database migrations and exit
+//	phoneauth version   print the version
+//
+// Configuration is read from PHONEAUTH_* environment variables; see the
+// README.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "phoneauth:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: phoneauth [serve | migrate | version]
+
+  serve     run the HTTP server (default)
+  migrate   apply database migrations and exit
+  version   print the version
+
+Configuration comes from PHONEAUTH_* environment variables (see README.md).
+`
+
+// run is the whole program, with its outside world passed in so tests can
+// run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd = args[0]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, getenv, stderr)
+	case "migrate":
+		return migrate(ctx, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "phoneauth", buildVersion())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return errors.New("unknown command " + cmd)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}

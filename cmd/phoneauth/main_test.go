@@ -1,0 +1,310 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// instance is the service started in-process by run, as main would.
+type instance struct {
+	t      *testing.T
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+	logs   *logTail
+}
+
+// logTail collects JSON log lines and lets a test wait for one.
+type logTail struct {
+	mu    sync.Mutex
+	lines []map[string]any
+	cond  *sync.Cond
+	w     *io.PipeWriter
+}
+
+func newLogTail() *logTail {
+	r, w := io.Pipe()
+	l := &logTail{w: w}
+	l.cond = sync.NewCond(&l.mu)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			var m map[string]any
+			if json.Unmarshal(sc.Bytes(), &m) != nil {
+				continue
+			}
+			l.mu.Lock()
+			l.lines = append(l.lines, m)
+			l.cond.Broadcast()
+			l.mu.Unlock()
+		}
+	}()
+	return l
+}
+
+// wait returns the first line from index from on that match accepts,
+// failing the test if none comes within 10 s.
+func (l *logTail) wait(t *testing.T, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	timer := time.AfterFunc(10*time.Second, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
+	defer timer.Stop()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		for i := len(l.lines) - 1; i >= 0; i-- {
+			if match(l.lines[i]) {
+				return l.lines[i]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("log line never came")
+		}
+		l.cond.Wait()
+	}
+}
+
+func start(t *testing.T, env map[string]string) *instance {
+	t.Helper()
+	env["PHONEAUTH_ADDR"] = "127.0.0.1:0"
+	env["PHONEAUTH_LOG_FORMAT"] = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{t: t, cancel: cancel, done: make(chan error, 1), logs: newLogTail()}
+	go func() {
+		in.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, io.Discard, in.logs.w)
+	}()
+	line := in.logs.wait(t, func(m map[string]any) bool { return m["msg"] == "listening" })
+	in.url = "http://" + line["addr"].(string)
+	t.Cleanup(func() { in.stop() })
+	return in
+}
+
+func (in *instance) stop() {
+	in.cancel()
+	select {
+	case err := <-in.done:
+		if err != nil {
+			in.t.Errorf("run: %v", err)
+		}
+		in.done <- nil
+	case <-time.After(20 * time.Second):
+		in.t.Error("service did not stop")
+	}
+}
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// code reads the last SMS code sent to phone from the console log.
+func (in *instance) code(phone string) string {
+	in.t.Helper()
+	line := in.logs.wait(in.t, func(m map[string]any) bool { return m["to"] == phone })
+	m := codeRE.FindStringSubmatch(line["text"].(string))
+	if m == nil {
+		in.t.Fatalf("no code in %v", line)
+	}
+	return m[1]
+}
+
+func (in *instance) call(method, path, bearer string, body any) (int, map[string]any) {
+	in.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, in.url+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		in.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		in.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return res.StatusCode, out
+}
+
+func (in *instance) mustCall(method, path, bearer string, body any) map[string]any {
+	in.t.Helper()
+	status, out := in.call(method, path, bearer, body)
+	if status != http.StatusOK {
+		in.t.Fatalf("%s %s = %d %v", method, path, status, out)
+	}
+	return out
+}
+
+// login runs login and login verification and returns the tokens.
+func (in *instance) login(phone string) (userID, access, refresh string) {
+	in.t.Helper()
+	userID = in.mustCall("POST", "/auth/api/login/", "", map[string]any{"phone": phone})["user_id"].(string)
+	out := in.mustCall("POST", "/auth/api/login/verify/", "", map[string]any{"code": in.code(phone), "user_id": userID})
+	return userID, out["access_token"].(string), out["refresh_token"].(string)
+}
+
+func TestWholeFlowSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:" + filepath.Join(dir, "auth.db")}
+	const phone = "+14155550300"
+
+	in := start(t, env)
+	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "(415) 555-0300"})["token"].(string)
+	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": in.code(phone), "token": tok, "phone": phone})
+	userID, access, refresh := in.login(phone)
+	me := in.mustCall("GET", "/auth/api/me/", access, nil)
+	if me["user_id"] != userID || me["phone"] != phone || me["verified"] != true {
+		t.Fatalf("me = %v", me)
+	}
+	in.stop()
+
+	info, err := os.Stat(filepath.Join(dir, "auth.db.jwt-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("secret file mode = %o, want 600", perm)
+	}
+
+	in = start(t, env)
+	if status, out := in.call("GET", "/auth/api/me/", access, nil); status != 200 || out["user_id"] != userID {
+		t.Fatalf("me after restart = %d %v", status, out)
+	}
+	in.mustCall("POST", "/auth/api/token/refresh/", refresh, nil)
+	if status, _ := in.call("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": phone}); status != 409 {
+		t.Fatalf("register after restart = %d, want 409", status)
+	}
+	if got, _, _ := in.login(phone); got != userID {
+		t.Fatalf("login after restart: user %s, want %s", got, userID)
+	}
+}
+
+func TestWebhookProviderDeliversTheCode(t *testing.T) {
+	t.Parallel()
+	type msg struct {
+		To, Code, Purpose string
+		Signed            bool
+	}
+	got := make(chan msg, 4)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct {
+			To      string `json:"to"`
+			Code    string `json:"code"`
+			Purpose string `json:"purpose"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		got <- msg{m.To, m.Code, m.Purpose, strings.HasPrefix(r.Header.Get("webhook-signature"), "v1,")}
+	}))
+	t.Cleanup(hook.Close)
+	in := start(t, map[string]string{
+		"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+		"PHONEAUTH_JWT_SECRET":         strings.Repeat("s", 32),
+		"PHONEAUTH_SMS_PROVIDER":       "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":    hook.URL,
+		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
+	})
+	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550310"})["token"].(string)
+	m := <-got
+	if m.To != "+14155550310" || m.Purpose != "register" || !m.Signed || len(m.Code) != 6 {
+		t.Fatalf("webhook got %+v", m)
+	}
+	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": m.Code, "token": tok, "phone": m.To})
+}
+
+func TestWebhookFailureIs502(t *testing.T) {
+	t.Parallel()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(hook.Close)
+	in := start(t, map[string]string{
+		"PHONEAUTH_DATABASE_URL":    "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+		"PHONEAUTH_SMS_PROVIDER":    "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL": hook.URL,
+	})
+	status, out := in.call("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550320"})
+	if status != 502 || out["error"] != "Could not send SMS, try again" {
+		t.Fatalf("register = %d %v", status, out)
+	}
+}
+
+func TestBadConfigurationStopsTheStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"short secret", map[string]string{"PHONEAUTH_JWT_SECRET": "short"}, []string{"PHONEAUTH_JWT_SECRET", "at least 32 bytes"}},
+		{"bad duration", map[string]string{"PHONEAUTH_CODE_TTL": "five"}, []string{"PHONEAUTH_CODE_TTL"}},
+		{"bad number", map[string]string{"PHONEAUTH_CODE_LENGTH": "2"}, []string{"PHONEAUTH_CODE_LENGTH"}},
+		{"bad provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}},
+		{"webhook without url", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
+		{"bad region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}},
+		{"bad database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}},
+		{"postgres without secret", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x"}, []string{"PHONEAUTH_JWT_SECRET"}},
+		{"bad proxies", map[string]string{"PHONEAUTH_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, []string{"PHONEAUTH_TRUSTED_PROXIES"}},
+		{"several at once", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "x", "PHONEAUTH_ACCESS_TTL": "-1m"}, []string{"PHONEAUTH_MAX_ATTEMPTS", "PHONEAUTH_ACCESS_TTL"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["PHONEAUTH_DATABASE_URL"] = cmp(tt.env["PHONEAUTH_DATABASE_URL"], "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
+			err := run(context.Background(), []string{"serve"}, func(k string) string { return tt.env[k] }, nil, io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("run succeeded, want an error")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func TestSubcommands(t *testing.T) {
+	t.Parallel()
+	db := "sqlite:" + filepath.Join(t.TempDir(), "m.db")
+	env := func(k string) string {
+		if k == "PHONEAUTH_DATABASE_URL" {
+			return db
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, env, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "migrations applied") {
+		t.Fatalf("migrate: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, env, nil, &out, io.Discard); err != nil || !strings.HasPrefix(out.String(), "phoneauth ") {
+		t.Fatalf("version: %v %q", err, out.String())
+	}
+	if err := run(context.Background(), []string{"frobnicate"}, env, nil, io.Discard, io.Discard); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/httpapi"
+	"github.com/phoneauth/phoneauth/inmem"
+	"github.com/phoneauth/phoneauth/postgres"
+	"github.com/phoneauth/phoneauth/redis"
+	"github.com/phoneauth/phoneauth/sms"
+	"github.com/phoneauth/phoneauth/sqlite"
+	"github.com/phoneauth/phoneauth/token"
+)
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// store is what serve needs of a storage backend beyond phoneauth.Store.
+type store interface {
+	phoneauth.Store
+	Migrate(ctx context.Context) error
+}
+
+// openStore opens the database PHONEAUTH_DATABASE_URL names and returns it
+// with its closer.
+func openStore(ctx context.Context, c config) (store, func(), error) {
+	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		s, err := sqlite.Open(ctx, sqlitePath(c.DatabaseURL))
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, func() { _ = s.Close() }, nil
+	}
+	s, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
+		MaxConns:         c.DBMaxConns,
+		StatementTimeout: c.DBStmtTimeout,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Close, nil
+}
+
+func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	s, closeStore, err := openStore(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "migrations applied")
+	return nil
+}
+
+// jwtSecret returns the configured secret or, for SQLite, one generated on
+// first start and kept in a 0600 file beside the database.
+func jwtSecret(c config, log *slog.Logger) ([]byte, error) {
+	if len(c.JWTSecret) > 0 {
+		return c.JWTSecret, nil
+	}
+	path := sqlitePath(c.DatabaseURL) + ".jwt-secret"
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		secret, derr := hex.DecodeString(strings.TrimSpace(string(b)))
+		if derr != nil || len(secret) < minSecret {
+			return nil, fmt.Errorf("secret file %s is damaged: delete it to generate a new one (every token is then void)", path)
+		}
+		log.Warn("PHONEAUTH_JWT_SECRET is not set: using the generated secret beside the database; set it in production", "file", path)
+		return secret, nil
+	case errors.Is(err, fs.ErrNotExist):
+		secret := make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if err := writeSecret(path, hex.EncodeToString(secret)+"\n"); err != nil {
+			return nil, fmt.Errorf("store generated secret: %w", err)
+		}
+		log.Warn("PHONEAUTH_JWT_SECRET is not set: generated a random secret and stored it beside the database; set it in production", "file", path)
+		return secret, nil
+	default:
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+}
+
+// writeSecret creates path with mode 0600, durably, failing if it exists.
+func writeSecret(path, content string) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func newLimiter(ctx context.Context, c config) (phoneauth.Limiter, func(), error) {
+	if c.RedisURL == "" {
+		return inmem.New(), func() {}, nil
+	}
+	l, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
+	if err != nil {
+		return nil, nil, err
+	}
+	return l, func() { _ = l.Close() }, nil
+}
+
+func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
+	if c.SMSProvider == "webhook" {
+		return sms.NewWebhook(sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret})
+	}
+	return sms.NewConsole(log), nil
+}
+
+// serve runs the HTTP server until ctx is done, then drains in-flight
+// requests.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	c, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(c, stderr)
+	s, closeStore, err := openStore(ctx, c)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer closeStore()
+	if err := s.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	limiter, closeLimiter, err := newLimiter(ctx, c)
+	if err != nil {
+		return fmt.Errorf("open redis: %w", err)
+	}
+	defer closeLimiter()
+	if c.RedisURL == "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		log.Warn("PHONEAUTH_REDIS_URL is not set: throttles and counters live in this process only; a fleet of several instances needs Redis")
+	}
+	sender, err := newSender(c, log)
+	if err != nil {
+		return fmt.Errorf("sms provider: %w", err)
+	}
+	secret, err := jwtSecret(c, log)
+	if err != nil {
+		return err
+	}
+	signer, err := token.New(secret, c.Policy.AccessTTL, c.Policy.RefreshTTL)
+	if err != nil {
+		return err
+	}
+	svc, err := phoneauth.New(phoneauth.Deps{
+		Store:   s,
+		Sender:  sender,
+		Limiter: limiter,
+		Tokens:  signer,
+		Policy:  c.Policy,
+		Region:  c.Region,
+		CodeKey: phoneauth.DeriveKey(secret, "code-hash"),
+		Log:     log,
+	})
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Log: log})
+
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
