@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/httpapi"
 	"github.com/phoneauth/phoneauth/inmem"
@@ -129,10 +131,19 @@ func writeSecret(path, content string) error {
 	return f.Close()
 }
 
-func newLimiter(ctx context.Context, c config) (phoneauth.Limiter, func(), error) {
+// redisLogger sends go-redis's own messages (failed dials while Redis is
+// down) to our log, so every line stays in the configured format.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
+}
+
+func newLimiter(ctx context.Context, c config, log *slog.Logger) (phoneauth.Limiter, func(), error) {
 	if c.RedisURL == "" {
 		return inmem.New(), func() {}, nil
 	}
+	goredis.SetLogger(redisLogger{log})
 	l, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
 	if err != nil {
 		return nil, nil, err
@@ -163,7 +174,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err := s.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	limiter, closeLimiter, err := newLimiter(ctx, c)
+	limiter, closeLimiter, err := newLimiter(ctx, c, log)
 	if err != nil {
 		return fmt.Errorf("open redis: %w", err)
 	}
