@@ -27,7 +27,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 // harness is a real service on a real SQLite file behind httptest, with a
 // recording SMS sender and a settable clock.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	sender *phoneauthtest.Sender
 	clock  *phoneauthtest.Clock
@@ -39,7 +39,7 @@ type harnessOptions struct {
 	trustedProxies []netip.Prefix
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "phoneauth.db"))
@@ -140,7 +140,7 @@ func (h *harness) auth(method, path, tok string) response {
 }
 
 // want checks status and the exact body.
-func want(t *testing.T, what string, got response, status int, body map[string]any) {
+func want(t testing.TB, what string, got response, status int, body map[string]any) {
 	t.Helper()
 	if got.status != status {
 		t.Errorf("%s: status = %d, want %d (body %v)", what, got.status, status, got.body)

@@ -18,6 +18,7 @@ var ErrSend = errors.New("phoneauthtest: send failed on purpose")
 type Sender struct {
 	mu   sync.Mutex
 	sent []phoneauth.Message
+	last map[string]string // phone -> last code
 	fail bool
 }
 
@@ -29,6 +30,10 @@ func (s *Sender) Send(ctx context.Context, m phoneauth.Message) error {
 		return ErrSend
 	}
 	s.sent = append(s.sent, m)
+	if s.last == nil {
+		s.last = map[string]string{}
+	}
+	s.last[m.To] = m.Code
 	return nil
 }
 
@@ -51,10 +56,5 @@ func (s *Sender) Sent() []phoneauth.Message {
 func (s *Sender) LastCode(phone string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for i := len(s.sent) - 1; i >= 0; i-- {
-		if s.sent[i].To == phone {
-			return s.sent[i].Code
-		}
-	}
-	return ""
+	return s.last[phone]
 }
