@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -128,15 +129,27 @@ func (s *Service) Me(ctx context.Context, raw string) (User, error) {
 	return u, err
 }
 
-// Check pings every dependency and returns the failures by name
-// ("database", "limiter"); an empty map means all are up.
+// Check pings every dependency at once, each bounded by ctx, and returns
+// the failures by name ("database", "limiter"); an empty map means all are
+// up. The pings run in parallel so a slow database cannot starve the
+// limiter's check of time, or the other way round.
 func (s *Service) Check(ctx context.Context) map[string]error {
+	checks := map[string]func(context.Context) error{
+		"database": s.store.Ping,
+		"limiter":  s.limiter.Ping,
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	failed := map[string]error{}
-	if err := s.store.Ping(ctx); err != nil {
-		failed["database"] = err
+	for name, ping := range checks {
+		wg.Go(func() {
+			if err := ping(ctx); err != nil {
+				mu.Lock()
+				failed[name] = err
+				mu.Unlock()
+			}
+		})
 	}
-	if err := s.limiter.Ping(ctx); err != nil {
-		failed["limiter"] = err
-	}
+	wg.Wait()
 	return failed
 }
