@@ -5,12 +5,12 @@ import (
 	"time"
 )
 
-// Store keeps accounts, challenges and sessions. Every method is atomic: it
-// runs as one transaction and decides on the data as it is at commit, never
-// on an earlier read. Implementations live in sqlite/ and postgres/; all of
-// them pass storetest.Run. Errors other than the kinds listed are failures of
-// the store itself; when the database cannot be reached they wrap
-// ErrUnavailable.
+// Store keeps accounts, challenges and sessions. Every method but Prune is
+// atomic: it runs as one transaction and decides on the data as it is at
+// commit, never on an earlier read. Implementations live in sqlite/ and
+// postgres/; all of them pass storetest.Run. Errors other than the kinds
+// listed are failures of the store itself; when the database cannot be
+// reached they wrap ErrUnavailable.
 type Store interface {
 	// Register creates user u with its registration challenge c (c.UserID
 	// is ignored). If an account with u.Phone exists and is verified, or is
@@ -68,6 +68,30 @@ type Store interface {
 	// jti. Errors: ErrUserNotFound, ErrTokenRevoked (the token's session
 	// was revoked).
 	AccessUser(ctx context.Context, userID, jti string) (User, error)
+
+	// Prune deletes what can no longer matter at now and returns how many
+	// rows it deleted: challenges consumed by now or expired at now;
+	// tokens expired at now, which Tokens.Parse refuses, so no flow
+	// looks them up again; and sessions expired at now that hold no
+	// unexpired token (rotation records tokens that outlive the session's
+	// own ExpiresAt). It never deletes users, and keeps every unexpired
+	// token, spent or not, revoked or not: a spent refresh token must still
+	// return ErrTokenReused, and an access token of a revoked session
+	// ErrTokenRevoked. A challenge, once pruned, is unknown: verifying it
+	// returns ErrNoPendingLogin or ErrChallengeNotFound, not ErrCodeExpired.
+	//
+	// now must not be ahead of the clock of any instance, or a token that
+	// an instance still accepts could lose its record (a spent refresh
+	// token would then start a new session); to allow for skew, pass the
+	// clock minus a margin.
+	//
+	// Unlike the other methods Prune may run as several transactions, each
+	// deleting a bounded batch, so it never holds the database for long;
+	// every row it deletes is dead whichever batch takes it. Rows that a
+	// concurrent call holds, another Prune's included, may be left to the
+	// next Prune. If ctx ends or the store fails midway, it returns the rows
+	// deleted so far with the error.
+	Prune(ctx context.Context, now time.Time) (int64, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

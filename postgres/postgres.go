@@ -69,7 +69,14 @@ type Store struct {
 	// this a call with a context that never ends would wait for TCP to give
 	// up, which takes many minutes.
 	callTimeout time.Duration
+	// pruneBatch caps the rows each of Prune's statements deletes in one
+	// transaction.
+	pruneBatch int
 }
+
+// pruneBatch is the default Store.pruneBatch: a batch takes milliseconds,
+// far below the statement timeout.
+const pruneBatch = 1000
 
 // errNoAnswer is the cause of a call's context when callTimeout expired.
 var errNoAnswer = errors.New("postgres: no answer in time")
@@ -106,6 +113,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		// A method sends a handful of statements, each bounded by the
 		// statement timeout, after at most one connect.
 		callTimeout: o.ConnectTimeout + 2*o.StatementTimeout,
+		pruneBatch:  pruneBatch,
 	}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()

@@ -80,6 +80,24 @@ const (
 		LEFT JOIN tokens t ON t.jti = ?
 		LEFT JOIN sessions s ON s.id = t.session_id
 		WHERE u.id = ?`
+
+	// The prune statements each delete up to a batch (the last parameter)
+	// of dead rows, found through the indexes of migration 0002. Tokens go
+	// before sessions, and a session only once no token of it is left, so
+	// that no row goes by cascade, uncounted.
+	qPruneChallenges = `
+		DELETE FROM challenges WHERE id IN (
+			SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= ? LIMIT ?)`
+
+	qPruneTokens = `
+		DELETE FROM tokens WHERE jti IN (
+			SELECT jti FROM tokens WHERE expires_at <= ? LIMIT ?)`
+
+	qPruneSessions = `
+		DELETE FROM sessions WHERE id IN (
+			SELECT id FROM sessions s WHERE expires_at <= ?
+				AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.session_id = s.id)
+			LIMIT ?)`
 )
 
 // qInsertTokens returns the statement inserting n tokens
@@ -96,6 +114,7 @@ var (
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
 		qPutLogin, qDeleteChallenge, qConsumeRegistration, qMarkVerified, qConsumeLogin,
 		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
+		qPruneChallenges, qPruneTokens, qPruneSessions,
 	}, tokenInserts()...)
 	readQueries = []string{qUserByPhone, qAccessUser}
 )

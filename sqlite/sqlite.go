@@ -37,7 +37,14 @@ type Store struct {
 	read  *sql.DB
 	ws    *stmts // prepared on write
 	rs    *stmts // prepared on read
+	// pruneBatch caps the rows each of Prune's statements deletes in one
+	// transaction.
+	pruneBatch int
 }
+
+// pruneBatch is the default Store.pruneBatch: small enough that a batch
+// holds the only write connection for milliseconds, not seconds.
+const pruneBatch = 1000
 
 // pragmas are set through the DSN so that every pooled connection, not
 // only the first, gets them. synchronous=FULL makes a commit durable before
@@ -94,6 +101,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{
 		write: write, read: read,
 		ws: newStmts(write, writeQueries), rs: newStmts(read, readQueries),
+		pruneBatch: pruneBatch,
 	}, nil
 }
 

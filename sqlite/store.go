@@ -278,6 +278,43 @@ func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.U
 	return u, nil
 }
 
+// Prune deletes the dead challenges, tokens and sessions at now, as
+// phoneauth.Store documents, in transactions of at most s.pruneBatch rows
+// per table, so that other writers get the write connection between them.
+// It stops after a transaction in which every statement deleted less than
+// a full batch: tokens go before sessions in each, so by then no session
+// waits for its expired tokens to go.
+func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		var more bool
+		err := s.inTx(ctx, "prune", func(tx tx) error {
+			n, more = 0, false
+			for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions} {
+				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch)
+				if err != nil {
+					return err
+				}
+				deleted, err := res.RowsAffected()
+				if err != nil {
+					return err
+				}
+				n += deleted
+				more = more || deleted >= int64(s.pruneBatch)
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if !more {
+			return total, nil
+		}
+	}
+}
+
 // inTx runs f in one write transaction and commits unless f fails. Domain
 // errors from f pass through unwrapped; others are wrapped with op.
 func (s *Store) inTx(ctx context.Context, op string, f func(tx) error) error {

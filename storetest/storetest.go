@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"RotateRefresh", testRotateRefresh},
 		{"RevokeToken", testRevokeToken},
 		{"AccessUser", testAccessUser},
+		{"Prune", testPrune},
 		{"Ping", testPing},
 	}
 	for _, g := range groups {
@@ -878,6 +879,204 @@ func testAccessUser(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		wantErr(t, "AccessUser with an unknown token", err, phoneauth.ErrUserNotFound)
 		_, err = f.s.AccessUser(t.Context(), newID(), p.access.JTI)
 		wantErr(t, "AccessUser with another user's token", err, phoneauth.ErrUserNotFound)
+	})
+}
+
+// prune runs Prune at now and fails t unless it deleted want rows.
+func (f *fixture) prune(now time.Time, want int64) {
+	f.t.Helper()
+	got, err := f.s.Prune(f.t.Context(), now)
+	if err != nil {
+		f.t.Fatalf("Prune(%s): %v", now, err)
+	}
+	if got != want {
+		f.t.Fatalf("Prune(%s): got %d rows deleted, want %d", now, got, want)
+	}
+}
+
+func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("empty store deletes nothing", func(t *testing.T) {
+		f := newFixture(t, open)
+		f.prune(base, 0)
+	})
+
+	t.Run("consumed and expired challenges go; live ones stay and still verify", func(t *testing.T) {
+		f := newFixture(t, open)
+		now := base.Add(time.Minute)
+		// Dead: the registration challenges of u1 and u2 (consumed), of u3
+		// (expired) and the login challenge of u2 (expired).
+		u1, u2 := f.verified(phoneN(1)), f.verified(phoneN(2))
+		_, expiredReg := f.register(phoneN(3), base.Add(-codeTTL))
+		expiredLogin := f.putLogin(u2.ID, "2", now.Add(-codeTTL))
+		// Live: the registration challenge of u4 and the login challenge
+		// of u1.
+		_, liveReg := f.register(phoneN(4), base)
+		liveLogin := f.putLogin(u1.ID, "1", base)
+
+		f.prune(now, 4)
+		f.prune(now, 0)
+		_, err := f.s.VerifyRegistration(t.Context(), liveReg.ID, phoneN(4), liveReg.CodeHash, now)
+		wantErr(t, "VerifyRegistration of the live challenge", err, nil)
+		_, err = f.s.VerifyLogin(t.Context(), u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
+		wantErr(t, "VerifyLogin of the live challenge", err, nil)
+		// Had the expired ones stayed, they would be ErrCodeExpired.
+		_, err = f.s.VerifyRegistration(t.Context(), expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
+		wantErr(t, "VerifyRegistration of the pruned challenge", err, phoneauth.ErrChallengeNotFound)
+		_, err = f.s.VerifyLogin(t.Context(), u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
+		wantErr(t, "VerifyLogin of the pruned challenge", err, phoneauth.ErrNoPendingLogin)
+	})
+
+	t.Run("challenge goes at its expiry, not a millisecond before", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		f.prune(base, 1) // the consumed registration challenge
+		c := f.putLogin(u.ID, "1", base)
+		f.prune(c.ExpiresAt.Add(-time.Millisecond), 0)
+		_, err := f.s.VerifyLogin(t.Context(), u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
+			newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "VerifyLogin just before expiry", err, phoneauth.ErrCodeWrong)
+		f.prune(c.ExpiresAt, 1)
+	})
+
+	t.Run("expired tokens and sessions go, each at its expiry and not a millisecond before", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		f.login(u)
+		f.prune(base, 2) // the consumed registration and login challenges
+		f.prune(base.Add(accessTTL-time.Millisecond), 0)
+		f.prune(base.Add(accessTTL), 1) // the access token
+		f.prune(base.Add(refreshTTL-time.Millisecond), 0)
+		f.prune(base.Add(refreshTTL), 2) // the refresh token and the session
+		f.prune(base.Add(refreshTTL), 0)
+	})
+
+	t.Run("unexpired spent refresh token stays: presenting it again is still ErrTokenReused", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		p1 := f.login(u)
+		p2, err := f.rotate(u.ID, p1.refresh, base)
+		wantErr(t, "RotateRefresh", err, nil)
+		now := base.Add(refreshTTL - time.Millisecond)
+		f.prune(now, 4) // two challenges and the two access tokens
+		_, err = f.rotate(u.ID, p1.refresh, now)
+		wantErr(t, "RotateRefresh of the spent token after Prune", err, phoneauth.ErrTokenReused)
+		_, err = f.rotate(u.ID, p2.refresh, now)
+		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
+	})
+
+	t.Run("rotated session outlives its own expiry while it holds unexpired tokens", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		p1 := f.login(u) // the session expires with p1.refresh
+		p2, err := f.rotate(u.ID, p1.refresh, base.Add(time.Hour))
+		wantErr(t, "RotateRefresh of the first refresh token", err, nil)
+		p3, err := f.rotate(u.ID, p2.refresh, base.Add(2*time.Hour))
+		wantErr(t, "RotateRefresh of the second refresh token", err, nil)
+		now := base.Add(refreshTTL)
+		// Two challenges, p1's tokens and the access tokens of p2 and p3.
+		// Not the session: the spent p2.refresh and the live p3.refresh
+		// are in it.
+		f.prune(now, 6)
+		_, err = f.rotate(u.ID, p2.refresh, now)
+		wantErr(t, "RotateRefresh of the spent token after Prune", err, phoneauth.ErrTokenReused)
+		_, err = f.rotate(u.ID, p3.refresh, now)
+		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
+		f.prune(p3.refresh.ExpiresAt, 3) // p2.refresh, p3.refresh and the session
+	})
+
+	for _, tc := range []struct {
+		name string
+		// revoke revokes a session of u at base and returns an access
+		// token of it.
+		revoke func(f *fixture, u phoneauth.User) phoneauth.TokenRecord
+		// challenges are the dead challenges left behind; gone is when
+		// the last token of the session expires, after base; rows are the
+		// session and its tokens.
+		challenges int64
+		gone       time.Duration
+		rows       int64
+	}{
+		{
+			name: "session revoked by logout",
+			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
+				p := f.login(u)
+				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), u.ID, p.refresh, base), nil)
+				return p.access
+			},
+			challenges: 2, gone: refreshTTL, rows: 3,
+		},
+		{
+			name: "unknown token recorded as revoked",
+			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
+				tok := newToken(phoneauth.TokenAccess, base)
+				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), u.ID, tok, base), nil)
+				return tok
+			},
+			challenges: 1, gone: accessTTL, rows: 2,
+		},
+	} {
+		t.Run(tc.name+": unexpired access token stays refused, and the records go once all expired", func(t *testing.T) {
+			f := newFixture(t, open)
+			u := f.verified(phoneN(1))
+			access := tc.revoke(f, u)
+			f.prune(access.ExpiresAt.Add(-time.Millisecond), tc.challenges)
+			_, err := f.s.AccessUser(t.Context(), u.ID, access.JTI)
+			wantErr(t, "AccessUser after Prune", err, phoneauth.ErrTokenRevoked)
+			f.prune(base.Add(tc.gone), tc.rows)
+			// The store has forgotten the token; by now Tokens.Parse
+			// refuses it before the store is asked.
+			_, err = f.s.AccessUser(t.Context(), u.ID, access.JTI)
+			wantErr(t, "AccessUser after the token expired and was pruned", err, nil)
+		})
+	}
+
+	t.Run("users are never deleted", func(t *testing.T) {
+		f := newFixture(t, open)
+		verified := f.verified(phoneN(1))
+		f.login(verified)
+		unverified, _ := f.register(phoneN(2), base)
+		later := base.Add(10 * refreshTTL)
+		// Three challenges, two tokens and a session.
+		f.prune(later, 6)
+		got, err := f.s.UserByPhone(t.Context(), phoneN(1))
+		wantErr(t, "UserByPhone of the verified account", err, nil)
+		checkUser(t, "UserByPhone of the verified account", got, verified)
+		got, err = f.s.UserByPhone(t.Context(), phoneN(2))
+		wantErr(t, "UserByPhone of the unverified account", err, nil)
+		checkUser(t, "UserByPhone of the unverified account", got, unverified)
+		f.putLogin(verified.ID, "1", later)
+		again, _ := f.register(phoneN(2), later)
+		if again.ID != unverified.ID {
+			t.Errorf("Register of the unverified number after Prune: got account %s, want the kept %s", again.ID, unverified.ID)
+		}
+	})
+
+	t.Run("concurrent Prunes delete each row once: their counts and a later Prune's add up", func(t *testing.T) {
+		f := newFixture(t, open)
+		const users = 4
+		for i := range users {
+			f.login(f.verified(phoneN(i)))
+		}
+		now := base.Add(refreshTTL)
+		counts := make([]int64, Concurrency)
+		errs := race(func(i int) error {
+			var err error
+			counts[i], err = f.s.Prune(t.Context(), now)
+			return err
+		})
+		var total int64
+		for i, err := range errs {
+			wantErr(t, fmt.Sprintf("Prune in goroutine %d", i), err, nil)
+			total += counts[i]
+		}
+		// Rows one call held may be left to the next.
+		rest, err := f.s.Prune(t.Context(), now)
+		wantErr(t, "Prune after the race", err, nil)
+		// Per user two challenges, two tokens and a session.
+		if want := int64(users * 5); total+rest != want {
+			t.Errorf("Prunes deleted %d rows in the race and %d after, want %d in all", total, rest, want)
+		}
+		f.prune(now, 0)
 	})
 }
 

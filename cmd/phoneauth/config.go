@@ -114,11 +114,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // sqlitePath returns the file of a sqlite: URL.
 func sqlitePath(url string) string {
-	path := strings.TrimPrefix(url, "sqlite:")
-	if strings.HasPrefix(path, "//") {
-		path = strings.TrimPrefix(path, "//")
-	}
-	return path
+	return strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
 }
 
 // envParser reads typed variables and collects one error per bad one.

@@ -221,6 +221,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	go prune(ctx, s, log)
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -236,4 +237,35 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// pruneEvery is how often serve deletes expired rows; pruneMargin keeps
+// rows a little past their expiry, so clocks that differ between instances
+// never remove a row another instance still honours.
+const (
+	pruneEvery  = 10 * time.Minute
+	pruneMargin = 5 * time.Minute
+)
+
+// prune deletes expired challenges, tokens and sessions now and then until
+// ctx is done. Every instance of a fleet may run it: the deletes are
+// idempotent.
+func prune(ctx context.Context, s phoneauth.Store, log *slog.Logger) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := s.Prune(ctx, time.Now().Add(-pruneMargin))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("prune expired rows", "err", err, "deleted", n)
+		case n > 0:
+			log.Info("pruned expired rows", "deleted", n)
+		}
+		t.Reset(pruneEvery)
+	}
 }

@@ -1,0 +1,101 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, time.March, 14, 15, 9, 26, 0, time.UTC)
+	later := now.Add(time.Hour) // when everything signIn leaves is dead
+
+	t.Run("batches smaller than the dead rows delete them all, each counted once", func(t *testing.T) {
+		t.Parallel()
+		base, schema := newSchema(t)
+		s := openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+		s.pruneBatch = 2
+		const users = 5
+		for n := range users {
+			signIn(t, s, n, now)
+		}
+		checkPrune(t, s, later, users*5)
+		checkPrune(t, s, later, 0)
+	})
+
+	t.Run("rows a live transaction holds are skipped without waiting, and pruned once released", func(t *testing.T) {
+		t.Parallel()
+		base, schema := newSchema(t)
+		dsn := schemaURL(t, base, schema, "")
+		// Waiting for the lock would fail Prune at the statement timeout.
+		s := openMigrated(t, dsn, Options{StatementTimeout: 500 * time.Millisecond})
+		access := signIn(t, s, 1, now)
+
+		conn, err := pgx.Connect(t.Context(), dsn)
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		tx, err := conn.Begin(t.Context())
+		if err != nil {
+			t.Fatalf("begin: %v", err)
+		}
+		if _, err := tx.Exec(t.Context(), `SELECT FROM tokens WHERE jti = $1 FOR UPDATE`, access.JTI); err != nil {
+			t.Fatalf("lock the access token: %v", err)
+		}
+		// The two challenges and the refresh token; the session keeps
+		// the locked token.
+		checkPrune(t, s, later, 3)
+		if err := tx.Rollback(t.Context()); err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		checkPrune(t, s, later, 2)
+	})
+}
+
+// signIn registers, verifies and signs in user n at now, leaving two
+// consumed challenges and a session with two tokens, all dead an hour
+// later. It returns the access token.
+func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord {
+	t.Helper()
+	ctx := t.Context()
+	id := func(kind string) string { return fmt.Sprintf("%s-%d", kind, n) }
+	u := phoneauth.User{ID: id("user"), Phone: fmt.Sprintf("+1555555%04d", n), CreatedAt: now}
+	code := []byte(id("code"))
+	reg := phoneauth.Challenge{ID: id("reg"), CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.Register(ctx, u, reg, now); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := s.VerifyRegistration(ctx, reg.ID, u.Phone, code, now); err != nil {
+		t.Fatalf("VerifyRegistration: %v", err)
+	}
+	login := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.PutLoginChallenge(ctx, login); err != nil {
+		t.Fatalf("PutLoginChallenge: %v", err)
+	}
+	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Minute)}
+	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
+	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if _, err := s.VerifyLogin(ctx, u.ID, code, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+		t.Fatalf("VerifyLogin: %v", err)
+	}
+	return access
+}
+
+// checkPrune runs Prune at now and fails t unless it deleted want rows.
+func checkPrune(t *testing.T, s *Store, now time.Time, want int64) {
+	t.Helper()
+	got, err := s.Prune(t.Context(), now)
+	if err != nil {
+		t.Fatalf("Prune: %v", err)
+	}
+	if got != want {
+		t.Errorf("Prune: got %d rows deleted, want %d", got, want)
+	}
+}
