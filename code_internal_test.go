@@ -1,0 +1,58 @@
+package phoneauth
+
+import (
+	"bytes"
+	"crypto/rand"
+	"fmt"
+	"regexp"
+	"testing"
+)
+
+func TestNewCodeIsDigitsOfTheConfiguredLength(t *testing.T) {
+	t.Parallel()
+	for _, length := range []int{4, 6, 10} {
+		s := &Service{policy: Policy{CodeLength: length}, random: rand.Reader}
+		re := regexp.MustCompile(fmt.Sprintf(`^[0-9]{%d}$`, length))
+		for range 100 {
+			code, err := s.newCode()
+			if err != nil || !re.MatchString(code) {
+				t.Fatalf("length %d: newCode() = %q, %v", length, code, err)
+			}
+		}
+	}
+}
+
+func TestNewCodeRejectsBiasedBytes(t *testing.T) {
+	t.Parallel()
+	// 250..255 would favour 0..5; they must be skipped, not folded.
+	random := bytes.NewReader([]byte{255, 250, 7, 251, 19, 100, 249, 3, 42})
+	s := &Service{policy: Policy{CodeLength: 6}, random: random}
+	code, err := s.newCode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "790932"; code != want {
+		t.Errorf("newCode() = %q, want %q", code, want)
+	}
+}
+
+func TestCodeHashesDifferPerSubjectAndPurpose(t *testing.T) {
+	t.Parallel()
+	s := &Service{codeKey: []byte("0123456789abcdef")}
+	a := s.hashCode(PurposeLogin, "user-1", "123456")
+	for name, b := range map[string][]byte{
+		"other subject": s.hashCode(PurposeLogin, "user-2", "123456"),
+		"other purpose": s.hashCode(PurposeRegister, "user-1", "123456"),
+		"other code":    s.hashCode(PurposeLogin, "user-1", "123457"),
+	} {
+		if bytes.Equal(a, b) {
+			t.Errorf("%s: same hash", name)
+		}
+	}
+	if !bytes.Equal(a, s.hashCode(PurposeLogin, "user-1", "123456")) {
+		t.Error("hash is not deterministic")
+	}
+	if bytes.Contains(a, []byte("123456")) {
+		t.Error("hash contains the code")
+	}
+}
