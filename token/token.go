@@ -40,6 +40,11 @@ type Signer struct {
 
 var _ phoneauth.Tokens = (*Signer)(nil)
 
+// ClockSkew is how far in the future iat and nbf may lie: instances of a
+// fleet read slightly different clocks, and a token minted on one must
+// work on the next at once. exp gets no leeway.
+const ClockSkew = 5 * time.Second
+
 // New returns a Signer that signs with secret and gives access and refresh
 // tokens the given lifetimes. Lifetimes are counted in whole seconds, as the
 // claims are; a fraction of a second is dropped. It returns an error if
@@ -195,13 +200,14 @@ func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 		return phoneauth.Claims{}, fmt.Errorf("token: %w: claim \"exp\" missing", phoneauth.ErrTokenInvalid)
 	}
 	// PyJWT compares integer seconds: its now is truncated to the second.
+	// iat and nbf get ClockSkew of leeway, exp none.
 	sec := now.Unix()
 	for _, name := range []string{"iat", "nbf"} {
 		v, ok, err := seconds(mc, name)
 		if err != nil {
 			return phoneauth.Claims{}, err
 		}
-		if ok && v > sec {
+		if ok && v > sec+int64(ClockSkew/time.Second) {
 			return phoneauth.Claims{}, fmt.Errorf("token: %w: not valid yet (%s)", phoneauth.ErrTokenInvalid, name)
 		}
 	}
