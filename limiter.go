@@ -6,10 +6,11 @@ import (
 )
 
 // Limiter keeps short-lived counters and holds: login throttles, attempt
-// counters and rate limits. Implementations live in inmem/ (one process)
-// and redis/ (shared by a fleet); all of them pass limitertest.Run. Losing
-// a Limiter's state loses only counters and throttles, never accounts or
-// sessions. Errors wrap ErrUnavailable when the backend cannot be reached.
+// counters and rate limits. Implementations live in inmem/ (one process),
+// redis/ and postgres/ (shared by a fleet); all of them pass
+// limitertest.Run. Losing a Limiter's state loses only counters and
+// throttles, never accounts or sessions. Errors wrap ErrUnavailable when
+// the backend cannot be reached.
 type Limiter interface {
 	// Hit adds one to the counter key and returns the new count and how
 	// long until the counter resets. A counter lives for window from its
@@ -19,6 +20,12 @@ type Limiter interface {
 	// Hold takes key for ttl if nobody holds it and returns true. If it is
 	// held it returns false and how long the hold has left. Atomic.
 	Hold(ctx context.Context, key string, ttl time.Duration) (ok bool, left time.Duration, err error)
+
+	// Refund takes back one Hit of the counter key, as when the event it
+	// counted did not happen after all (an SMS the provider refused). It
+	// never takes a counter below zero, keeps the counter's window, and
+	// does nothing if the counter does not exist. Atomic.
+	Refund(ctx context.Context, key string) error
 
 	// Release deletes key, a counter or a hold. Deleting what does not
 	// exist is no error.

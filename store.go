@@ -30,6 +30,17 @@ type Store interface {
 	// ErrUserNotFound.
 	UserByPhone(ctx context.Context, phone string) (User, error)
 
+	// RegistrationChallenge returns the unconsumed registration challenge
+	// id (expired or not), or ErrChallengeNotFound. A plain read: the
+	// service learns what a verification is about before it counts the
+	// try; the decision is VerifyRegistration's.
+	RegistrationChallenge(ctx context.Context, id string) (Challenge, error)
+
+	// LoginChallenge returns the unconsumed login challenge of userID
+	// (expired or not), or ErrNoPendingLogin (also for an unknown user). A
+	// plain read, like RegistrationChallenge.
+	LoginChallenge(ctx context.Context, userID string) (Challenge, error)
+
 	// PutLoginChallenge makes c the pending login challenge of c.UserID,
 	// replacing any earlier one. ErrUserNotFound if the user does not exist.
 	PutLoginChallenge(ctx context.Context, c Challenge) error

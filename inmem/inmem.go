@@ -1,6 +1,7 @@
 // Package inmem is a phoneauth.Limiter kept in the memory of one process:
 // for a single instance, development and tests. Its counters and holds are
-// lost on restart and not shared between processes; use redis/ for a fleet.
+// lost on restart and not shared between processes; for a fleet use redis/,
+// or without Redis the Limiter of a postgres.Store.
 package inmem
 
 import (
@@ -91,6 +92,20 @@ func (l *Limiter) Hold(_ context.Context, key string, ttl time.Duration) (bool, 
 	}
 	l.entries[key] = entry{n: 1, until: now.Add(ttl)}
 	return true, 0, nil
+}
+
+// Refund takes back one Hit of the counter key, keeping its window. A
+// counter at zero, and one that does not exist or has expired, is left as
+// it is. Refund never fails.
+func (l *Limiter) Refund(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.step()
+	if e, ok := l.live(key, now); ok && e.n > 0 {
+		e.n--
+		l.entries[key] = e
+	}
+	return nil
 }
 
 // Release deletes key, a counter or a hold. Deleting what does not exist is

@@ -176,3 +176,40 @@ func size(l *Limiter) int {
 	defer l.mu.Unlock()
 	return len(l.entries)
 }
+
+func TestRefundFollowsTheClock(t *testing.T) {
+	t.Parallel()
+	const window = time.Minute
+	tests := []struct {
+		name      string
+		advance   time.Duration // before the calls
+		refunds   int           // before the hit
+		wantCount int64
+		wantReset time.Duration
+	}{
+		{"a Refund of a missing counter creates nothing", 0, 1, 1, window},
+		{"a Refund takes back the hit and keeps the window", 20 * time.Second, 1, 1, 40 * time.Second},
+		{"Refunds stop at zero and keep the window", 20 * time.Second, 3, 1, 20 * time.Second},
+		{"the window still ends where the first hit put it", 20*time.Second - time.Nanosecond, 0, 2, time.Nanosecond},
+	}
+	c := newClock()
+	l := New(WithClock(c.Now))
+	// The steps build on each other, so they run in order.
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.Advance(tt.advance)
+			for range tt.refunds {
+				if err := l.Refund(t.Context(), "sms:budget"); err != nil {
+					t.Fatalf("Refund: %v", err)
+				}
+			}
+			gotCount, gotReset, err := l.Hit(t.Context(), "sms:budget", window)
+			if err != nil {
+				t.Fatalf("Hit: %v", err)
+			}
+			if gotCount != tt.wantCount || gotReset != tt.wantReset {
+				t.Errorf("Hit = %d, %s; want %d, %s", gotCount, gotReset, tt.wantCount, tt.wantReset)
+			}
+		})
+	}
+}

@@ -205,6 +205,114 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 		}
 	})
 
+	t.Run("Refund takes back one Hit: Hit, Hit, Refund, Hit counts 2 in the same window", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		hit(t, l, "sms:budget", longTTL)
+		_, prev := hit(t, l, "sms:budget", longTTL)
+		refund(t, l, "sms:budget")
+		got, reset := hit(t, l, "sms:budget", longTTL)
+		if got != 2 {
+			t.Errorf("Hit after Hit, Hit, Refund = %d, want 2", got)
+		}
+		checkLeft(t, "reset after Refund", reset, prev)
+	})
+
+	t.Run("Refund of a counter that does not exist is no error and creates nothing", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		refund(t, l, "sms:budget")
+		refund(t, l, "sms:budget")
+		// A Hold is refused by any live key, so it sees whatever a Refund
+		// might have left behind.
+		if ok, _ := hold(t, l, "sms:budget", longTTL); !ok {
+			t.Fatal("Hold after Refunds of a missing key = false, want true: Refund must not create the key")
+		}
+		refund(t, l, "ip:127.0.0.1")
+		got, reset := hit(t, l, "ip:127.0.0.1", shortTTL)
+		if got != 1 {
+			t.Fatalf("Hit after Refund of a missing counter = %d, want 1", got)
+		}
+		checkLeft(t, "reset of the first Hit", reset, shortTTL)
+		// The Hit opened a window of its own, which ends.
+		poll(t, "counter to reset", func() (bool, time.Duration) {
+			n, reset := hit(t, l, "ip:127.0.0.1", shortTTL)
+			return n == 1, min(reset, shortTTL/5)
+		})
+	})
+
+	t.Run("Refund never takes a counter below zero", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		hit(t, l, "sms:budget", longTTL)
+		for range 3 {
+			refund(t, l, "sms:budget")
+		}
+		for want := int64(1); want <= 2; want++ {
+			if got, _ := hit(t, l, "sms:budget", longTTL); got != want {
+				t.Fatalf("Hit %d after more Refunds than Hits = %d, want %d", want, got, want)
+			}
+		}
+	})
+
+	t.Run("Refund keeps the window of the first Hit, even down to zero", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		const key = "sms:budget"
+		hit(t, l, key, shortTTL)
+		hit(t, l, key, shortTTL)
+		refund(t, l, key)
+		refund(t, l, key)
+		// Later Hits pass longTTL: the counter lives for the window of its
+		// first Hit, so a reset beyond shortTTL means a Refund ended or
+		// restarted that window.
+		n, reset := hit(t, l, key, longTTL)
+		if n != 1 {
+			t.Fatalf("Hit after Hit, Hit, Refund, Refund = %d, want 1", n)
+		}
+		checkLeft(t, "reset after refunding to zero", reset, shortTTL)
+		poll(t, "counter to reset", func() (bool, time.Duration) {
+			n, reset := hit(t, l, key, longTTL)
+			if n == 1 {
+				return true, 0
+			}
+			checkLeft(t, "reset in the first window", reset, shortTTL)
+			return false, min(reset, shortTTL/5)
+		})
+	})
+
+	t.Run("64 concurrent Hits and 32 concurrent Refunds of a counter at 32 net out exactly", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		const key, start, hits, refunds = "attempts:login:u1", 32, 64, 32
+		for range start {
+			hit(t, l, key, longTTL)
+		}
+		errs := make([]error, hits+refunds)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				if i < hits {
+					_, _, errs[i] = l.Hit(t.Context(), key, longTTL)
+				} else {
+					errs[i] = l.Refund(t.Context(), key)
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("Hit or Refund: %v", err)
+			}
+		}
+		// In any order the count stays at or above start-refunds = 0, so
+		// the floor at zero swallows no Refund and the total is exact.
+		got, _ := hit(t, l, key, longTTL)
+		if want := int64(start + hits - refunds + 1); got != want {
+			t.Errorf("Hit after the race = %d, want %d", got, want)
+		}
+	})
+
 	t.Run("Ping reports the backend answers", func(t *testing.T) {
 		t.Parallel()
 		l := open(t)
@@ -230,6 +338,13 @@ func hold(t *testing.T, l phoneauth.Limiter, key string, ttl time.Duration) (boo
 		t.Fatalf("Hold(%q, %s): %v", key, ttl, err)
 	}
 	return ok, left
+}
+
+func refund(t *testing.T, l phoneauth.Limiter, key string) {
+	t.Helper()
+	if err := l.Refund(t.Context(), key); err != nil {
+		t.Fatalf("Refund(%q): %v", key, err)
+	}
 }
 
 func release(t *testing.T, l phoneauth.Limiter, key string) {

@@ -1,7 +1,8 @@
 // Package postgres is the phoneauth.Store kept in PostgreSQL, through pgx and
 // its pool. Unlike sqlite it can be shared by a fleet of instances: every
 // method is one short transaction whose decisions PostgreSQL makes atomic
-// (conditional upserts, row locks, unique constraints).
+// (conditional upserts, row locks, unique constraints). Store.Limiter keeps
+// the service's counters in the same database, for a fleet without Redis.
 package postgres
 
 import (

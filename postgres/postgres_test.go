@@ -155,7 +155,8 @@ func TestMigrate(t *testing.T) {
 			schema).Scan(&tables); err != nil {
 			t.Fatalf("list tables: %v", err)
 		}
-		want := []string{"challenges", "schema_migrations", "sessions", "tokens", "users"}
+		// limits is the table of the postgres limiter (migration 0003).
+		want := []string{"challenges", "limits", "schema_migrations", "sessions", "tokens", "users"}
 		if !slices.Equal(tables, want) {
 			t.Errorf("got tables %v in the schema, want %v", tables, want)
 		}

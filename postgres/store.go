@@ -104,6 +104,46 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 	return u, nil
 }
 
+// RegistrationChallenge implements phoneauth.Store in one read on the
+// primary key; it locks nothing.
+func (s *Store) RegistrationChallenge(ctx context.Context, id string) (phoneauth.Challenge, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+SELECT user_id, code_hash, created_at, expires_at FROM challenges
+WHERE id = $1 AND purpose = 'register' AND consumed_at IS NULL`
+	c := phoneauth.Challenge{ID: id, Purpose: phoneauth.PurposeRegister}
+	err := s.pool.QueryRow(ctx, q, id).Scan(&c.UserID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return phoneauth.Challenge{}, phoneauth.ErrChallengeNotFound
+	}
+	if err != nil {
+		return phoneauth.Challenge{}, s.fail(ctx, "registration challenge", err)
+	}
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	return c, nil
+}
+
+// LoginChallenge implements phoneauth.Store in one read on the unique index
+// of (user_id, purpose); it locks nothing.
+func (s *Store) LoginChallenge(ctx context.Context, userID string) (phoneauth.Challenge, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+SELECT id, code_hash, created_at, expires_at FROM challenges
+WHERE user_id = $1 AND purpose = 'login' AND consumed_at IS NULL`
+	c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
+	err := s.pool.QueryRow(ctx, q, userID).Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return phoneauth.Challenge{}, phoneauth.ErrNoPendingLogin
+	}
+	if err != nil {
+		return phoneauth.Challenge{}, s.fail(ctx, "login challenge", err)
+	}
+	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
+	return c, nil
+}
+
 // PutLoginChallenge implements phoneauth.Store in one upsert; the foreign
 // key on users tells an unknown user.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {

@@ -138,6 +138,18 @@ end
 return {0, ttl}
 `)
 
+// refundScript takes one off the counter if it exists and is above zero.
+// DECR keeps the key's expiry, so the window stays where the first hit put
+// it; a missing key is not created. It returns 1 if it took one off.
+var refundScript = goredis.NewScript(`
+local n = tonumber(redis.call('GET', KEYS[1]) or '')
+if n and n > 0 then
+	redis.call('DECR', KEYS[1])
+	return 1
+end
+return 0
+`)
+
 // Hit adds one to the counter key and returns the new count and the time
 // until the counter resets, window after its first hit. Errors: a window
 // that is not positive; phoneauth.ErrUnavailable when Redis cannot be
@@ -168,6 +180,18 @@ func (l *Limiter) Hold(ctx context.Context, key string, ttl time.Duration) (bool
 		return true, 0, nil
 	}
 	return false, left(v[1]), nil
+}
+
+// Refund takes back one Hit of the counter key, keeping its window. A
+// counter at zero, or one that does not exist, is left as it is. Errors:
+// phoneauth.ErrUnavailable when Redis cannot be reached in time.
+func (l *Limiter) Refund(ctx context.Context, key string) error {
+	cctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
+	if err := refundScript.Run(cctx, l.client, []string{l.prefix + key}).Err(); err != nil {
+		return l.fail(ctx, "refund", err)
+	}
+	return nil
 }
 
 // Release deletes key, a counter or a hold. Deleting what does not exist is

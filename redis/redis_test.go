@@ -221,6 +221,7 @@ func ops() []op {
 			_, _, err := l.Hold(ctx, "login:u1", time.Minute)
 			return err
 		}},
+		{"Refund", func(ctx context.Context, l *Limiter) error { return l.Refund(ctx, "ip:127.0.0.1") }},
 		{"Release", func(ctx context.Context, l *Limiter) error { return l.Release(ctx, "login:u1") }},
 		{"Ping", func(ctx context.Context, l *Limiter) error { return l.Ping(ctx) }},
 	}

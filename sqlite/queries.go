@@ -29,6 +29,16 @@ const (
 
 	qUserByPhone = `SELECT id, verified_at, created_at FROM users WHERE phone = ?`
 
+	// A plain read, on the primary key.
+	qRegistrationChallenge = `
+		SELECT user_id, code_hash, created_at, expires_at FROM challenges
+		WHERE id = ? AND purpose = 'register' AND consumed_at IS NULL`
+
+	// A plain read, on the unique index of (user_id, purpose).
+	qLoginChallenge = `
+		SELECT id, code_hash, created_at, expires_at FROM challenges
+		WHERE user_id = ? AND purpose = 'login' AND consumed_at IS NULL`
+
 	qPutLogin = `
 		INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
 		VALUES (?, ?, 'login', ?, ?, ?)
@@ -116,7 +126,7 @@ var (
 		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
 		qPruneChallenges, qPruneTokens, qPruneSessions,
 	}, tokenInserts()...)
-	readQueries = []string{qUserByPhone, qAccessUser}
+	readQueries = []string{qUserByPhone, qRegistrationChallenge, qLoginChallenge, qAccessUser}
 )
 
 func tokenInserts() []string {

@@ -32,14 +32,52 @@ var _ phoneauth.Store = (*Store)(nil)
 // It keeps two pools on the file: one connection for writes, so writers
 // queue in Go rather than in SQLite's sleeping busy handler, and several for
 // reads, which WAL mode lets run beside the writer.
+//
+// Each call is bounded by Options.CallTimeout, even when its context has no
+// deadline: a call that cannot get the file's lock in time, because another
+// process holds it or because calls queued before it do, fails with an
+// error wrapping phoneauth.ErrUnavailable.
 type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	ws    *stmts // prepared on write
 	rs    *stmts // prepared on read
+	// callTimeout bounds each call, so that one waiting on a lock held
+	// outside this store (another process, a backup) gives up even when its
+	// context has no deadline, and the calls queued behind it for the only
+	// write connection give up too instead of hanging.
+	callTimeout time.Duration
 	// pruneBatch caps the rows each of Prune's statements deletes in one
 	// transaction.
 	pruneBatch int
+}
+
+// Options tune the store. Zero fields take the defaults.
+type Options struct {
+	// CallTimeout bounds each call of the store, even when its context has
+	// no deadline: the wait for the write connection, for SQLite's locks
+	// and the statements themselves. A call that runs out of it fails with
+	// an error wrapping phoneauth.ErrUnavailable. Default 5s.
+	CallTimeout time.Duration
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.CallTimeout < 0 {
+		return o, errors.New("sqlite: options must not be negative")
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = 5 * time.Second
+	}
+	return o, nil
+}
+
+// errNoAnswer is the cause of a call's context when callTimeout expired.
+var errNoAnswer = errors.New("no answer within the call timeout")
+
+// bound limits a call to callTimeout, marking the expiry with errNoAnswer
+// so that wrapErr can tell it from the caller giving up.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, s.callTimeout, errNoAnswer)
 }
 
 // pruneBatch is the default Store.pruneBatch: small enough that a batch
@@ -60,11 +98,24 @@ var pragmas = url.Values{
 	"_txlock": {"immediate"},
 }
 
-// Open opens the SQLite database at path, creating the file if it does not
-// exist, and checks that it can be used. The path must not contain '?',
-// which would be read as the start of the DSN's parameters. Errors wrap
-// phoneauth.ErrUnavailable when the file cannot be opened.
+// Open opens the SQLite database at path with the default Options; see
+// OpenWith.
 func Open(ctx context.Context, path string) (*Store, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith opens the SQLite database at path, creating the file if it does
+// not exist, and checks, within o.CallTimeout, that it can be used. The path
+// must not contain '?', which would be read as the start of the DSN's
+// parameters. Errors wrap phoneauth.ErrUnavailable when the file cannot be
+// opened.
+func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, o.CallTimeout, errNoAnswer)
+	defer cancel()
 	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: open %q: path must be a plain file name without '?'", path)
 	}
@@ -80,7 +131,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	write.SetConnMaxLifetime(0)
 	if err := write.PingContext(ctx); err != nil {
 		write.Close()
-		return nil, wrapErr("open "+path, err)
+		return nil, wrapErr(ctx, "open "+path, err)
 	}
 
 	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
@@ -96,12 +147,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err := read.PingContext(ctx); err != nil {
 		write.Close()
 		read.Close()
-		return nil, wrapErr("open "+path, err)
+		return nil, wrapErr(ctx, "open "+path, err)
 	}
 	return &Store{
 		write: write, read: read,
 		ws: newStmts(write, writeQueries), rs: newStmts(read, readQueries),
-		pruneBatch: pruneBatch,
+		callTimeout: o.CallTimeout,
+		pruneBatch:  pruneBatch,
 	}, nil
 }
 
@@ -110,16 +162,18 @@ func (s *Store) Close() error {
 	return errors.Join(s.ws.close(), s.rs.close(), s.write.Close(), s.read.Close())
 }
 
-// Ping reports whether the database answers, on both pools. Errors wrap
-// phoneauth.ErrUnavailable.
+// Ping reports whether the database answers, on both pools, within the call
+// timeout. Errors wrap phoneauth.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for _, db := range []*sql.DB{s.write, s.read} {
 		if err := db.PingContext(ctx); err != nil {
-			return wrapErr("ping", err)
+			return wrapErr(ctx, "ping", err)
 		}
 		var one int
 		if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-			return wrapErr("ping", err)
+			return wrapErr(ctx, "ping", err)
 		}
 	}
 	return nil
@@ -167,7 +221,8 @@ func loadMigrations() ([]migration, error) {
 // Migrate brings the schema up to date: it applies, in order, each embedded
 // migration not yet recorded in schema_migrations, each in its own
 // transaction together with its record. Running it again, or from two
-// processes at once, is harmless.
+// processes at once, is harmless. Unlike the other calls it is not bounded
+// by the call timeout, as a migration may take long: ctx bounds it.
 func (s *Store) Migrate(ctx context.Context) error {
 	ms, err := loadMigrations()
 	if err != nil {
@@ -177,11 +232,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 		version    INTEGER PRIMARY KEY,
 		applied_at INTEGER NOT NULL
 	) STRICT`); err != nil {
-		return wrapErr("migrate", err)
+		return wrapErr(ctx, "migrate", err)
 	}
 	for _, m := range ms {
 		if err := s.apply(ctx, m); err != nil {
-			return wrapErr("migrate "+m.name, err)
+			return wrapErr(ctx, "migrate "+m.name, err)
 		}
 	}
 	return nil
@@ -214,10 +269,23 @@ func (s *Store) apply(ctx context.Context, m migration) error {
 	return tx.Commit()
 }
 
-// wrapErr adds context to a failure of the database itself and marks the
-// ones that may pass (a locked or unreachable file) as
-// phoneauth.ErrUnavailable.
-func wrapErr(op string, err error) error {
+// wrapErr adds context to a failure of call op, whose context is ctx, and
+// marks the failures that may pass as phoneauth.ErrUnavailable: a locked or
+// unreachable file, and a call that ran out of the store's call timeout
+// (waiting for the write connection or for a lock). The caller giving up,
+// by cancelling ctx or by a deadline of its own, is not the database's
+// fault: the error then wraps ctx.Err() and not ErrUnavailable.
+func wrapErr(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		if !errors.Is(err, ctxErr) {
+			// An interrupted statement can report SQLite's own error.
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		if errors.Is(context.Cause(ctx), errNoAnswer) {
+			return fmt.Errorf("sqlite: %s: %w: %w: %w", op, phoneauth.ErrUnavailable, errNoAnswer, err)
+		}
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
 	if unavailable(err) {
 		return fmt.Errorf("sqlite: %s: %w: %w", op, phoneauth.ErrUnavailable, err)
 	}

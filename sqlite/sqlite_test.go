@@ -28,9 +28,15 @@ func TestStore(t *testing.T) {
 // openTest opens and migrates the store at path and closes it when t ends.
 func openTest(t *testing.T, path string) *Store {
 	t.Helper()
-	s, err := Open(t.Context(), path)
+	return openTestWith(t, path, Options{})
+}
+
+// openTestWith is openTest with options.
+func openTestWith(t *testing.T, path string, o Options) *Store {
+	t.Helper()
+	s, err := OpenWith(t.Context(), path, o)
 	if err != nil {
-		t.Fatalf("Open: %v", err)
+		t.Fatalf("OpenWith: %v", err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {

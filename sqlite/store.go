@@ -18,13 +18,17 @@ import (
 // transaction reads cannot change before it commits; the conditional
 // statements below still carry their conditions, so the decisions hold
 // under any isolation.
+//
+// Every call is bounded by s.callTimeout (see Store.bound): inTx bounds its
+// transaction, and the methods that run a single statement bound
+// themselves.
 
 // Register creates u with its registration challenge c, or refreshes the
 // challenge of an unverified account that has no live one, as
 // phoneauth.Store documents. Errors: phoneauth.ErrUserExists.
 func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
 	var got phoneauth.User
-	err := s.inTx(ctx, "register", func(tx tx) error {
+	err := s.inTx(ctx, "register", func(ctx context.Context, tx tx) error {
 		var verifiedAt sql.NullInt64
 		var createdAt int64
 		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&got.ID, &verifiedAt, &createdAt)
@@ -56,7 +60,7 @@ func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Chal
 // CancelRegistration deletes registration challenge challengeID and its
 // account if unverified. Deleting what does not exist is no error.
 func (s *Store) CancelRegistration(ctx context.Context, challengeID string) error {
-	return s.inTx(ctx, "cancel registration", func(tx tx) error {
+	return s.inTx(ctx, "cancel registration", func(ctx context.Context, tx tx) error {
 		var userID string
 		err := tx.queryRow(ctx, qDeleteRegistration, challengeID).Scan(&userID)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -73,6 +77,8 @@ func (s *Store) CancelRegistration(ctx context.Context, challengeID string) erro
 // UserByPhone returns the account with that E.164 number. Errors:
 // phoneauth.ErrUserNotFound.
 func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	u := phoneauth.User{Phone: phone}
 	var verifiedAt sql.NullInt64
 	var createdAt int64
@@ -82,16 +88,56 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
-		return phoneauth.User{}, wrapErr("user by phone", err)
+		return phoneauth.User{}, wrapErr(ctx, "user by phone", err)
 	}
 	u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
 	return u, nil
+}
+
+// RegistrationChallenge returns the unconsumed registration challenge id,
+// expired or not, in one read on the read pool. Errors:
+// phoneauth.ErrChallengeNotFound.
+func (s *Store) RegistrationChallenge(ctx context.Context, id string) (phoneauth.Challenge, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	c := phoneauth.Challenge{ID: id, Purpose: phoneauth.PurposeRegister}
+	var createdAt, expiresAt int64
+	err := s.rs.queryRow(ctx, qRegistrationChallenge, id).Scan(&c.UserID, &c.CodeHash, &createdAt, &expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return phoneauth.Challenge{}, phoneauth.ErrChallengeNotFound
+	}
+	if err != nil {
+		return phoneauth.Challenge{}, wrapErr(ctx, "registration challenge", err)
+	}
+	c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
+	return c, nil
+}
+
+// LoginChallenge returns the unconsumed login challenge of userID, expired
+// or not, in one read on the read pool. Errors: phoneauth.ErrNoPendingLogin
+// (also for an unknown user).
+func (s *Store) LoginChallenge(ctx context.Context, userID string) (phoneauth.Challenge, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
+	var createdAt, expiresAt int64
+	err := s.rs.queryRow(ctx, qLoginChallenge, userID).Scan(&c.ID, &c.CodeHash, &createdAt, &expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return phoneauth.Challenge{}, phoneauth.ErrNoPendingLogin
+	}
+	if err != nil {
+		return phoneauth.Challenge{}, wrapErr(ctx, "login challenge", err)
+	}
+	c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
+	return c, nil
 }
 
 // PutLoginChallenge makes c the pending login challenge of c.UserID,
 // replacing any earlier one, consumed or not. Errors:
 // phoneauth.ErrUserNotFound.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	// One statement is its own transaction.
 	_, err := s.ws.exec(ctx, qPutLogin,
 		c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt))
@@ -99,15 +145,17 @@ func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) er
 		return phoneauth.ErrUserNotFound
 	}
 	if err != nil {
-		return wrapErr("put login challenge", err)
+		return wrapErr(ctx, "put login challenge", err)
 	}
 	return nil
 }
 
 // DeleteChallenge deletes challenge id if it exists.
 func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if _, err := s.ws.exec(ctx, qDeleteChallenge, id); err != nil {
-		return wrapErr("delete challenge", err)
+		return wrapErr(ctx, "delete challenge", err)
 	}
 	return nil
 }
@@ -118,7 +166,7 @@ func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
 // phoneauth.ErrCodeWrong; on them nothing changes.
 func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (phoneauth.User, error) {
 	u := phoneauth.User{Phone: phone, Verified: true}
-	err := s.inTx(ctx, "verify registration", func(tx tx) error {
+	err := s.inTx(ctx, "verify registration", func(ctx context.Context, tx tx) error {
 		var stored []byte
 		var expiresAt int64
 		err := tx.queryRow(ctx, qConsumeRegistration, ms(now), challengeID, phone).Scan(&u.ID, &stored, &expiresAt)
@@ -151,7 +199,7 @@ func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone strin
 // phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong; on them nothing changes.
 func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
 	u := phoneauth.User{ID: userID}
-	err := s.inTx(ctx, "verify login", func(tx tx) error {
+	err := s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
 		var stored []byte
 		var expiresAt, createdAt int64
 		var verifiedAt sql.NullInt64
@@ -185,7 +233,7 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte,
 func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
 	now := ms(r.Now)
 	var reused bool
-	err := s.inTx(ctx, "rotate refresh", func(tx tx) error {
+	err := s.inTx(ctx, "rotate refresh", func(ctx context.Context, tx tx) error {
 		var sessionID string
 		var revokedAt sql.NullInt64
 		err := tx.queryRow(ctx, qSpendToken, now, r.Old.JTI).Scan(&sessionID, &revokedAt)
@@ -232,10 +280,11 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
 }
 
 // RevokeToken revokes the session that token t belongs to; a token never
-// seen is recorded as revoked in a session of its own. Revoking twice, or
-// for a user that does not exist, is no error.
+// seen is recorded as revoked in a session of its own. Revoking twice is no
+// error. Errors: phoneauth.ErrUserNotFound, when t is unknown and so is
+// userID.
 func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.TokenRecord, now time.Time) error {
-	return s.inTx(ctx, "revoke token", func(tx tx) error {
+	return s.inTx(ctx, "revoke token", func(ctx context.Context, tx tx) error {
 		res, err := tx.exec(ctx, qRevokeSessionOf, ms(now), t.JTI)
 		if err != nil {
 			return err
@@ -249,9 +298,10 @@ func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.Toke
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			// No such user: no token of theirs can be accepted anyway.
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if n == 0 {
+			return phoneauth.ErrUserNotFound
 		}
 		return insertTokens(ctx, tx, sessionID, []phoneauth.TokenRecord{t}, nil)
 	})
@@ -261,6 +311,8 @@ func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.Toke
 // a token never seen is accepted. Errors: phoneauth.ErrUserNotFound,
 // phoneauth.ErrTokenRevoked.
 func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	u := phoneauth.User{ID: userID}
 	var verifiedAt, revokedAt sql.NullInt64
 	var createdAt int64
@@ -269,7 +321,7 @@ func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.U
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
-		return phoneauth.User{}, wrapErr("access user", err)
+		return phoneauth.User{}, wrapErr(ctx, "access user", err)
 	}
 	if revokedAt.Valid {
 		return phoneauth.User{}, phoneauth.ErrTokenRevoked
@@ -280,7 +332,8 @@ func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.U
 
 // Prune deletes the dead challenges, tokens and sessions at now, as
 // phoneauth.Store documents, in transactions of at most s.pruneBatch rows
-// per table, so that other writers get the write connection between them.
+// per table, so that other writers get the write connection between them;
+// each transaction, not the whole Prune, is bounded by the call timeout.
 // It stops after a transaction in which every statement deleted less than
 // a full batch: tokens go before sessions in each, so by then no session
 // waits for its expired tokens to go.
@@ -289,7 +342,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	for {
 		var n int64
 		var more bool
-		err := s.inTx(ctx, "prune", func(tx tx) error {
+		err := s.inTx(ctx, "prune", func(ctx context.Context, tx tx) error {
 			n, more = 0, false
 			for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions} {
 				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch)
@@ -315,25 +368,28 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	}
 }
 
-// inTx runs f in one write transaction and commits unless f fails. Domain
-// errors from f pass through unwrapped; others are wrapped with op.
-func (s *Store) inTx(ctx context.Context, op string, f func(tx) error) error {
+// inTx runs f in one write transaction, bounded by the call timeout, and
+// commits unless f fails. f gets the bounded context. Domain errors from f
+// pass through unwrapped; others are wrapped with op.
+func (s *Store) inTx(ctx context.Context, op string, f func(context.Context, tx) error) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	s.ws.prepare(ctx) // before BeginTx takes the only write connection
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return wrapErr(op, err)
+		return wrapErr(ctx, op, err)
 	}
-	if err := f(tx{sqlTx, s.ws}); err != nil {
+	if err := f(ctx, tx{sqlTx, s.ws}); err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			err = errors.Join(err, rerr)
 		}
 		if isDomain(err) {
 			return err
 		}
-		return wrapErr(op, err)
+		return wrapErr(ctx, op, err)
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return wrapErr(op+": commit", err)
+		return wrapErr(ctx, op+": commit", err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@
 package storetest
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"UserByPhone", testUserByPhone},
+		{"RegistrationChallenge", testRegistrationChallenge},
+		{"LoginChallenge", testLoginChallenge},
 		{"PutLoginChallenge", testPutLoginChallenge},
 		{"DeleteChallenge", testDeleteChallenge},
 		{"VerifyRegistration", testVerifyRegistration},
@@ -223,6 +226,37 @@ func checkUser(t *testing.T, what string, got, want phoneauth.User) {
 		t.Errorf("%s: got CreatedAt in zone %s, want UTC", what, got.CreatedAt.Location())
 	}
 }
+
+// checkChallenge compares challenges field by field; times at millisecond
+// precision and in UTC.
+func checkChallenge(t *testing.T, what string, got, want phoneauth.Challenge) {
+	t.Helper()
+	if got.ID != want.ID || got.UserID != want.UserID || got.Purpose != want.Purpose {
+		t.Errorf("%s: got challenge {ID:%s UserID:%s Purpose:%s}, want {ID:%s UserID:%s Purpose:%s}",
+			what, got.ID, got.UserID, got.Purpose, want.ID, want.UserID, want.Purpose)
+	}
+	if !bytes.Equal(got.CodeHash, want.CodeHash) {
+		t.Errorf("%s: got CodeHash %x, want %x", what, got.CodeHash, want.CodeHash)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want time.Time
+	}{
+		{"CreatedAt", got.CreatedAt, want.CreatedAt},
+		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
+	} {
+		if g, w := tc.got.Truncate(time.Millisecond), tc.want.Truncate(time.Millisecond); !g.Equal(w) {
+			t.Errorf("%s: got %s %s, want %s (at millisecond precision)", what, tc.name, g, w)
+		}
+		if tc.got.Location() != time.UTC {
+			t.Errorf("%s: got %s in zone %s, want UTC", what, tc.name, tc.got.Location())
+		}
+	}
+}
+
+// longAgo is a time at which every challenge created has expired, by base
+// and by any clock the database may have.
+var longAgo = base.AddDate(-10, 0, 0)
 
 // race runs f on Concurrency goroutines released at the same moment and
 // returns their errors, in goroutine order.
@@ -412,6 +446,167 @@ func testUserByPhone(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			checkUser(t, "UserByPhone", got, want)
 		}
 	})
+}
+
+func testRegistrationChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	for _, tc := range []struct {
+		name string
+		// setup returns the challenge that RegistrationChallenge must
+		// return for its ID.
+		setup func(f *fixture) phoneauth.Challenge
+	}{
+		{
+			name: "unconsumed challenge is returned with all its fields",
+			setup: func(f *fixture) phoneauth.Challenge {
+				f.register(phoneN(2), base)
+				_, c := f.register(phoneN(1), base)
+				return c
+			},
+		},
+		{
+			name: "expired challenge is returned too",
+			setup: func(f *fixture) phoneauth.Challenge {
+				_, c := f.register(phoneN(1), longAgo)
+				return c
+			},
+		},
+		{
+			name: "challenge that replaced an expired one is returned",
+			setup: func(f *fixture) phoneauth.Challenge {
+				_, old := f.register(phoneN(1), longAgo)
+				_, c := f.register(phoneN(1), base)
+				_, err := f.s.RegistrationChallenge(f.t.Context(), old.ID)
+				wantErr(f.t, "RegistrationChallenge of the replaced challenge", err, phoneauth.ErrChallengeNotFound)
+				return c
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			want := tc.setup(f)
+			got, err := f.s.RegistrationChallenge(t.Context(), want.ID)
+			wantErr(t, "RegistrationChallenge", err, nil)
+			checkChallenge(t, "RegistrationChallenge", got, want)
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		// id returns the challenge ID asked for.
+		id func(f *fixture) string
+	}{
+		{
+			name: "unknown challenge returns ErrChallengeNotFound",
+			id: func(f *fixture) string {
+				f.register(phoneN(1), base)
+				return newID()
+			},
+		},
+		{
+			name: "consumed challenge returns ErrChallengeNotFound",
+			id: func(f *fixture) string {
+				_, c := f.register(phoneN(1), base)
+				_, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base)
+				wantErr(f.t, "VerifyRegistration", err, nil)
+				return c.ID
+			},
+		},
+		{
+			name: "login challenge returns ErrChallengeNotFound",
+			id: func(f *fixture) string {
+				u := f.verified(phoneN(1))
+				return f.putLogin(u.ID, "1", base).ID
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			_, err := f.s.RegistrationChallenge(t.Context(), tc.id(f))
+			wantErr(t, "RegistrationChallenge", err, phoneauth.ErrChallengeNotFound)
+		})
+	}
+}
+
+func testLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	for _, tc := range []struct {
+		name string
+		// setup returns the challenge that LoginChallenge must return for
+		// its user.
+		setup func(f *fixture) phoneauth.Challenge
+	}{
+		{
+			name: "pending challenge is returned with all its fields",
+			setup: func(f *fixture) phoneauth.Challenge {
+				f.putLogin(f.verified(phoneN(2)).ID, "2", base)
+				return f.putLogin(f.verified(phoneN(1)).ID, "1", base)
+			},
+		},
+		{
+			name: "expired challenge is returned too",
+			setup: func(f *fixture) phoneauth.Challenge {
+				return f.putLogin(f.verified(phoneN(1)).ID, "1", longAgo)
+			},
+		},
+		{
+			name: "after PutLoginChallenge replaces a pending challenge the new one is returned",
+			setup: func(f *fixture) phoneauth.Challenge {
+				u := f.verified(phoneN(1))
+				f.putLogin(u.ID, "old", base)
+				return f.putLogin(u.ID, "new", base.Add(time.Second))
+			},
+		},
+		{
+			name: "after PutLoginChallenge replaces a consumed challenge the new one is returned",
+			setup: func(f *fixture) phoneauth.Challenge {
+				u := f.verified(phoneN(1))
+				f.login(u)
+				return f.putLogin(u.ID, "again", base.Add(time.Minute))
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			want := tc.setup(f)
+			got, err := f.s.LoginChallenge(t.Context(), want.UserID)
+			wantErr(t, "LoginChallenge", err, nil)
+			checkChallenge(t, "LoginChallenge", got, want)
+		})
+	}
+
+	for _, tc := range []struct {
+		name string
+		// userID returns the user asked for.
+		userID func(f *fixture) string
+	}{
+		{
+			name: "unknown user returns ErrNoPendingLogin",
+			userID: func(f *fixture) string {
+				f.putLogin(f.verified(phoneN(1)).ID, "1", base)
+				return newID()
+			},
+		},
+		{
+			name: "consumed challenge returns ErrNoPendingLogin",
+			userID: func(f *fixture) string {
+				u := f.verified(phoneN(1))
+				f.login(u)
+				return u.ID
+			},
+		},
+		{
+			name: "user with only a registration challenge returns ErrNoPendingLogin",
+			userID: func(f *fixture) string {
+				u, _ := f.register(phoneN(1), base)
+				return u.ID
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, open)
+			_, err := f.s.LoginChallenge(t.Context(), tc.userID(f))
+			wantErr(t, "LoginChallenge", err, phoneauth.ErrNoPendingLogin)
+		})
+	}
 }
 
 func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
@@ -853,12 +1048,11 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
 	})
 
-	t.Run("unknown user returns no error or ErrUserNotFound", func(t *testing.T) {
+	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
 		f := newFixture(t, open)
+		f.verified(phoneN(1))
 		err := f.s.RevokeToken(t.Context(), newID(), newToken(phoneauth.TokenAccess, base), base)
-		if err != nil && !errors.Is(err, phoneauth.ErrUserNotFound) {
-			t.Fatalf("RevokeToken: got error %v, want nil or %v", err, phoneauth.ErrUserNotFound)
-		}
+		wantErr(t, "RevokeToken", err, phoneauth.ErrUserNotFound)
 	})
 }
 
