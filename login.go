@@ -72,8 +72,8 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginChallenge, er
 	return LoginChallenge{UserID: u.ID}, nil
 }
 
-// loginChallenge stores a fresh login code for u, replacing any earlier one,
-// and starts its attempt count afresh.
+// loginChallenge stores a fresh login code for u, replacing any earlier
+// one. Its attempts are counted under its own ID, so they start afresh.
 func (s *Service) loginChallenge(ctx context.Context, u User) (Challenge, string, error) {
 	id, err := s.newID()
 	if err != nil {
@@ -88,12 +88,9 @@ func (s *Service) loginChallenge(ctx context.Context, u User) (Challenge, string
 		ID:        id,
 		UserID:    u.ID,
 		Purpose:   PurposeLogin,
-		CodeHash:  s.hashCode(PurposeLogin, u.ID, code),
+		CodeHash:  s.hashCode(PurposeLogin, id, code),
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.policy.CodeTTL),
-	}
-	if err := s.limiter.Release(ctx, "attempts:login:"+u.ID); err != nil {
-		return Challenge{}, "", fmt.Errorf("reset attempts: %w", err)
 	}
 	if err := s.store.PutLoginChallenge(ctx, c); err != nil {
 		return Challenge{}, "", fmt.Errorf("store login challenge: %w", err)
@@ -119,7 +116,11 @@ func (s *Service) VerifyLogin(ctx context.Context, r LoginVerifyRequest) (TokenP
 		return TokenPair{}, ErrNoPendingLogin
 	}
 	userID := parsed.String()
-	n, err := s.countAttempt(ctx, "attempts:login:"+userID)
+	c, err := s.store.LoginChallenge(ctx, userID)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	n, err := s.countAttempt(ctx, c.ID)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -128,12 +129,15 @@ func (s *Service) VerifyLogin(ctx context.Context, r LoginVerifyRequest) (TokenP
 	if err != nil {
 		return TokenPair{}, err
 	}
-	_, err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, userID, r.Code), now, sess, records)
+	// The hash is keyed by c.ID: should a new login have replaced c since,
+	// the code is checked against the new challenge and fails, and this
+	// try stays counted against c.
+	_, err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, c.ID, r.Code), now, sess, records)
 	if err = s.attemptResult(n, err); err != nil {
 		return TokenPair{}, err
 	}
 	// The code is spent: the user may ask for a new one at once.
-	if err := s.limiter.Release(ctx, "login:"+userID); err != nil {
+	if err := s.limiter.Release(context.WithoutCancel(ctx), "login:"+userID); err != nil {
 		s.log.WarnContext(ctx, "login verified but throttle not released", "user_id", userID, "err", err)
 	}
 	return pair, nil

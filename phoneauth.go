@@ -162,12 +162,12 @@ func (s *Service) newCode() (string, error) {
 	return string(b), nil
 }
 
-// hashCode is the keyed hash under which a code is stored. The subject (a
-// challenge ID or user ID) and purpose are mixed in so equal codes of
-// different challenges never share a hash.
-func (s *Service) hashCode(purpose Purpose, subject, code string) []byte {
+// hashCode is the keyed hash under which a code is stored. The challenge ID
+// and purpose are mixed in so equal codes of different challenges never
+// share a hash.
+func (s *Service) hashCode(purpose Purpose, challengeID, code string) []byte {
 	m := hmac.New(sha256.New, s.codeKey)
-	fmt.Fprintf(m, "%s\x00%s\x00%s", purpose, subject, code)
+	fmt.Fprintf(m, "%s\x00%s\x00%s", purpose, challengeID, code)
 	return m.Sum(nil)
 }
 

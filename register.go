@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/google/uuid"
@@ -93,21 +94,26 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
 	if err != nil {
 		return ErrChallengeNotFound
 	}
-	id := token.String()
-	n, err := s.countAttempt(ctx, "attempts:register:"+id)
+	c, err := s.store.RegistrationChallenge(ctx, token.String())
 	if err != nil {
 		return err
 	}
-	_, err = s.store.VerifyRegistration(ctx, id, phone, s.hashCode(PurposeRegister, id, r.Code), s.now())
+	n, err := s.countAttempt(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	_, err = s.store.VerifyRegistration(ctx, c.ID, phone, s.hashCode(PurposeRegister, c.ID, r.Code), s.now())
 	return s.attemptResult(n, err)
 }
 
 // limitIP counts one SMS-sending request from ip against the per-IP limit.
+// IPv6 clients are counted by their /64, which one subscriber usually has
+// whole.
 func (s *Service) limitIP(ctx context.Context, ip string) error {
 	if s.policy.IPRateLimit == 0 || ip == "" {
 		return nil
 	}
-	n, reset, err := s.limiter.Hit(ctx, "ip:"+ip, time.Minute)
+	n, reset, err := s.limiter.Hit(ctx, "ip:"+ipKey(ip), time.Minute)
 	if err != nil {
 		return fmt.Errorf("ip limit: %w", err)
 	}
@@ -120,7 +126,7 @@ func (s *Service) limitIP(ctx context.Context, ip string) error {
 // send spends one unit of the SMS budget and sends code to phone.
 func (s *Service) send(ctx context.Context, phone, code string, p Purpose) error {
 	if s.policy.SMSPerHour > 0 {
-		n, reset, err := s.limiter.Hit(ctx, "sms:budget", time.Hour)
+		n, reset, err := s.limiter.Hit(ctx, budgetKey, time.Hour)
 		if err != nil {
 			return fmt.Errorf("sms budget: %w", err)
 		}
@@ -136,9 +142,28 @@ func (s *Service) send(ctx context.Context, phone, code string, p Purpose) error
 		ExpiresIn: s.policy.CodeTTL,
 	}
 	if err := s.sender.Send(ctx, m); err != nil {
-		return fmt.Errorf("%w: %w", ErrSendFailed, err)
+		err = fmt.Errorf("%w: %w", ErrSendFailed, err)
+		if s.policy.SMSPerHour > 0 {
+			// Nothing was sent: give the unit back.
+			if rerr := s.limiter.Refund(context.WithoutCancel(ctx), budgetKey); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("refund sms budget: %w", rerr))
+			}
+		}
+		return err
 	}
 	return nil
+}
+
+// budgetKey counts the SMS the whole service sent in the current hour.
+const budgetKey = "sms:budget"
+
+// ipKey is the address ip, or its /64 for IPv6.
+func ipKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Is4() || a.Is4In6() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 func messageText(code string, ttl time.Duration) string {
@@ -149,11 +174,12 @@ func messageText(code string, ttl time.Duration) string {
 	return fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, minutes)
 }
 
-// countAttempt counts one try against a code and refuses it once the code
-// has had MaxAttempts tries. Counting before checking keeps the bound exact
-// under concurrency: parallel guesses each take their own number.
-func (s *Service) countAttempt(ctx context.Context, key string) (int64, error) {
-	n, _, err := s.limiter.Hit(ctx, key, s.policy.CodeTTL)
+// countAttempt counts one try against challenge challengeID and refuses it
+// once the code has had MaxAttempts tries. Counting before checking keeps
+// the bound exact under concurrency: parallel guesses each take their own
+// number. Every challenge has its own ID, so a new code starts afresh.
+func (s *Service) countAttempt(ctx context.Context, challengeID string) (int64, error) {
+	n, _, err := s.limiter.Hit(ctx, "attempts:"+challengeID, s.policy.CodeTTL)
 	if err != nil {
 		return 0, fmt.Errorf("attempt counter: %w", err)
 	}

@@ -488,6 +488,24 @@ func TestIPRateLimit(t *testing.T) {
 		h.clock.Advance(time.Minute)
 		h.register("+14155550202")
 	})
+	t.Run("IPv6 clients count by their /64", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{
+			policy:         func(p *phoneauth.Policy) { p.IPRateLimit = 1 },
+			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		})
+		reg := func(phone, xff string) int {
+			return h.do("POST", "/auth/api/Register/", "application/json", `{"phonenumber":"`+phone+`"}`, map[string]string{"X-Forwarded-For": xff}).status
+		}
+		if got := reg("+14155550215", "2001:db8:1:2::1"); got != 200 {
+			t.Fatalf("first address: %d", got)
+		}
+		if got := reg("+14155550216", "2001:db8:1:2:ffff::9"); got != 429 {
+			t.Fatalf("same /64: %d, want 429", got)
+		}
+		if got := reg("+14155550217", "2001:db8:1:3::1"); got != 200 {
+			t.Fatalf("another /64: %d, want 200", got)
+		}
+	})
 	t.Run("X-Forwarded-For from a trusted proxy", func(t *testing.T) {
 		h := newHarness(t, harnessOptions{
 			policy:         func(p *phoneauth.Policy) { p.IPRateLimit = 1 },
@@ -519,4 +537,32 @@ func TestSMSBudget(t *testing.T) {
 		t.Error("no Retry-After")
 	}
 	want(t, "nothing left behind", h.post("/auth/api/login/", map[string]any{"phone": "+14155550222"}), 404, nil)
+}
+
+func TestUnknownTokensAndUsersNeverCountAsAttempts(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 2 }})
+	h.register("+14155550230")
+	token, userID := uuid.NewString(), uuid.NewString()
+	for i := range 4 {
+		want(t, fmt.Sprintf("unknown token, try %d", i+1),
+			h.post("/auth/api/verify/", map[string]any{"code": "123456", "token": token, "phone": "+14155550230"}),
+			400, errBody("Invalid verification token"))
+		want(t, fmt.Sprintf("unknown user, try %d", i+1),
+			h.post("/auth/api/login/verify/", map[string]any{"code": "123456", "user_id": userID}),
+			400, errBody("login first"))
+	}
+}
+
+func TestFailedSendsDoNotSpendTheSMSBudget(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.SMSPerHour = 2 }})
+	h.sender.Fail(true)
+	for i := range 3 {
+		want(t, fmt.Sprintf("failed send %d", i+1), h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550240"}), 502, nil)
+	}
+	h.sender.Fail(false)
+	h.register("+14155550240")
+	h.register("+14155550241")
+	want(t, "budget spent by real sends", h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550242"}), 429, nil)
 }
