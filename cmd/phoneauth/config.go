@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -63,11 +66,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.JWTSecret) > 0 && len(c.JWTSecret) < minSecret {
 		p.fail("PHONEAUTH_JWT_SECRET", fmt.Sprintf("is %d bytes; it must be at least %d bytes (256 bits)", len(c.JWTSecret), minSecret))
 	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
+	}
 	switch c.SMSProvider {
 	case "console":
 	case "webhook":
 		if c.WebhookURL == "" {
 			p.fail("PHONEAUTH_SMS_WEBHOOK_URL", "is required when PHONEAUTH_SMS_PROVIDER=webhook")
+		} else if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			// The URL itself is not repeated: it may carry credentials.
+			p.fail("PHONEAUTH_SMS_WEBHOOK_URL", "must be an absolute http:// or https:// URL")
+		}
+		if strings.HasPrefix(c.WebhookSecret, "whsec_") {
+			if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(c.WebhookSecret, "whsec_")); err != nil || len(key) == 0 {
+				p.fail("PHONEAUTH_SMS_WEBHOOK_SECRET", "starts with whsec_ but the rest is not base64 of a key")
+			}
 		}
 	default:
 		p.fail("PHONEAUTH_SMS_PROVIDER", fmt.Sprintf("%q is not a provider (console, webhook)", c.SMSProvider))
@@ -77,8 +91,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	switch {
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
-		if sqlitePath(c.DatabaseURL) == "" {
-			p.fail("PHONEAUTH_DATABASE_URL", "sqlite: needs a file path, as in sqlite:phoneauth.db")
+		if path := sqlitePath(c.DatabaseURL); path == "" || strings.ContainsAny(path, "?#") {
+			p.fail("PHONEAUTH_DATABASE_URL", "sqlite: needs a plain file path, as in sqlite:phoneauth.db")
 		}
 	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
 		if len(c.JWTSecret) == 0 {

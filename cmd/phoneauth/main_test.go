@@ -8,13 +8,18 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/phoneauth/phoneauth/internal/tcpproxy"
+	"github.com/phoneauth/phoneauth/internal/testenv"
 )
 
 // instance is the service started in-process by run, as main would.
@@ -54,9 +59,22 @@ func newLogTail() *logTail {
 	return l
 }
 
-// wait returns the first line from index from on that match accepts,
-// failing the test if none comes within 10 s.
+// mark returns how many lines have been read so far.
+func (l *logTail) mark() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.lines)
+}
+
+// wait returns the newest line that match accepts, failing the test if none
+// comes within 10 s.
 func (l *logTail) wait(t *testing.T, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	return l.waitAfter(t, 0, match)
+}
+
+// waitAfter is wait for lines from index from on.
+func (l *logTail) waitAfter(t *testing.T, from int, match func(map[string]any) bool) map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	timer := time.AfterFunc(10*time.Second, func() { l.mu.Lock(); l.cond.Broadcast(); l.mu.Unlock() })
@@ -64,7 +82,7 @@ func (l *logTail) wait(t *testing.T, match func(map[string]any) bool) map[string
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		for i := len(l.lines) - 1; i >= 0; i-- {
+		for i := len(l.lines) - 1; i >= from; i-- {
 			if match(l.lines[i]) {
 				return l.lines[i]
 			}
@@ -106,10 +124,11 @@ func (in *instance) stop() {
 
 var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
 
-// code reads the last SMS code sent to phone from the console log.
-func (in *instance) code(phone string) string {
+// code reads from the console log the SMS code for purpose sent to phone
+// after log line from (a logTail.mark taken before the request).
+func (in *instance) code(from int, phone, purpose string) string {
 	in.t.Helper()
-	line := in.logs.wait(in.t, func(m map[string]any) bool { return m["to"] == phone })
+	line := in.logs.waitAfter(in.t, from, func(m map[string]any) bool { return m["to"] == phone && m["purpose"] == purpose })
 	m := codeRE.FindStringSubmatch(line["text"].(string))
 	if m == nil {
 		in.t.Fatalf("no code in %v", line)
@@ -155,8 +174,9 @@ func (in *instance) mustCall(method, path, bearer string, body any) map[string]a
 // login runs login and login verification and returns the tokens.
 func (in *instance) login(phone string) (userID, access, refresh string) {
 	in.t.Helper()
+	mark := in.logs.mark()
 	userID = in.mustCall("POST", "/auth/api/login/", "", map[string]any{"phone": phone})["user_id"].(string)
-	out := in.mustCall("POST", "/auth/api/login/verify/", "", map[string]any{"code": in.code(phone), "user_id": userID})
+	out := in.mustCall("POST", "/auth/api/login/verify/", "", map[string]any{"code": in.code(mark, phone, "login"), "user_id": userID})
 	return userID, out["access_token"].(string), out["refresh_token"].(string)
 }
 
@@ -167,8 +187,9 @@ func TestWholeFlowSurvivesRestart(t *testing.T) {
 	const phone = "+14155550300"
 
 	in := start(t, env)
+	mark := in.logs.mark()
 	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "(415) 555-0300"})["token"].(string)
-	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": in.code(phone), "token": tok, "phone": phone})
+	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": in.code(mark, phone, "register"), "token": tok, "phone": phone})
 	userID, access, refresh := in.login(phone)
 	me := in.mustCall("GET", "/auth/api/me/", access, nil)
 	if me["user_id"] != userID || me["phone"] != phone || me["verified"] != true {
@@ -222,7 +243,12 @@ func TestWebhookProviderDeliversTheCode(t *testing.T) {
 		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
 	})
 	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550310"})["token"].(string)
-	m := <-got
+	var m msg
+	select {
+	case m = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook was never called")
+	}
 	if m.To != "+14155550310" || m.Purpose != "register" || !m.Signed || len(m.Code) != 6 {
 		t.Fatalf("webhook got %+v", m)
 	}
@@ -258,6 +284,10 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"bad number", map[string]string{"PHONEAUTH_CODE_LENGTH": "2"}, []string{"PHONEAUTH_CODE_LENGTH"}},
 		{"bad provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}},
 		{"webhook without url", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
+		{"webhook url not http", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x/y"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
+		{"webhook secret not base64", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_***"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}},
+		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
+		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"bad region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}},
 		{"bad database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"postgres without secret", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x"}, []string{"PHONEAUTH_JWT_SECRET"}},
@@ -267,7 +297,12 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.env["PHONEAUTH_DATABASE_URL"] = cmp(tt.env["PHONEAUTH_DATABASE_URL"], "sqlite:"+filepath.Join(t.TempDir(), "x.db"))
-			err := run(context.Background(), []string{"serve"}, func(k string) string { return tt.env[k] }, nil, io.Discard, io.Discard)
+			tt.env["PHONEAUTH_ADDR"] = cmp(tt.env["PHONEAUTH_ADDR"], "127.0.0.1:0")
+			// Should validation let the config through, the server must
+			// not serve forever.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			err := run(ctx, []string{"serve"}, func(k string) string { return tt.env[k] }, nil, io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("run succeeded, want an error")
 			}
@@ -307,4 +342,41 @@ func TestSubcommands(t *testing.T) {
 	if err := run(context.Background(), []string{"frobnicate"}, env, nil, io.Discard, io.Discard); err == nil {
 		t.Fatal("unknown command accepted")
 	}
+}
+
+func TestServeWaitsForRedisAtStart(t *testing.T) {
+	t.Parallel()
+	redisURL := testenv.RedisURL(t)
+	u, err := url.Parse(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy, err := tcpproxy.Start(u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { proxy.Close() })
+	proxy.Cut()
+	u.Host = proxy.Addr()
+
+	env := map[string]string{
+		"PHONEAUTH_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+		"PHONEAUTH_REDIS_URL":    u.String(),
+		"PHONEAUTH_REDIS_PREFIX": "phoneauth-test-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":",
+		"PHONEAUTH_ADDR":         "127.0.0.1:0",
+		"PHONEAUTH_LOG_FORMAT":   "json",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{t: t, cancel: cancel, done: make(chan error, 1), logs: newLogTail()}
+	go func() {
+		in.done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, nil, io.Discard, in.logs.w)
+	}()
+	t.Cleanup(in.stop)
+	in.logs.wait(t, func(m map[string]any) bool {
+		return m["msg"] == "dependency unavailable at start, retrying" && m["dependency"] == "redis"
+	})
+	proxy.Restore()
+	line := in.logs.wait(t, func(m map[string]any) bool { return m["msg"] == "listening" })
+	in.url = "http://" + line["addr"].(string)
+	in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550330"})
 }

@@ -139,16 +139,22 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
-func newLimiter(ctx context.Context, c config, log *slog.Logger) (phoneauth.Limiter, func(), error) {
-	if c.RedisURL == "" {
-		return inmem.New(), func() {}, nil
+// newLimiter returns where the counters live: Redis when configured, else
+// the PostgreSQL database (shared by a fleet), else this process's memory
+// (SQLite: one instance by construction).
+func newLimiter(ctx context.Context, c config, log *slog.Logger, s store) (phoneauth.Limiter, func(), error) {
+	if c.RedisURL != "" {
+		goredis.SetLogger(redisLogger{log})
+		l, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
+		if err != nil {
+			return nil, nil, err
+		}
+		return l, func() { _ = l.Close() }, nil
 	}
-	goredis.SetLogger(redisLogger{log})
-	l, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
-	if err != nil {
-		return nil, nil, err
+	if pg, ok := s.(*postgres.Store); ok {
+		return pg.Limiter(), func() {}, nil
 	}
-	return l, func() { _ = l.Close() }, nil
+	return inmem.New(), func() {}, nil
 }
 
 func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
@@ -166,21 +172,37 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	log := newLogger(c, stderr)
-	s, closeStore, err := openStore(ctx, c)
+	var s store
+	closeStore := func() {}
+	defer func() { closeStore() }()
+	err = retry(ctx, log, "database", func() error {
+		opened, closer, err := openStore(ctx, c)
+		if err != nil {
+			return fmt.Errorf("open database: %w", err)
+		}
+		if err := opened.Migrate(ctx); err != nil {
+			closer()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		s, closeStore = opened, closer
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
-	defer closeStore()
-	if err := s.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	limiter, closeLimiter, err := newLimiter(ctx, c, log)
+	var limiter phoneauth.Limiter
+	closeLimiter := func() {}
+	defer func() { closeLimiter() }()
+	err = retry(ctx, log, "redis", func() error {
+		l, closer, err := newLimiter(ctx, c, log, s)
+		if err != nil {
+			return fmt.Errorf("open redis: %w", err)
+		}
+		limiter, closeLimiter = l, closer
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("open redis: %w", err)
-	}
-	defer closeLimiter()
-	if c.RedisURL == "" && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		log.Warn("PHONEAUTH_REDIS_URL is not set: throttles and counters live in this process only; a fleet of several instances needs Redis")
+		return err
 	}
 	sender, err := newSender(c, log)
 	if err != nil {
@@ -221,7 +243,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	go prune(ctx, s, log)
+	pruners := []pruner{func(ctx context.Context) (int64, error) { return s.Prune(ctx, time.Now().Add(-pruneMargin)) }}
+	if pl, ok := limiter.(*postgres.Limiter); ok {
+		pruners = append(pruners, pl.Prune)
+	}
+	go prune(ctx, log, pruners...)
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -240,17 +266,20 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 }
 
 // pruneEvery is how often serve deletes expired rows; pruneMargin keeps
-// rows a little past their expiry, so clocks that differ between instances
-// never remove a row another instance still honours.
+// rows past their expiry, so clocks that differ between instances never
+// remove a row another instance still honours, and a late try of an
+// expired code is still told the code expired.
 const (
 	pruneEvery  = 10 * time.Minute
-	pruneMargin = 5 * time.Minute
+	pruneMargin = time.Hour
 )
 
-// prune deletes expired challenges, tokens and sessions now and then until
-// ctx is done. Every instance of a fleet may run it: the deletes are
-// idempotent.
-func prune(ctx context.Context, s phoneauth.Store, log *slog.Logger) {
+// pruner deletes expired rows and says how many.
+type pruner func(ctx context.Context) (int64, error)
+
+// prune runs every pruner now and then until ctx is done. Every instance
+// of a fleet may run it: the deletes are idempotent.
+func prune(ctx context.Context, log *slog.Logger, pruners ...pruner) {
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	for {
@@ -259,13 +288,36 @@ func prune(ctx context.Context, s phoneauth.Store, log *slog.Logger) {
 			return
 		case <-t.C:
 		}
-		n, err := s.Prune(ctx, time.Now().Add(-pruneMargin))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("prune expired rows", "err", err, "deleted", n)
-		case n > 0:
-			log.Info("pruned expired rows", "deleted", n)
+		for _, p := range pruners {
+			n, err := p(ctx)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				log.Warn("prune expired rows", "err", err, "deleted", n)
+			case n > 0:
+				log.Info("pruned expired rows", "deleted", n)
+			}
 		}
 		t.Reset(pruneEvery)
+	}
+}
+
+// retry runs fn until it succeeds, fails for a reason other than an
+// unreachable dependency, or ctx is done, waiting longer after each failure
+// (up to 10 s). A service started before its database or Redis waits for
+// them instead of exiting.
+func retry(ctx context.Context, log *slog.Logger, what string, fn func() error) error {
+	wait := 500 * time.Millisecond
+	for {
+		err := fn()
+		if err == nil || !errors.Is(err, phoneauth.ErrUnavailable) {
+			return err
+		}
+		log.Warn("dependency unavailable at start, retrying", "dependency", what, "err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s unavailable at start: %w", what, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 10*time.Second)
 	}
 }
