@@ -17,8 +17,10 @@ func encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // bodies are JSON for programs, never HTML
 	// A failed write means the client went away; nothing to do.
-	_ = json.NewEncoder(w).Encode(v)
+	_ = enc.Encode(v)
 }
 
 // decode reads a JSON object body into a T. Errors: errNotJSON (wrong

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"path"
 	"strings"
 )
 
@@ -42,4 +43,21 @@ func (s *Server) route(mux *http.ServeMux, method, path string, h http.Handler) 
 		mux.Handle(method+" "+p, h)
 		mux.Handle(p, notAllowed)
 	}
+}
+
+// cleanPaths answers a JSON 404 for paths such as /auth//login/ or
+// /auth/./me, which ServeMux would otherwise redirect with an HTML body.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p == "" || clean != p {
+			encode(w, http.StatusNotFound, errorBody("Not found"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

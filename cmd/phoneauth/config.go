@@ -94,10 +94,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		if path := sqlitePath(c.DatabaseURL); path == "" || strings.ContainsAny(path, "?#") {
 			p.fail("PHONEAUTH_DATABASE_URL", "sqlite: needs a plain file path, as in sqlite:phoneauth.db")
 		}
-	case strings.HasPrefix(c.DatabaseURL, "postgres://"), strings.HasPrefix(c.DatabaseURL, "postgresql://"):
-		if len(c.JWTSecret) == 0 {
-			p.fail("PHONEAUTH_JWT_SECRET", "is required with PostgreSQL: every instance must sign with the same secret")
-		}
+	case c.postgres():
 	default:
 		p.fail("PHONEAUTH_DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://")
 	}
@@ -124,6 +121,20 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// postgres reports whether the database is PostgreSQL.
+func (c config) postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// checkServe reports what serving needs beyond loadConfig's checks:
+// `migrate` signs nothing and needs no secret.
+func (c config) checkServe() error {
+	if c.postgres() && len(c.JWTSecret) == 0 {
+		return errors.New("PHONEAUTH_JWT_SECRET is required with PostgreSQL: every instance must sign with the same secret")
+	}
+	return nil
 }
 
 // sqlitePath returns the file of a sqlite: URL.

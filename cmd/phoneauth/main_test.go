@@ -216,6 +216,37 @@ func TestWholeFlowSurvivesRestart(t *testing.T) {
 	if got, _, _ := in.login(phone); got != userID {
 		t.Fatalf("login after restart: user %s, want %s", got, userID)
 	}
+	in.stop()
+
+	// The file holds the secret as PHONEAUTH_JWT_SECRET takes it.
+	secret, err := os.ReadFile(filepath.Join(dir, "auth.db.jwt-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["PHONEAUTH_JWT_SECRET"] = strings.TrimSpace(string(secret))
+	in = start(t, env)
+	if status, out := in.call("GET", "/auth/api/me/", access, nil); status != 200 || out["user_id"] != userID {
+		t.Fatalf("me with the secret file's content configured = %d %v", status, out)
+	}
+}
+
+func TestMigrateOnPostgresNeedsNoSecret(t *testing.T) {
+	t.Parallel()
+	b := newBackends(t)
+	env := func(k string) string {
+		if k == "PHONEAUTH_DATABASE_URL" {
+			return b.postgresURL
+		}
+		return ""
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"migrate"}, env, nil, &out, io.Discard); err != nil || !strings.Contains(out.String(), "migrations applied") {
+		t.Fatalf("migrate: %v %q", err, out.String())
+	}
+	err := run(context.Background(), []string{"serve"}, env, nil, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "PHONEAUTH_JWT_SECRET") {
+		t.Fatalf("serve without a secret: %v, want an error naming PHONEAUTH_JWT_SECRET", err)
+	}
 }
 
 func TestWebhookProviderDeliversTheCode(t *testing.T) {
@@ -290,7 +321,7 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"bad region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}},
 		{"bad database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}},
-		{"postgres without secret", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x"}, []string{"PHONEAUTH_JWT_SECRET"}},
+		{"postgres without secret", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x", "PHONEAUTH_CODE_TTL": "x"}, []string{"PHONEAUTH_JWT_SECRET", "PHONEAUTH_CODE_TTL"}},
 		{"bad proxies", map[string]string{"PHONEAUTH_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, []string{"PHONEAUTH_TRUSTED_PROXIES"}},
 		{"several at once", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "x", "PHONEAUTH_ACCESS_TTL": "-1m"}, []string{"PHONEAUTH_MAX_ATTEMPTS", "PHONEAUTH_ACCESS_TTL"}},
 	}
@@ -351,11 +382,7 @@ func TestServeWaitsForRedisAtStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy, err := tcpproxy.Start(u.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { proxy.Close() })
+	proxy := tcpproxy.ForTest(t, u.Host)
 	proxy.Cut()
 	u.Host = proxy.Addr()
 

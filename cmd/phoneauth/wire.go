@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -79,7 +80,9 @@ func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.
 }
 
 // jwtSecret returns the configured secret or, for SQLite, one generated on
-// first start and kept in a 0600 file beside the database.
+// first start and kept in a 0600 file beside the database. The file holds
+// the secret exactly as PHONEAUTH_JWT_SECRET (or flask-jwt-extended's
+// JWT_SECRET_KEY) would: 64 hex characters, used as they are.
 func jwtSecret(c config, log *slog.Logger) ([]byte, error) {
 	if len(c.JWTSecret) > 0 {
 		return c.JWTSecret, nil
@@ -88,18 +91,19 @@ func jwtSecret(c config, log *slog.Logger) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	switch {
 	case err == nil:
-		secret, derr := hex.DecodeString(strings.TrimSpace(string(b)))
-		if derr != nil || len(secret) < minSecret {
+		secret := bytes.TrimSpace(b)
+		if len(secret) < minSecret {
 			return nil, fmt.Errorf("secret file %s is damaged: delete it to generate a new one (every token is then void)", path)
 		}
 		log.Warn("PHONEAUTH_JWT_SECRET is not set: using the generated secret beside the database; set it in production", "file", path)
 		return secret, nil
 	case errors.Is(err, fs.ErrNotExist):
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
+		random := make([]byte, 32)
+		if _, err := rand.Read(random); err != nil {
 			return nil, err
 		}
-		if err := writeSecret(path, hex.EncodeToString(secret)+"\n"); err != nil {
+		secret := []byte(hex.EncodeToString(random))
+		if err := writeSecret(path, string(secret)+"\n"); err != nil {
 			return nil, fmt.Errorf("store generated secret: %w", err)
 		}
 		log.Warn("PHONEAUTH_JWT_SECRET is not set: generated a random secret and stored it beside the database; set it in production", "file", path)
@@ -168,7 +172,7 @@ func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
 // requests.
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
 	c, err := loadConfig(getenv)
-	if err != nil {
+	if err = errors.Join(err, c.checkServe()); err != nil {
 		return err
 	}
 	log := newLogger(c, stderr)
