@@ -146,12 +146,20 @@ func TestParallelRegistrationOfOneNumberHasOneWinner(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	const n = 16
+	count := statusCounts(n, func() int {
+		return h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550111"}).status
+	})
+	if count[200] != 1 || count[409] != n-1 {
+		t.Fatalf("statuses = %v, want one 200 and %d 409", count, n-1)
+	}
+}
+
+// statusCounts runs f n times at once and counts the statuses it returns.
+func statusCounts(n int, f func() int) map[int]int {
 	statuses := make(chan int, n)
 	var wg sync.WaitGroup
 	for range n {
-		wg.Go(func() {
-			statuses <- h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550111"}).status
-		})
+		wg.Go(func() { statuses <- f() })
 	}
 	wg.Wait()
 	close(statuses)
@@ -159,9 +167,7 @@ func TestParallelRegistrationOfOneNumberHasOneWinner(t *testing.T) {
 	for s := range statuses {
 		count[s]++
 	}
-	if count[200] != 1 || count[409] != n-1 {
-		t.Fatalf("statuses = %v, want one 200 and %d 409", count, n-1)
-	}
+	return count
 }
 
 func TestRegisterSendFailureLeavesNothingBehind(t *testing.T) {
@@ -354,19 +360,9 @@ func TestParallelLoginVerificationOfOneCodeHasOneWinner(t *testing.T) {
 	id := h.login(phone)
 	code := h.sender.LastCode(phone)
 	const n = 16
-	statuses := make(chan int, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			statuses <- h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id}).status
-		})
-	}
-	wg.Wait()
-	close(statuses)
-	count := map[int]int{}
-	for s := range statuses {
-		count[s]++
-	}
+	count := statusCounts(n, func() int {
+		return h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id}).status
+	})
 	if count[200] != 1 || count[400] != n-1 {
 		t.Fatalf("statuses = %v, want one 200 and %d 400", count, n-1)
 	}
@@ -379,19 +375,9 @@ func TestParallelRegistrationVerificationOfOneCodeHasOneWinner(t *testing.T) {
 	tok := h.register(phone)
 	code := h.sender.LastCode(phone)
 	const n = 16
-	statuses := make(chan int, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Go(func() {
-			statuses <- h.post("/auth/api/verify/", map[string]any{"code": code, "token": tok, "phone": phone}).status
-		})
-	}
-	wg.Wait()
-	close(statuses)
-	count := map[int]int{}
-	for s := range statuses {
-		count[s]++
-	}
+	count := statusCounts(n, func() int {
+		return h.post("/auth/api/verify/", map[string]any{"code": code, "token": tok, "phone": phone}).status
+	})
 	if count[200] != 1 || count[400] != n-1 {
 		t.Fatalf("statuses = %v, want one 200 and %d 400", count, n-1)
 	}
@@ -488,42 +474,40 @@ func TestIPRateLimit(t *testing.T) {
 		h.clock.Advance(time.Minute)
 		h.register("+14155550202")
 	})
-	t.Run("IPv6 clients count by their /64", func(t *testing.T) {
-		h := newHarness(t, harnessOptions{
-			policy:         func(p *phoneauth.Policy) { p.IPRateLimit = 1 },
-			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	// Each step registers phone behind a trusted proxy that names the
+	// client in X-Forwarded-For, one request a minute per client allowed.
+	type step struct {
+		what, phone, xff string
+		want             int
+	}
+	for _, tt := range []struct {
+		name  string
+		steps []step
+	}{
+		{"IPv6 clients count by their /64", []step{
+			{"first address", "+14155550215", "2001:db8:1:2::1", 200},
+			{"same /64", "+14155550216", "2001:db8:1:2:ffff::9", 429},
+			{"another /64", "+14155550217", "2001:db8:1:3::1", 200},
+		}},
+		{"X-Forwarded-For from a trusted proxy", []step{
+			{"first client", "+14155550210", "203.0.113.1", 200},
+			{"second client behind two proxies", "+14155550211", "203.0.113.2, 127.0.0.5", 200},
+			{"first client again, spoofed left entry", "+14155550212", "198.51.100.9, 203.0.113.1", 429},
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{
+				policy:         func(p *phoneauth.Policy) { p.IPRateLimit = 1 },
+				trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			})
+			for _, s := range tt.steps {
+				r := h.do("POST", "/auth/api/Register/", "application/json", `{"phonenumber":"`+s.phone+`"}`, map[string]string{"X-Forwarded-For": s.xff})
+				if r.status != s.want {
+					t.Fatalf("%s: %d, want %d", s.what, r.status, s.want)
+				}
+			}
 		})
-		reg := func(phone, xff string) int {
-			return h.do("POST", "/auth/api/Register/", "application/json", `{"phonenumber":"`+phone+`"}`, map[string]string{"X-Forwarded-For": xff}).status
-		}
-		if got := reg("+14155550215", "2001:db8:1:2::1"); got != 200 {
-			t.Fatalf("first address: %d", got)
-		}
-		if got := reg("+14155550216", "2001:db8:1:2:ffff::9"); got != 429 {
-			t.Fatalf("same /64: %d, want 429", got)
-		}
-		if got := reg("+14155550217", "2001:db8:1:3::1"); got != 200 {
-			t.Fatalf("another /64: %d, want 200", got)
-		}
-	})
-	t.Run("X-Forwarded-For from a trusted proxy", func(t *testing.T) {
-		h := newHarness(t, harnessOptions{
-			policy:         func(p *phoneauth.Policy) { p.IPRateLimit = 1 },
-			trustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		})
-		reg := func(phone, xff string) int {
-			return h.do("POST", "/auth/api/Register/", "application/json", `{"phonenumber":"`+phone+`"}`, map[string]string{"X-Forwarded-For": xff}).status
-		}
-		if got := reg("+14155550210", "203.0.113.1"); got != 200 {
-			t.Fatalf("first client: %d", got)
-		}
-		if got := reg("+14155550211", "203.0.113.2, 127.0.0.5"); got != 200 {
-			t.Fatalf("second client behind two proxies: %d", got)
-		}
-		if got := reg("+14155550212", "198.51.100.9, 203.0.113.1"); got != 429 {
-			t.Fatalf("first client again, spoofed left entry: %d, want 429", got)
-		}
-	})
+	}
 }
 
 func TestSMSBudget(t *testing.T) {

@@ -2,12 +2,12 @@ package inmem
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/limitertest"
+	"github.com/phoneauth/phoneauth/phoneauthtest"
 )
 
 func TestLimiter(t *testing.T) {
@@ -15,24 +15,9 @@ func TestLimiter(t *testing.T) {
 	limitertest.Run(t, func(*testing.T) phoneauth.Limiter { return New() })
 }
 
-// clock is a manual clock for WithClock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+// newClock returns a manual clock for WithClock.
+func newClock() *phoneauthtest.Clock {
+	return phoneauthtest.NewClock(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 func TestHitExpiryFollowsTheClock(t *testing.T) {

@@ -4,29 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/phoneauth/phoneauth"
-	"github.com/phoneauth/phoneauth/internal/testenv"
 	"github.com/phoneauth/phoneauth/limitertest"
 )
 
 func TestLimiter(t *testing.T) {
 	t.Parallel()
 	limitertest.Run(t, func(t *testing.T) phoneauth.Limiter {
-		base, schema := newSchema(t)
-		return openMigrated(t, schemaURL(t, base, schema, ""), Options{}).Limiter()
+		s, _ := newStore(t, Options{})
+		return s.Limiter()
 	})
 }
 
 func TestLimiterNonPositiveDurationsFailWithoutStoring(t *testing.T) {
 	t.Parallel()
-	base, schema := newSchema(t)
-	s := openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+	s, _ := newStore(t, Options{})
 	l := s.Limiter()
 	for _, d := range []time.Duration{0, -time.Second} {
 		if _, _, err := l.Hit(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
@@ -43,27 +38,10 @@ func TestLimiterNonPositiveDurationsFailWithoutStoring(t *testing.T) {
 
 func TestLimiterOutage(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		outage proxyMode
-	}{
-		{"connections dropped: every call returns ErrUnavailable, and the counters are there after recovery", drop},
-		// The calls' contexts never end: only the store's own bound can
-		// stop them.
-		{"connections gone silent: every call returns ErrUnavailable, and the counters are there after recovery", silent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, o := range outages {
+		t.Run(o.name+": every call returns ErrUnavailable, and the counters are there after recovery", func(t *testing.T) {
 			t.Parallel()
-			base, schema := newSchema(t)
-			u, err := url.Parse(base)
-			if err != nil {
-				t.Fatalf("%s must be a postgres:// URL", testenv.PostgresVar)
-			}
-			p := startProxy(t, u.Host)
-			s := openMigrated(t, schemaURL(t, base, schema, p.addr()), Options{
-				ConnectTimeout:   300 * time.Millisecond,
-				StatementTimeout: 300 * time.Millisecond,
-			})
+			s, p := newProxiedStore(t)
 			l := s.Limiter()
 			const key = "ip:127.0.0.1"
 			if n, _, err := l.Hit(t.Context(), key, time.Minute); err != nil || n != 1 {
@@ -71,7 +49,7 @@ func TestLimiterOutage(t *testing.T) {
 			}
 			fillPool(t, s, 4)
 
-			p.set(tc.outage)
+			o.start(p)
 			// The group returns once its parallel subtests are done.
 			t.Run("during the outage", func(t *testing.T) {
 				for _, op := range limiterOps(key) {
@@ -84,7 +62,7 @@ func TestLimiterOutage(t *testing.T) {
 				}
 			})
 
-			p.set(pass)
+			endOutage(p)
 			if n, _, err := l.Hit(t.Context(), key, time.Minute); err != nil || n != 2 {
 				t.Errorf("Hit after the outage = %d, %v; want 2", n, err)
 			}
@@ -125,8 +103,7 @@ func TestLimiterPrune(t *testing.T) {
 
 	t.Run("batches smaller than the expired rows delete them all and keep the live ones", func(t *testing.T) {
 		t.Parallel()
-		base, schema := newSchema(t)
-		s := openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+		s, _ := newStore(t, Options{})
 		s.pruneBatch = 2
 		l := s.Limiter()
 		const expired = 5
@@ -148,26 +125,13 @@ func TestLimiterPrune(t *testing.T) {
 
 	t.Run("rows a live transaction holds are skipped without waiting, and pruned once released", func(t *testing.T) {
 		t.Parallel()
-		base, schema := newSchema(t)
-		dsn := schemaURL(t, base, schema, "")
 		// Waiting for the lock would fail Prune at the statement timeout.
-		s := openMigrated(t, dsn, Options{StatementTimeout: 500 * time.Millisecond})
+		s, dsn := newStore(t, Options{StatementTimeout: 500 * time.Millisecond})
 		l := s.Limiter()
 		insertLimit(t, s, "ip:10.0.0.1", -time.Minute)
 		insertLimit(t, s, "ip:10.0.0.2", -time.Minute)
 
-		conn, err := pgx.Connect(t.Context(), dsn)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		tx, err := conn.Begin(t.Context())
-		if err != nil {
-			t.Fatalf("begin: %v", err)
-		}
-		if _, err := tx.Exec(t.Context(), `SELECT FROM limits WHERE key = 'ip:10.0.0.1' FOR UPDATE`); err != nil {
-			t.Fatalf("lock a row: %v", err)
-		}
+		tx := lockInTx(t, dsn, `SELECT FROM limits WHERE key = 'ip:10.0.0.1' FOR UPDATE`)
 		checkLimiterPrune(t, l, 1)
 		if err := tx.Rollback(t.Context()); err != nil {
 			t.Fatalf("rollback: %v", err)

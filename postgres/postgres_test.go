@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/internal/tcpproxy"
 	"github.com/phoneauth/phoneauth/internal/testenv"
 	"github.com/phoneauth/phoneauth/storetest"
 )
@@ -24,8 +24,8 @@ import (
 func TestStore(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) phoneauth.Store {
-		base, schema := newSchema(t)
-		return openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+		s, _ := newStore(t, Options{})
+		return s
 	})
 }
 
@@ -105,6 +105,72 @@ func openMigrated(t *testing.T, dsn string, o Options) *Store {
 		t.Fatalf("Migrate: %v", err)
 	}
 	return s
+}
+
+// newStore opens a migrated store with options o on a fresh schema (see
+// newSchema) and returns it with its DSN.
+func newStore(t *testing.T, o Options) (*Store, string) {
+	t.Helper()
+	base, schema := newSchema(t)
+	dsn := schemaURL(t, base, schema, "")
+	return openMigrated(t, dsn, o), dsn
+}
+
+// newProxiedStore opens a migrated store on a fresh schema through a
+// tcpproxy, for outage tests: its timeouts are short, so that calls during
+// an outage fail quickly.
+func newProxiedStore(t *testing.T) (*Store, *tcpproxy.Proxy) {
+	t.Helper()
+	base, schema := newSchema(t)
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s must be a postgres:// URL", testenv.PostgresVar)
+	}
+	p := tcpproxy.ForTest(t, u.Host)
+	s := openMigrated(t, schemaURL(t, base, schema, p.Addr()), Options{
+		ConnectTimeout:   300 * time.Millisecond,
+		StatementTimeout: 300 * time.Millisecond,
+	})
+	return s, p
+}
+
+// outages are the ways a proxied store can lose its server.
+var outages = []struct {
+	name  string
+	start func(*tcpproxy.Proxy)
+}{
+	{"connections dropped", (*tcpproxy.Proxy).Cut},
+	// The calls' contexts never end: only the store's own bound can stop
+	// them.
+	{"connections gone silent", (*tcpproxy.Proxy).Stall},
+}
+
+// endOutage restores p with the connections of the outage closed and what
+// a stall held dropped, so that no call that gave up reaches the server
+// late.
+func endOutage(p *tcpproxy.Proxy) {
+	p.Cut()
+	p.Restore()
+}
+
+// lockInTx runs sql, which takes locks, in a transaction on a connection of
+// its own to dsn: the locks are held until the returned transaction ends
+// or t does.
+func lockInTx(t *testing.T, dsn, sql string, args ...any) pgx.Tx {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	if _, err := tx.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatalf("lock (%s): %v", sql, err)
+	}
+	return tx
 }
 
 func TestMigrate(t *testing.T) {
@@ -200,9 +266,9 @@ func TestUnreachable(t *testing.T) {
 			// The call's context never ends: only ConnectTimeout can stop it.
 			name: "server accepting but never answering: Open returns ErrUnavailable after ConnectTimeout",
 			addr: func(t *testing.T) string {
-				p := startProxy(t, closedAddr(t))
-				p.set(silent)
-				return p.addr()
+				p := tcpproxy.ForTest(t, closedAddr(t))
+				p.Stall()
+				return p.Addr()
 			},
 		},
 	} {
@@ -235,27 +301,10 @@ func closedAddr(t *testing.T) string {
 
 func TestOutage(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		outage proxyMode
-	}{
-		{"connections dropped: a call returns ErrUnavailable and the next one after recovery succeeds", drop},
-		// The call's context never ends: only the store's own bound can
-		// stop it.
-		{"connections gone silent: a call returns ErrUnavailable and the next one after recovery succeeds", silent},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, o := range outages {
+		t.Run(o.name+": a call returns ErrUnavailable and the next one after recovery succeeds", func(t *testing.T) {
 			t.Parallel()
-			base, schema := newSchema(t)
-			u, err := url.Parse(base)
-			if err != nil {
-				t.Fatalf("%s must be a postgres:// URL", testenv.PostgresVar)
-			}
-			p := startProxy(t, u.Host)
-			s := openMigrated(t, schemaURL(t, base, schema, p.addr()), Options{
-				ConnectTimeout:   300 * time.Millisecond,
-				StatementTimeout: 300 * time.Millisecond,
-			})
+			s, p := newProxiedStore(t)
 			now := time.Now()
 			user := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 			c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
@@ -267,13 +316,13 @@ func TestOutage(t *testing.T) {
 			// ones behind to fail the calls after it.
 			fillPool(t, s, 4)
 
-			p.set(tc.outage)
-			_, err = s.UserByPhone(t.Context(), user.Phone)
+			o.start(p)
+			_, err := s.UserByPhone(t.Context(), user.Phone)
 			if !errors.Is(err, phoneauth.ErrUnavailable) {
 				t.Fatalf("UserByPhone during the outage: got error %v, want %v", err, phoneauth.ErrUnavailable)
 			}
 
-			p.set(pass)
+			endOutage(p)
 			got, err := s.UserByPhone(t.Context(), user.Phone)
 			if err != nil {
 				t.Fatalf("UserByPhone after the outage: %v", err)
@@ -301,152 +350,14 @@ func TestStatementTimeout(t *testing.T) {
 	t.Parallel()
 	t.Run("a call stuck behind a lock gives up at the statement timeout with ErrUnavailable", func(t *testing.T) {
 		t.Parallel()
-		base, schema := newSchema(t)
-		dsn := schemaURL(t, base, schema, "")
-		s := openMigrated(t, dsn, Options{StatementTimeout: 200 * time.Millisecond})
-
+		s, dsn := newStore(t, Options{StatementTimeout: 200 * time.Millisecond})
 		// Another client holds the table lock for the rest of the test.
-		conn, err := pgx.Connect(t.Context(), dsn)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		tx, err := conn.Begin(t.Context())
-		if err != nil {
-			t.Fatalf("begin: %v", err)
-		}
-		if _, err := tx.Exec(t.Context(), `LOCK TABLE users IN ACCESS EXCLUSIVE MODE`); err != nil {
-			t.Fatalf("lock: %v", err)
-		}
+		lockInTx(t, dsn, `LOCK TABLE users IN ACCESS EXCLUSIVE MODE`)
 
-		_, err = s.UserByPhone(t.Context(), "+15555550100")
+		_, err := s.UserByPhone(t.Context(), "+15555550100")
 		if !errors.Is(err, phoneauth.ErrUnavailable) || !hasCode(err, codeQueryCanceled) {
 			t.Errorf("UserByPhone: got error %v, want %v from the statement timeout (SQLSTATE %s)",
 				err, phoneauth.ErrUnavailable, codeQueryCanceled)
 		}
 	})
-}
-
-// proxyMode is what a proxy does with traffic.
-type proxyMode int
-
-const (
-	pass   proxyMode = iota // forward both ways
-	drop                    // close every connection, open or new
-	silent                  // keep connections open, forward nothing
-)
-
-// proxy is a TCP proxy on loopback that can cut or silence the way to a
-// server, standing in for a network outage.
-type proxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	mode  proxyMode
-	conns map[net.Conn]struct{}
-}
-
-// startProxy starts a proxy to target; it stops when t ends.
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.wg.Go(func() { p.handle(c) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.set(drop)
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-// set switches the mode. Any switch but to silent closes the open
-// connections: after an outage they have lost data and are of no use.
-func (p *proxy) set(m proxyMode) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mode = m
-	if m == silent {
-		return
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// track records c so that set can close it, or closes it at once when the
-// proxy drops connections. It returns the mode c was admitted under.
-func (p *proxy) track(c net.Conn) (proxyMode, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.mode == drop {
-		c.Close()
-		return drop, false
-	}
-	p.conns[c] = struct{}{}
-	return p.mode, true
-}
-
-func (p *proxy) forwarding() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mode == pass
-}
-
-func (p *proxy) handle(client net.Conn) {
-	mode, ok := p.track(client)
-	if !ok {
-		return
-	}
-	if mode == silent {
-		io.Copy(io.Discard, client) // until set closes it
-		client.Close()
-		return
-	}
-	server, err := net.Dial("tcp", p.target)
-	if err != nil {
-		client.Close()
-		return
-	}
-	if _, ok := p.track(server); !ok {
-		client.Close()
-		return
-	}
-	p.wg.Go(func() { p.pipe(server, client) })
-	p.pipe(client, server)
-}
-
-// pipe copies src to dst while the proxy forwards, discarding what it
-// reads otherwise, and closes both when either fails.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && p.forwarding() {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
 }

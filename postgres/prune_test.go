@@ -1,12 +1,9 @@
 package postgres
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/phoneauth/phoneauth"
 )
@@ -18,8 +15,7 @@ func TestPrune(t *testing.T) {
 
 	t.Run("batches smaller than the dead rows delete them all, each counted once", func(t *testing.T) {
 		t.Parallel()
-		base, schema := newSchema(t)
-		s := openMigrated(t, schemaURL(t, base, schema, ""), Options{})
+		s, _ := newStore(t, Options{})
 		s.pruneBatch = 2
 		const users = 5
 		for n := range users {
@@ -31,24 +27,11 @@ func TestPrune(t *testing.T) {
 
 	t.Run("rows a live transaction holds are skipped without waiting, and pruned once released", func(t *testing.T) {
 		t.Parallel()
-		base, schema := newSchema(t)
-		dsn := schemaURL(t, base, schema, "")
 		// Waiting for the lock would fail Prune at the statement timeout.
-		s := openMigrated(t, dsn, Options{StatementTimeout: 500 * time.Millisecond})
+		s, dsn := newStore(t, Options{StatementTimeout: 500 * time.Millisecond})
 		access := signIn(t, s, 1, now)
 
-		conn, err := pgx.Connect(t.Context(), dsn)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		tx, err := conn.Begin(t.Context())
-		if err != nil {
-			t.Fatalf("begin: %v", err)
-		}
-		if _, err := tx.Exec(t.Context(), `SELECT FROM tokens WHERE jti = $1 FOR UPDATE`, access.JTI); err != nil {
-			t.Fatalf("lock the access token: %v", err)
-		}
+		tx := lockInTx(t, dsn, `SELECT FROM tokens WHERE jti = $1 FOR UPDATE`, access.JTI)
 		// The two challenges and the refresh token; the session keeps
 		// the locked token.
 		checkPrune(t, s, later, 3)

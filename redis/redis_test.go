@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
 	"net"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/internal/tcpproxy"
 	"github.com/phoneauth/phoneauth/internal/testenv"
 	"github.com/phoneauth/phoneauth/limitertest"
 )
@@ -153,35 +152,38 @@ func TestRecoversWhenRedisIsBack(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		cut  mode
+		cut  func(*tcpproxy.Proxy)
 	}{
-		{"connections refused", refuse},
-		{"connections reset as soon as accepted", reset},
-		{"connections accepted but never answered", blackhole},
+		{"connections refused", (*tcpproxy.Proxy).Refuse},
+		{"connections reset as soon as accepted", (*tcpproxy.Proxy).Cut},
+		{"connections accepted but never answered", (*tcpproxy.Proxy).Stall},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := startProxy(t, target.Addr)
+			p := tcpproxy.ForTest(t, target.Addr)
 			pu, err := url.Parse(u)
 			if err != nil {
 				t.Fatal(err)
 			}
-			pu.Host = p.addr
+			pu.Host = p.Addr()
 			l := open(t, pu.String(), Options{Timeout: testTimeout})
 			const key = "ip:127.0.0.1"
 			if n, _, err := l.Hit(t.Context(), key, time.Minute); err != nil || n != 1 {
 				t.Fatalf("Hit before the cut = %d, %v; want 1", n, err)
 			}
 
-			p.set(t, tt.cut)
+			tt.cut(p)
 			for _, op := range ops() {
 				if err := prompt(t, func() error { return op.call(t.Context(), l) }); !errors.Is(err, phoneauth.ErrUnavailable) {
 					t.Errorf("%s while cut = %v, want ErrUnavailable", op.name, err)
 				}
 			}
 
-			p.set(t, pass)
+			// Drop the connections and what a stall holds before restoring,
+			// so that no call that gave up reaches Redis late.
+			p.Cut()
+			p.Restore()
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			for {
@@ -322,131 +324,4 @@ func deadAddr(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return addr
-}
-
-// mode is what the proxy does with connections.
-type mode int
-
-const (
-	pass      mode = iota // forward to the target
-	refuse                // listen on nothing: connecting is refused
-	reset                 // accept and close at once
-	blackhole             // accept, read and never answer
-)
-
-// proxy is a TCP proxy on a fixed loopback address in front of target that
-// a test switches between modes. Switching closes every open connection.
-type proxy struct {
-	addr   string
-	target string
-
-	mu     sync.Mutex
-	mode   mode
-	ln     net.Listener // nil while refusing
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{addr: ln.Addr().String(), target: target, conns: make(map[net.Conn]struct{})}
-	p.mu.Lock()
-	p.serve(ln)
-	p.mu.Unlock()
-	t.Cleanup(p.close)
-	return p
-}
-
-// serve accepts on ln. p.mu must be held.
-func (p *proxy) serve(ln net.Listener) {
-	p.ln = ln
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.handle(c)
-		}
-	})
-}
-
-func (p *proxy) handle(c net.Conn) {
-	p.mu.Lock()
-	m := p.mode
-	p.mu.Unlock()
-	var up net.Conn
-	if m == pass {
-		var err error
-		if up, err = net.DialTimeout("tcp", p.target, 2*time.Second); err != nil {
-			c.Close()
-			return
-		}
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed || p.mode != m || m == reset {
-		c.Close()
-		if up != nil {
-			up.Close()
-		}
-		return
-	}
-	p.conns[c] = struct{}{}
-	if m == blackhole {
-		p.wg.Go(func() { io.Copy(io.Discard, c) })
-		return
-	}
-	p.conns[up] = struct{}{}
-	for _, d := range [][2]net.Conn{{up, c}, {c, up}} {
-		p.wg.Go(func() {
-			io.Copy(d[0], d[1])
-			d[0].Close()
-			d[1].Close()
-		})
-	}
-}
-
-// set switches p to m, closing every open connection.
-func (p *proxy) set(t *testing.T, m mode) {
-	t.Helper()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.mode = m
-	p.dropConns()
-	switch {
-	case m == refuse && p.ln != nil:
-		p.ln.Close()
-		p.ln = nil
-	case m != refuse && p.ln == nil:
-		ln, err := net.Listen("tcp", p.addr)
-		if err != nil {
-			t.Fatalf("proxy: listen again on %s: %v", p.addr, err)
-		}
-		p.serve(ln)
-	}
-}
-
-// dropConns closes every open connection. p.mu must be held.
-func (p *proxy) dropConns() {
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) close() {
-	p.mu.Lock()
-	p.closed = true
-	if p.ln != nil {
-		p.ln.Close()
-	}
-	p.dropConns()
-	p.mu.Unlock()
-	p.wg.Wait()
 }

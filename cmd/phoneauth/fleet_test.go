@@ -467,15 +467,7 @@ func proxyURL(t *testing.T, rawURL string) (*tcpproxy.Proxy, string) {
 		port := map[string]string{"postgres": "5432", "postgresql": "5432", "redis": "6379", "rediss": "6379"}[u.Scheme]
 		target = net.JoinHostPort(u.Hostname(), port)
 	}
-	p, err := tcpproxy.Start(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	p := tcpproxy.ForTest(t, target)
 	u.Host = p.Addr()
 	return p, u.String()
 }

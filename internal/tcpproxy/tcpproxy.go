@@ -1,7 +1,7 @@
 // Package tcpproxy is a TCP proxy for fault tests: it sits between the
 // service and a dependency (PostgreSQL, Redis) so a test can cut the link,
-// or stall it as a network partition would, and restore it while the
-// service runs.
+// stall it as a network partition would, or refuse connections as a host
+// whose service is down does, and restore it while the service runs.
 package tcpproxy
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -20,16 +21,18 @@ const dialTimeout = 3 * time.Second
 // with Start and Close it when done; its methods are safe for concurrent
 // use.
 type Proxy struct {
-	ln     net.Listener
+	addr   string
 	target string
 
-	mu      sync.Mutex
-	flowing *sync.Cond // broadcast when forwarding may resume or must stop
-	cut     bool
-	stalled bool
-	closed  bool
-	conns   map[net.Conn]struct{} // client and target sides of live links
-	wg      sync.WaitGroup        // the accept loop and every link
+	mu        sync.Mutex
+	ln        net.Listener // nil while refusing and once closed
+	flowing   *sync.Cond   // broadcast when forwarding may resume or must stop
+	cut       bool
+	stalled   bool
+	closed    bool
+	listenErr error                 // why Restore could not listen again after Refuse
+	conns     map[net.Conn]struct{} // client and target sides of live links
+	wg        sync.WaitGroup        // the accept loops and every link
 }
 
 // Start listens on 127.0.0.1 at a free port and forwards each connection to
@@ -40,15 +43,31 @@ func Start(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tcpproxy: listen: %w", err)
 	}
-	p := &Proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{addr: ln.Addr().String(), ln: ln, target: target, conns: map[net.Conn]struct{}{}}
 	p.flowing = sync.NewCond(&p.mu)
 	p.wg.Add(1)
-	go p.accept()
+	go p.accept(ln)
 	return p, nil
 }
 
+// ForTest starts a proxy to target for the test t and closes it when t
+// ends, failing t if it cannot start or close.
+func ForTest(t testing.TB, target string) *Proxy {
+	t.Helper()
+	p, err := Start(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
 // Addr is the host:port clients connect to instead of the target.
-func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+func (p *Proxy) Addr() string { return p.addr }
 
 // Cut closes every live connection, both sides, and until Restore closes
 // each new connection as soon as it is accepted: to a client the target
@@ -71,31 +90,65 @@ func (p *Proxy) Stall() {
 	p.stalled = true
 }
 
-// Restore ends a Cut or a Stall. After a Stall, the bytes held are
-// delivered; connections closed by Cut stay closed and clients must
-// reconnect.
+// Refuse is a Cut that also stops listening: until Restore, connecting to
+// Addr is refused at the TCP level, as by a host whose service is down.
+// Refusing twice is harmless.
+func (p *Proxy) Refuse() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	p.closeAll()
+	p.flowing.Broadcast()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+}
+
+// Restore ends a Cut, a Stall or a Refuse. After a Stall, the bytes held
+// are delivered; connections closed by Cut or Refuse stay closed and
+// clients must reconnect. After a Refuse it listens on Addr again; should
+// the port have been taken meanwhile, the proxy goes on refusing and Close
+// reports why.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = false
 	p.stalled = false
 	p.flowing.Broadcast()
+	if p.ln != nil || p.closed {
+		return
+	}
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.listenErr = fmt.Errorf("tcpproxy: listen again on %s: %w", p.addr, err)
+		return
+	}
+	p.ln = ln
+	p.wg.Add(1)
+	go p.accept(ln)
 }
 
 // Close stops listening, closes every live connection and waits for the
-// proxy's goroutines to end. Errors: those of closing the listener.
+// proxy's goroutines to end. Errors: those of closing the listener, and
+// a Restore that could not listen again after Refuse.
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
 	p.closeAll()
 	p.flowing.Broadcast()
+	ln := p.ln
+	p.ln = nil
+	listenErr := p.listenErr
 	p.mu.Unlock()
-	err := p.ln.Close()
-	p.wg.Wait()
-	if err != nil {
-		return fmt.Errorf("tcpproxy: close: %w", err)
+	var closeErr error
+	if ln != nil {
+		if err := ln.Close(); err != nil {
+			closeErr = fmt.Errorf("tcpproxy: close: %w", err)
+		}
 	}
-	return nil
+	p.wg.Wait()
+	return errors.Join(listenErr, closeErr)
 }
 
 // closeAll closes every live connection. p.mu must be held.
@@ -128,10 +181,11 @@ func (p *Proxy) untrack(c net.Conn) {
 	_ = c.Close()
 }
 
-func (p *Proxy) accept() {
+// accept serves ln until it is closed, by Refuse or Close.
+func (p *Proxy) accept(ln net.Listener) {
 	defer p.wg.Done()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -32,20 +33,6 @@ func echoServer(t *testing.T) string {
 		}
 	}()
 	return ln.Addr().String()
-}
-
-func startProxy(t *testing.T, target string) *tcpproxy.Proxy {
-	t.Helper()
-	p, err := tcpproxy.Start(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := p.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -88,28 +75,51 @@ func wantClosed(t *testing.T, c net.Conn) {
 
 func TestProxyForwardsCutsAndRestores(t *testing.T) {
 	t.Parallel()
-	p := startProxy(t, echoServer(t))
+	for _, tt := range []struct {
+		name  string
+		fault func(*tcpproxy.Proxy)
+		// wantNew checks what a new connection to addr meets during the
+		// fault.
+		wantNew func(t *testing.T, addr string)
+	}{
+		{"Cut closes new connections as soon as accepted", (*tcpproxy.Proxy).Cut, func(t *testing.T, addr string) {
+			wantClosed(t, dial(t, addr))
+		}},
+		{"Refuse refuses new connections", (*tcpproxy.Proxy).Refuse, func(t *testing.T, addr string) {
+			if c, err := net.DialTimeout("tcp", addr, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+				if err == nil {
+					c.Close()
+				}
+				t.Fatalf("dial while refusing: err = %v, want connection refused", err)
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := tcpproxy.ForTest(t, echoServer(t))
 
-	before := dial(t, p.Addr())
-	if got, err := echo(before, "hello"); err != nil || got != "hello" {
-		t.Fatalf("echo through proxy = %q, %v; want hello", got, err)
-	}
+			before := dial(t, p.Addr())
+			if got, err := echo(before, "hello"); err != nil || got != "hello" {
+				t.Fatalf("echo through proxy = %q, %v; want hello", got, err)
+			}
 
-	p.Cut()
-	p.Cut() // twice is harmless
-	wantClosed(t, before)
-	wantClosed(t, dial(t, p.Addr()))
+			tt.fault(p)
+			tt.fault(p) // twice is harmless
+			wantClosed(t, before)
+			tt.wantNew(t, p.Addr())
 
-	p.Restore()
-	after := dial(t, p.Addr())
-	if got, err := echo(after, "again"); err != nil || got != "again" {
-		t.Fatalf("echo after restore = %q, %v; want again", got, err)
+			p.Restore()
+			after := dial(t, p.Addr())
+			if got, err := echo(after, "again"); err != nil || got != "again" {
+				t.Fatalf("echo after restore = %q, %v; want again", got, err)
+			}
+		})
 	}
 }
 
 func TestStallHoldsBytesUntilRestore(t *testing.T) {
 	t.Parallel()
-	p := startProxy(t, echoServer(t))
+	p := tcpproxy.ForTest(t, echoServer(t))
 	before := dial(t, p.Addr())
 	if got, err := echo(before, "hello"); err != nil || got != "hello" {
 		t.Fatalf("echo through proxy = %q, %v; want hello", got, err)
@@ -145,7 +155,7 @@ func TestStallHoldsBytesUntilRestore(t *testing.T) {
 
 func TestCutEndsAStall(t *testing.T) {
 	t.Parallel()
-	p := startProxy(t, echoServer(t))
+	p := tcpproxy.ForTest(t, echoServer(t))
 	c := dial(t, p.Addr())
 	p.Stall()
 	if _, err := io.WriteString(c, "held\n"); err != nil {
@@ -163,7 +173,7 @@ func TestProxyToDeadTargetClosesClients(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	ln.Close()
-	p := startProxy(t, dead)
+	p := tcpproxy.ForTest(t, dead)
 	wantClosed(t, dial(t, p.Addr()))
 }
 
