@@ -91,6 +91,8 @@ func TestRoutesAnswerJSONForEveryPathAndMethod(t *testing.T) {
 		{"unknown path", "GET", "/nope", 404, errBody("Not found"), ""},
 		{"unknown path under a route", "POST", "/auth/api/login/xyz", 404, errBody("Not found"), ""},
 		{"other case is another path", "POST", "/auth/api/REGISTER/", 404, errBody("Not found"), ""},
+		{"double slash is not redirected", "GET", "/auth/api//me/", 404, errBody("Not found"), ""},
+		{"dot segment is not redirected", "POST", "/auth/api/./login/", 404, errBody("Not found"), ""},
 		{"liveness", "GET", "/healthz", 200, map[string]any{"status": "ok"}, ""},
 		{"readiness", "GET", "/readyz", 200, map[string]any{"checks": map[string]any{"database": "ok", "limiter": "ok"}, "status": "ok"}, ""},
 	}
