@@ -37,18 +37,15 @@ type harness struct {
 type harnessOptions struct {
 	policy         func(*phoneauth.Policy)
 	trustedProxies []netip.Prefix
+	// store replaces the default SQLite file in t.TempDir().
+	store phoneauth.Store
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "phoneauth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
+	st := o.store
+	if st == nil {
+		st = openSQLite(t)
 	}
 	policy := phoneauth.DefaultPolicy()
 	policy.IPRateLimit = 0
@@ -80,6 +77,20 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	srv := httptest.NewServer(httpapi.New(svc, httpapi.Options{TrustedProxies: o.trustedProxies, Log: log}))
 	t.Cleanup(srv.Close)
 	return &harness{t: t, srv: srv, sender: sender, clock: clock, signer: signer}
+}
+
+func openSQLite(t testing.TB) phoneauth.Store {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "phoneauth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // response is a decoded JSON answer.
