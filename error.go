@@ -50,13 +50,21 @@ const (
 	LimitLoginPending Limit = "login pending" // a login code was sent recently
 	LimitIP           Limit = "ip rate"       // too many SMS requests from one address
 	LimitSMSBudget    Limit = "sms budget"    // the service-wide SMS budget is spent
+	LimitAttempts     Limit = "attempts"      // a code had too many wrong tries
 )
 
 // ThrottledError says a request was refused by a limit and when to retry.
 type ThrottledError struct {
 	Limit      Limit
 	RetryAfter time.Duration
+	// Err is the kind behind the limit, if any: ErrTooManyAttempts for
+	// LimitAttempts.
+	Err error
 }
+
+// Unwrap returns the kind behind the limit, so errors.Is(err,
+// ErrTooManyAttempts) holds for LimitAttempts.
+func (e *ThrottledError) Unwrap() error { return e.Err }
 
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("throttled (%s), retry after %s", e.Limit, e.RetryAfter)

@@ -17,9 +17,17 @@ type Limiter interface {
 	// first hit (a fixed window); the increment is atomic.
 	Hit(ctx context.Context, key string, window time.Duration) (count int64, reset time.Duration, err error)
 
-	// Hold takes key for ttl if nobody holds it and returns true. If it is
-	// held it returns false and how long the hold has left. Atomic.
-	Hold(ctx context.Context, key string, ttl time.Duration) (ok bool, left time.Duration, err error)
+	// Hold takes key for owner for ttl if nobody holds it and returns
+	// true. If it is held (by anyone, owner included) it returns false and
+	// how long the hold has left, without extending it. Atomic.
+	Hold(ctx context.Context, key, owner string, ttl time.Duration) (ok bool, left time.Duration, err error)
+
+	// Unhold deletes the hold key if owner holds it, and does nothing
+	// otherwise (another owner's hold, no hold, or a counter). Atomic. It
+	// lets a request undo its own hold after a failure, even one whose Hold
+	// call itself failed after the backend took the hold, without ever
+	// freeing a hold another request took.
+	Unhold(ctx context.Context, key, owner string) error
 
 	// Refund takes back one Hit of the counter key, as when the event it
 	// counted did not happen after all (an SMS the provider refused). It

@@ -43,46 +43,45 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (LoginChallenge, er
 	if !u.Verified {
 		return LoginChallenge{}, ErrNotVerified
 	}
+	// The new challenge's ID owns the hold, so every failure below can undo
+	// this request's hold, and only it.
+	id, err := s.newID()
+	if err != nil {
+		return LoginChallenge{}, err
+	}
 	hold := "login:" + u.ID
 	if s.policy.LoginThrottle > 0 {
-		ok, left, err := s.limiter.Hold(ctx, hold, s.policy.LoginThrottle)
+		ok, left, err := s.limiter.Hold(ctx, hold, id, s.policy.LoginThrottle)
 		if err != nil {
-			return LoginChallenge{}, fmt.Errorf("login throttle: %w", err)
+			// The backend may have taken the hold before failing.
+			return LoginChallenge{}, s.unhold(ctx, hold, id, fmt.Errorf("login throttle: %w", err))
 		}
 		if !ok {
 			return LoginChallenge{}, &ThrottledError{Limit: LimitLoginPending, RetryAfter: left}
 		}
 	}
-	// From here on, a failure must give the hold back.
-	c, code, err := s.loginChallenge(ctx, u)
+	code, err := s.newCode()
+	if err == nil {
+		err = s.putLoginChallenge(ctx, u, id, code)
+	}
 	if err == nil {
 		err = s.send(ctx, u.Phone, code, PurposeLogin)
 		if err != nil {
-			if derr := s.store.DeleteChallenge(context.WithoutCancel(ctx), c.ID); derr != nil {
+			if derr := s.store.DeleteChallenge(context.WithoutCancel(ctx), id); derr != nil {
 				err = errors.Join(err, fmt.Errorf("undo login challenge: %w", derr))
 			}
 		}
 	}
 	if err != nil {
-		if rerr := s.limiter.Release(context.WithoutCancel(ctx), hold); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("release login throttle: %w", rerr))
-		}
-		return LoginChallenge{}, err
+		return LoginChallenge{}, s.unhold(ctx, hold, id, err)
 	}
 	return LoginChallenge{UserID: u.ID}, nil
 }
 
-// loginChallenge stores a fresh login code for u, replacing any earlier
-// one. Its attempts are counted under its own ID, so they start afresh.
-func (s *Service) loginChallenge(ctx context.Context, u User) (Challenge, string, error) {
-	id, err := s.newID()
-	if err != nil {
-		return Challenge{}, "", err
-	}
-	code, err := s.newCode()
-	if err != nil {
-		return Challenge{}, "", err
-	}
+// putLoginChallenge stores code as u's login code under challenge id,
+// replacing any earlier one. Its attempts are counted under its own ID, so
+// they start afresh.
+func (s *Service) putLoginChallenge(ctx context.Context, u User, id, code string) error {
 	now := s.now()
 	c := Challenge{
 		ID:        id,
@@ -93,9 +92,21 @@ func (s *Service) loginChallenge(ctx context.Context, u User) (Challenge, string
 		ExpiresAt: now.Add(s.policy.CodeTTL),
 	}
 	if err := s.store.PutLoginChallenge(ctx, c); err != nil {
-		return Challenge{}, "", fmt.Errorf("store login challenge: %w", err)
+		return fmt.Errorf("store login challenge: %w", err)
 	}
-	return c, code, nil
+	return nil
+}
+
+// unhold gives back the login hold owner took, if it still holds it, and
+// returns err with any failure to do so.
+func (s *Service) unhold(ctx context.Context, key, owner string, err error) error {
+	if s.policy.LoginThrottle == 0 {
+		return err
+	}
+	if uerr := s.limiter.Unhold(context.WithoutCancel(ctx), key, owner); uerr != nil {
+		return errors.Join(err, fmt.Errorf("release login throttle: %w", uerr))
+	}
+	return err
 }
 
 // LoginVerifyRequest is the input of Service.VerifyLogin.
@@ -120,7 +131,7 @@ func (s *Service) VerifyLogin(ctx context.Context, r LoginVerifyRequest) (TokenP
 	if err != nil {
 		return TokenPair{}, err
 	}
-	n, err := s.countAttempt(ctx, c.ID)
+	n, err := s.countAttempt(ctx, c)
 	if err != nil {
 		return TokenPair{}, err
 	}
@@ -133,7 +144,7 @@ func (s *Service) VerifyLogin(ctx context.Context, r LoginVerifyRequest) (TokenP
 	// the code is checked against the new challenge and fails, and this
 	// try stays counted against c.
 	_, err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, c.ID, r.Code), now, sess, records)
-	if err = s.attemptResult(n, err); err != nil {
+	if err = s.attemptResult(n, err, c); err != nil {
 		return TokenPair{}, err
 	}
 	// The code is spent: the user may ask for a new one at once.

@@ -60,7 +60,15 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (Registration
 	}
 	u, err := s.store.Register(ctx, User{ID: userID, Phone: phone, CreatedAt: now}, c, now)
 	if err != nil {
-		return Registration{}, fmt.Errorf("register %s: %w", maskPhone(phone), err)
+		err = fmt.Errorf("register %s: %w", maskPhone(phone), err)
+		if errors.Is(err, ErrUnavailable) {
+			// The write may have committed with only its answer lost:
+			// undo it if so, or the number would 409 with no SMS sent.
+			if cerr := s.store.CancelRegistration(context.WithoutCancel(ctx), challengeID); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("undo registration: %w", cerr))
+			}
+		}
+		return Registration{}, err
 	}
 	if err := s.send(ctx, u.Phone, code, PurposeRegister); err != nil {
 		if cerr := s.store.CancelRegistration(context.WithoutCancel(ctx), challengeID); cerr != nil {
@@ -98,12 +106,12 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.countAttempt(ctx, c.ID)
+	n, err := s.countAttempt(ctx, c)
 	if err != nil {
 		return err
 	}
 	_, err = s.store.VerifyRegistration(ctx, c.ID, phone, s.hashCode(PurposeRegister, c.ID, r.Code), s.now())
-	return s.attemptResult(n, err)
+	return s.attemptResult(n, err, c)
 }
 
 // limitIP counts one SMS-sending request from ip against the per-IP limit.
@@ -174,28 +182,43 @@ func messageText(code string, ttl time.Duration) string {
 	return fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, minutes)
 }
 
-// countAttempt counts one try against challenge challengeID and refuses it
-// once the code has had MaxAttempts tries. Counting before checking keeps
-// the bound exact under concurrency: parallel guesses each take their own
-// number. Every challenge has its own ID, so a new code starts afresh.
-func (s *Service) countAttempt(ctx context.Context, challengeID string) (int64, error) {
-	n, _, err := s.limiter.Hit(ctx, "attempts:"+challengeID, s.policy.CodeTTL)
+// countAttempt counts one try against challenge c and refuses it once the
+// code has had MaxAttempts tries. Counting before checking keeps the bound
+// exact under concurrency: parallel guesses each take their own number.
+// Every challenge has its own ID, so a new code starts afresh.
+func (s *Service) countAttempt(ctx context.Context, c Challenge) (int64, error) {
+	n, _, err := s.limiter.Hit(ctx, "attempts:"+c.ID, s.policy.CodeTTL)
 	if err != nil {
 		return 0, fmt.Errorf("attempt counter: %w", err)
 	}
 	if n > int64(s.policy.MaxAttempts) {
-		return n, ErrTooManyAttempts
+		return n, s.tooManyAttempts(c, nil)
 	}
 	return n, nil
 }
 
-// attemptResult turns the last allowed wrong try into ErrTooManyAttempts, so
+// attemptResult turns the last allowed wrong try into too many attempts, so
 // the user learns at once that the code is dead.
-func (s *Service) attemptResult(n int64, err error) error {
+func (s *Service) attemptResult(n int64, err error, c Challenge) error {
 	if errors.Is(err, ErrCodeWrong) && n >= int64(s.policy.MaxAttempts) {
-		return fmt.Errorf("%w: %w", ErrTooManyAttempts, err)
+		return s.tooManyAttempts(c, err)
 	}
 	return err
+}
+
+// tooManyAttempts says when a new code for c's purpose can be had: a new
+// registration once c expires, a new login once the login throttle that
+// started with c runs out.
+func (s *Service) tooManyAttempts(c Challenge, cause error) error {
+	until := c.ExpiresAt
+	if c.Purpose == PurposeLogin {
+		until = c.CreatedAt.Add(s.policy.LoginThrottle)
+	}
+	err := ErrTooManyAttempts
+	if cause != nil {
+		err = fmt.Errorf("%w: %w", ErrTooManyAttempts, cause)
+	}
+	return &ThrottledError{Limit: LimitAttempts, RetryAfter: max(until.Sub(s.now()), 0), Err: err}
 }
 
 // maskPhone keeps the country code and last two digits, for error context

@@ -1,11 +1,13 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -240,8 +242,12 @@ func TestTooManyWrongCodesKillTheCode(t *testing.T) {
 			r := h.post("/auth/api/verify/", map[string]any{"code": wrongFor(code), "token": tok, "phone": phone})
 			want(t, fmt.Sprintf("wrong try %d", i+1), r, wantStatus, nil)
 		}
+		h.clock.Advance(time.Minute)
 		r := h.post("/auth/api/verify/", map[string]any{"code": code, "token": tok, "phone": phone})
 		want(t, "right code after the limit", r, http.StatusTooManyRequests, errBody("Too many failed attempts, request a new code"))
+		if got := r.header.Get("Retry-After"); got != "240" {
+			t.Errorf("Retry-After = %q, want 240 (until the code expires and a new registration is possible)", got)
+		}
 	})
 	t.Run("login, and a new code starts afresh", func(t *testing.T) {
 		const phone = "+14155550141"
@@ -251,9 +257,13 @@ func TestTooManyWrongCodesKillTheCode(t *testing.T) {
 		for range 3 {
 			h.post("/auth/api/login/verify/", map[string]any{"code": wrongFor(code), "user_id": id})
 		}
+		h.clock.Advance(2 * time.Minute)
 		r := h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id})
 		want(t, "right code after the limit", r, http.StatusTooManyRequests, errBody("Too many failed attempts, request a new code"))
-		h.clock.Advance(5 * time.Minute)
+		if got := r.header.Get("Retry-After"); got != "180" {
+			t.Errorf("Retry-After = %q, want 180 (until the login throttle ends)", got)
+		}
+		h.clock.Advance(3 * time.Minute)
 		h.login(phone)
 		r = h.post("/auth/api/login/verify/", map[string]any{"code": h.sender.LastCode(phone), "user_id": id})
 		want(t, "new code", r, http.StatusOK, nil)
@@ -551,4 +561,61 @@ func TestFailedSendsDoNotSpendTheSMSBudget(t *testing.T) {
 	h.register("+14155550240")
 	h.register("+14155550241")
 	want(t, "budget spent by real sends", h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550242"}), 429, nil)
+}
+
+// lostReplyLimiter takes holds but, while lose is set, reports an outage
+// as a backend would whose reply to a write it did was lost.
+type lostReplyLimiter struct {
+	phoneauth.Limiter
+	lose atomic.Bool
+}
+
+func (l *lostReplyLimiter) Hold(ctx context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
+	ok, left, err := l.Limiter.Hold(ctx, key, owner, ttl)
+	if l.lose.Load() {
+		return false, 0, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
+	}
+	return ok, left, err
+}
+
+func TestLoginHoldIsUndoneWhenItsReplyIsLost(t *testing.T) {
+	t.Parallel()
+	var lim *lostReplyLimiter
+	h := newHarness(t, harnessOptions{limiter: func(l phoneauth.Limiter) phoneauth.Limiter {
+		lim = &lostReplyLimiter{Limiter: l}
+		return lim
+	}})
+	const phone = "+14155550250"
+	h.verified(phone)
+	lim.lose.Store(true)
+	want(t, "login during the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 503, errBody("Service unavailable"))
+	lim.lose.Store(false)
+	want(t, "login after the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 200, nil)
+	want(t, "throttle of that login still holds", h.post("/auth/api/login/", map[string]any{"phone": phone}), 429, nil)
+}
+
+// lostReplyStore registers but, while lose is set, reports an outage as a
+// database would whose commit reply was lost.
+type lostReplyStore struct {
+	phoneauth.Store
+	lose atomic.Bool
+}
+
+func (s *lostReplyStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
+	got, err := s.Store.Register(ctx, u, c, now)
+	if err == nil && s.lose.Load() {
+		return phoneauth.User{}, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
+	}
+	return got, err
+}
+
+func TestRegistrationIsUndoneWhenItsReplyIsLost(t *testing.T) {
+	t.Parallel()
+	st := &lostReplyStore{Store: openSQLite(t)}
+	h := newHarness(t, harnessOptions{store: st})
+	const phone = "+14155550260"
+	st.lose.Store(true)
+	want(t, "register during the fault", h.post("/auth/api/Register/", map[string]any{"phonenumber": phone}), 503, errBody("Service unavailable"))
+	st.lose.Store(false)
+	h.register(phone)
 }

@@ -54,6 +54,7 @@ var throttleBodies = map[phoneauth.Limit]map[string]string{
 	phoneauth.LimitLoginPending: {"message": "User already have a request for login"},
 	phoneauth.LimitIP:           {"error": "Too many requests, try again later"},
 	phoneauth.LimitSMSBudget:    {"error": "SMS limit reached, try again later"},
+	phoneauth.LimitAttempts:     {"error": "Too many failed attempts, request a new code"},
 }
 
 // writeError is the only writer of error responses. Unknown errors answer

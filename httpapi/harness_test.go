@@ -39,6 +39,8 @@ type harnessOptions struct {
 	trustedProxies []netip.Prefix
 	// store replaces the default SQLite file in t.TempDir().
 	store phoneauth.Store
+	// limiter, if set, wraps the in-memory limiter, to inject faults.
+	limiter func(phoneauth.Limiter) phoneauth.Limiter
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -59,11 +61,15 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	sender := &phoneauthtest.Sender{}
+	var limiter phoneauth.Limiter = inmem.New(inmem.WithClock(clock.Now))
+	if o.limiter != nil {
+		limiter = o.limiter(limiter)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	svc, err := phoneauth.New(phoneauth.Deps{
 		Store:   st,
 		Sender:  sender,
-		Limiter: inmem.New(inmem.WithClock(clock.Now)),
+		Limiter: limiter,
 		Tokens:  signer,
 		Policy:  policy,
 		Region:  "US",

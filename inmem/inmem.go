@@ -33,10 +33,13 @@ type Limiter struct {
 	nextAt  int // ops at which the next sweep runs
 }
 
-// entry is a counter or a hold: a hold is a counter of one.
+// entry is a counter or a hold: a hold is a counter of one that names its
+// owner.
 type entry struct {
 	n     int64
 	until time.Time // the entry is gone from this instant on
+	held  bool      // a hold, which Unhold by owner deletes; not a counter
+	owner string    // who holds it, when held
 }
 
 // Option configures a Limiter.
@@ -73,14 +76,16 @@ func (l *Limiter) Hit(_ context.Context, key string, window time.Duration) (int6
 		e = entry{until: now.Add(window)}
 	}
 	e.n++
+	// What is counted is a counter, which no Unhold deletes.
+	e.held, e.owner = false, ""
 	l.entries[key] = e
 	return e.n, e.until.Sub(now), nil
 }
 
-// Hold takes key for ttl and returns true if nobody holds it; otherwise it
-// returns false and the time the hold has left. It fails if ttl is not
-// positive.
-func (l *Limiter) Hold(_ context.Context, key string, ttl time.Duration) (bool, time.Duration, error) {
+// Hold takes key for owner for ttl and returns true if nobody holds it;
+// otherwise (owner included) it returns false and the time the hold has
+// left. It fails if ttl is not positive.
+func (l *Limiter) Hold(_ context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
 	if ttl <= 0 {
 		return false, 0, fmt.Errorf("inmem: hold: ttl %s is not positive", ttl)
 	}
@@ -90,8 +95,21 @@ func (l *Limiter) Hold(_ context.Context, key string, ttl time.Duration) (bool, 
 	if e, ok := l.live(key, now); ok {
 		return false, e.until.Sub(now), nil
 	}
-	l.entries[key] = entry{n: 1, until: now.Add(ttl)}
+	l.entries[key] = entry{n: 1, until: now.Add(ttl), held: true, owner: owner}
 	return true, 0, nil
+}
+
+// Unhold deletes the hold key if owner holds it. Another owner's hold, a
+// counter, and a key that does not exist or has expired are left as they
+// are. Unhold never fails.
+func (l *Limiter) Unhold(_ context.Context, key, owner string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.step()
+	if e, ok := l.live(key, now); ok && e.held && e.owner == owner {
+		delete(l.entries, key)
+	}
+	return nil
 }
 
 // Refund takes back one Hit of the counter key, keeping its window. A

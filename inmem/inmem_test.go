@@ -74,7 +74,7 @@ func TestHoldExpiryFollowsTheClock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c.Advance(tt.advance)
-			gotOK, gotLeft, err := l.Hold(t.Context(), "login:u1", tt.ttl)
+			gotOK, gotLeft, err := l.Hold(t.Context(), "login:u1", "owner", tt.ttl)
 			if err != nil {
 				t.Fatalf("Hold: %v", err)
 			}
@@ -137,7 +137,7 @@ func TestNonPositiveDurationsFail(t *testing.T) {
 			if _, _, err := l.Hit(t.Context(), "k", d); err == nil {
 				t.Error("Hit: no error")
 			}
-			if _, _, err := l.Hold(t.Context(), "k", d); err == nil {
+			if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil {
 				t.Error("Hold: no error")
 			}
 			if got := size(l); got != 0 {
@@ -149,7 +149,7 @@ func TestNonPositiveDurationsFail(t *testing.T) {
 
 func held(t *testing.T, l *Limiter, key string, ttl time.Duration) bool {
 	t.Helper()
-	ok, _, err := l.Hold(t.Context(), key, ttl)
+	ok, _, err := l.Hold(t.Context(), key, "owner", ttl)
 	if err != nil {
 		t.Fatalf("Hold(%q): %v", key, err)
 	}

@@ -113,11 +113,11 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 	t.Run("Hold succeeds once, then reports the time left without extending the hold", func(t *testing.T) {
 		t.Parallel()
 		l := open(t)
-		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+		if ok, _ := hold(t, l, "login:u1", "a", longTTL); !ok {
 			t.Fatal("first Hold = false, want true")
 		}
 		for _, ttl := range []time.Duration{longTTL, 10 * longTTL} {
-			ok, left := hold(t, l, "login:u1", ttl)
+			ok, left := hold(t, l, "login:u1", "b", ttl)
 			if ok {
 				t.Fatalf("Hold(ttl %s) of a held key = true, want false", ttl)
 			}
@@ -125,7 +125,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 			// not take the key over for its own ttl.
 			checkLeft(t, fmt.Sprintf("Hold(ttl %s) left", ttl), left, longTTL)
 		}
-		if ok, _ := hold(t, l, "login:u2", longTTL); !ok {
+		if ok, _ := hold(t, l, "login:u2", "b", longTTL); !ok {
 			t.Error("Hold of another key = false, want true: keys must be held on their own")
 		}
 	})
@@ -133,11 +133,11 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 	t.Run("Hold can be taken again after its ttl has passed", func(t *testing.T) {
 		t.Parallel()
 		l := open(t)
-		if ok, _ := hold(t, l, "login:u1", shortTTL); !ok {
+		if ok, _ := hold(t, l, "login:u1", "a", shortTTL); !ok {
 			t.Fatal("first Hold = false, want true")
 		}
 		poll(t, "hold to expire", func() (bool, time.Duration) {
-			ok, left := hold(t, l, "login:u1", shortTTL)
+			ok, left := hold(t, l, "login:u1", "b", shortTTL)
 			if !ok {
 				checkLeft(t, "left", left, shortTTL)
 			}
@@ -148,43 +148,170 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 	t.Run("Hold can be taken again after Release", func(t *testing.T) {
 		t.Parallel()
 		l := open(t)
-		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+		if ok, _ := hold(t, l, "login:u1", "a", longTTL); !ok {
 			t.Fatal("first Hold = false, want true")
 		}
 		release(t, l, "login:u1")
-		if ok, _ := hold(t, l, "login:u1", longTTL); !ok {
+		if ok, _ := hold(t, l, "login:u1", "b", longTTL); !ok {
 			t.Error("Hold after Release = false, want true")
 		}
 	})
 
-	t.Run("32 concurrent Holds of one key let exactly one through", func(t *testing.T) {
+	t.Run("32 concurrent Holds of one key by distinct owners let exactly one through, and only its owner's Unhold frees the key", func(t *testing.T) {
 		t.Parallel()
 		l := open(t)
 		const n = 32
+		owners := make([]string, n)
+		for i := range owners {
+			owners[i] = fmt.Sprintf("owner-%d", i)
+		}
 		oks := make([]bool, n)
 		lefts := make([]time.Duration, n)
 		errs := make([]error, n)
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				oks[i], lefts[i], errs[i] = l.Hold(t.Context(), "login:u1", longTTL)
+				oks[i], lefts[i], errs[i] = l.Hold(t.Context(), "login:u1", owners[i], longTTL)
 			})
 		}
 		wg.Wait()
-		won := 0
+		winner := -1
 		for i := range n {
 			if errs[i] != nil {
 				t.Fatalf("Hold: %v", errs[i])
 			}
-			if oks[i] {
-				won++
+			if !oks[i] {
+				checkLeft(t, "left of a refused Hold", lefts[i], longTTL)
 				continue
 			}
-			checkLeft(t, "left of a refused Hold", lefts[i], longTTL)
+			if winner >= 0 {
+				t.Fatalf("Holds by %s and %s both succeeded, want exactly 1", owners[winner], owners[i])
+			}
+			winner = i
 		}
-		if won != 1 {
-			t.Errorf("%d Holds succeeded, want exactly 1", won)
+		if winner < 0 {
+			t.Fatal("no Hold succeeded, want exactly 1")
 		}
+
+		// The owners that were refused Unhold at once, as requests that
+		// undo a failed Hold would.
+		for i := range n {
+			if i != winner {
+				wg.Go(func() { errs[i] = l.Unhold(t.Context(), "login:u1", owners[i]) })
+			}
+		}
+		wg.Wait()
+		for i := range n {
+			if i != winner && errs[i] != nil {
+				t.Fatalf("Unhold by %s: %v", owners[i], errs[i])
+			}
+		}
+		ok, left := hold(t, l, "login:u1", "late", longTTL)
+		if ok {
+			t.Fatal("Hold after the refused owners' Unholds = true, want false: only the winner's Unhold may free the key")
+		}
+		checkLeft(t, "left after the refused owners' Unholds", left, longTTL)
+		unhold(t, l, "login:u1", owners[winner])
+		if ok, _ := hold(t, l, "login:u1", "late", longTTL); !ok {
+			t.Error("Hold after the winner's Unhold = false, want true")
+		}
+	})
+
+	t.Run("Hold by the owner of a held key is refused and does not extend the hold", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", "a", longTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		ok, left := hold(t, l, "login:u1", "a", 10*longTTL)
+		if ok {
+			t.Fatal("second Hold by the same owner = true, want false: a hold is not re-entrant")
+		}
+		checkLeft(t, "left", left, longTTL)
+	})
+
+	t.Run("Unhold by the owner frees the key for a new Hold", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", "a", longTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		unhold(t, l, "login:u1", "a")
+		if ok, _ := hold(t, l, "login:u1", "b", longTTL); !ok {
+			t.Error("Hold after Unhold by the owner = false, want true")
+		}
+	})
+
+	t.Run("Unhold by any other owner, however alike, leaves the hold and its time left", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", "a1", longTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		// The owner is compared exactly: no prefix, case folding or
+		// number parsing may match.
+		for _, other := range []string{"b", "", "a", "a1 ", "A1", "a10", "01", "1"} {
+			unhold(t, l, "login:u1", other)
+		}
+		ok, left := hold(t, l, "login:u1", "c", longTTL)
+		if ok {
+			t.Fatal("Hold after Unholds by other owners = true, want false")
+		}
+		checkLeft(t, "left after Unholds by other owners", left, longTTL)
+		unhold(t, l, "login:u1", "a1")
+		if ok, _ := hold(t, l, "login:u1", "c", longTTL); !ok {
+			t.Error("Hold after Unhold by the owner = false, want true")
+		}
+	})
+
+	t.Run("Unhold of a key that does not exist is no error and creates nothing", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		unhold(t, l, "login:nobody", "a")
+		unhold(t, l, "login:nobody", "a")
+		if ok, _ := hold(t, l, "login:nobody", "b", longTTL); !ok {
+			t.Error("Hold after Unholds of a missing key = false, want true")
+		}
+	})
+
+	t.Run("Unhold of a counter by any owner, even one that spells its count, is no error and keeps the count", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		hit(t, l, "attempts:login:u1", longTTL)
+		hit(t, l, "attempts:login:u1", longTTL)
+		for _, owner := range []string{"a", "", "0", "1", "2", "3"} {
+			unhold(t, l, "attempts:login:u1", owner)
+		}
+		if got, _ := hit(t, l, "attempts:login:u1", longTTL); got != 3 {
+			t.Errorf("Hit after Hit, Hit and Unholds = %d, want 3: Unhold must not touch a counter", got)
+		}
+	})
+
+	t.Run("Unhold by the owner of an expired hold is no error and never frees the hold another owner took since", func(t *testing.T) {
+		t.Parallel()
+		l := open(t)
+		if ok, _ := hold(t, l, "login:u1", "a", shortTTL); !ok {
+			t.Fatal("first Hold = false, want true")
+		}
+		// A probe held after the key expires no earlier: once it can be
+		// taken again, so can the key, without anyone having taken it.
+		if ok, _ := hold(t, l, "probe", "a", shortTTL); !ok {
+			t.Fatal("Hold of the probe = false, want true")
+		}
+		poll(t, "probe to expire", func() (bool, time.Duration) {
+			return hold(t, l, "probe", "poller", shortTTL)
+		})
+		unhold(t, l, "login:u1", "a")
+		poll(t, "hold to expire", func() (bool, time.Duration) {
+			return hold(t, l, "login:u1", "b", longTTL)
+		})
+		// The request that took the expired hold undoes it late.
+		unhold(t, l, "login:u1", "a")
+		ok, left := hold(t, l, "login:u1", "c", longTTL)
+		if ok {
+			t.Fatal("Hold after a stale Unhold = true, want false: Unhold freed another owner's hold")
+		}
+		checkLeft(t, "left after a stale Unhold", left, longTTL)
 	})
 
 	t.Run("Release of a key that does not exist is no error", func(t *testing.T) {
@@ -225,7 +352,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 		refund(t, l, "sms:budget")
 		// A Hold is refused by any live key, so it sees whatever a Refund
 		// might have left behind.
-		if ok, _ := hold(t, l, "sms:budget", longTTL); !ok {
+		if ok, _ := hold(t, l, "sms:budget", "a", longTTL); !ok {
 			t.Fatal("Hold after Refunds of a missing key = false, want true: Refund must not create the key")
 		}
 		refund(t, l, "ip:127.0.0.1")
@@ -331,13 +458,20 @@ func hit(t *testing.T, l phoneauth.Limiter, key string, window time.Duration) (i
 	return n, reset
 }
 
-func hold(t *testing.T, l phoneauth.Limiter, key string, ttl time.Duration) (bool, time.Duration) {
+func hold(t *testing.T, l phoneauth.Limiter, key, owner string, ttl time.Duration) (bool, time.Duration) {
 	t.Helper()
-	ok, left, err := l.Hold(t.Context(), key, ttl)
+	ok, left, err := l.Hold(t.Context(), key, owner, ttl)
 	if err != nil {
-		t.Fatalf("Hold(%q, %s): %v", key, ttl, err)
+		t.Fatalf("Hold(%q, %q, %s): %v", key, owner, ttl, err)
 	}
 	return ok, left
+}
+
+func unhold(t *testing.T, l phoneauth.Limiter, key, owner string) {
+	t.Helper()
+	if err := l.Unhold(t.Context(), key, owner); err != nil {
+		t.Fatalf("Unhold(%q, %q): %v", key, owner, err)
+	}
 }
 
 func refund(t *testing.T, l phoneauth.Limiter, key string) {

@@ -36,16 +36,18 @@ func (s *Store) Limiter() *Limiter { return &Limiter{s: s} }
 // hitQuery adds one to counter $1, starting it over with a window of $2
 // from now if it is absent or expired. It returns the count and the time
 // left, which the clamp keeps within $2 even when a concurrent Hit whose
-// transaction began a moment later created the row.
+// transaction began a moment later created the row. A counter has no
+// owner, so that no Unhold deletes it.
 const hitQuery = `
 INSERT INTO limits AS l (key, count, expires_at) VALUES ($1, 1, now() + $2::interval)
 ON CONFLICT (key) DO UPDATE SET
 	count = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.count + 1 END,
-	expires_at = CASE WHEN l.expires_at <= now() THEN excluded.expires_at ELSE l.expires_at END
+	expires_at = CASE WHEN l.expires_at <= now() THEN excluded.expires_at ELSE l.expires_at END,
+	owner = NULL
 RETURNING count, least(expires_at - now(), $2::interval)`
 
-// holdQueries take key $1 for $2 if it is absent or expired: the first
-// affects one row exactly when it takes the key. When it does not, it still
+// holdQueries take key $1 for owner $3 for $2 if it is absent or expired:
+// the first affects one row exactly when it takes the key. When it does not, it still
 // locks the row it found, so the second, in the same transaction but with a
 // fresh snapshot, reads the time left of the hold that refused it, even one
 // committed while the first waited for it. One statement cannot do both
@@ -53,12 +55,20 @@ RETURNING count, least(expires_at - now(), $2::interval)`
 // not the one it found.
 const (
 	holdTake = `
-INSERT INTO limits AS l (key, count, expires_at) VALUES ($1, 1, now() + $2::interval)
-ON CONFLICT (key) DO UPDATE SET count = 1, expires_at = excluded.expires_at
+INSERT INTO limits AS l (key, count, expires_at, owner) VALUES ($1, 1, now() + $2::interval, $3)
+ON CONFLICT (key) DO UPDATE SET count = 1, expires_at = excluded.expires_at, owner = excluded.owner
 WHERE l.expires_at <= now()`
 	holdLeft = `
 SELECT least(expires_at - now(), $2::interval) FROM limits WHERE key = $1`
 )
+
+// unholdQuery deletes hold $1 if owner $2 holds it and it has not expired.
+// A counter's owner is NULL, which equals nothing. A DELETE that waited for
+// a concurrent Hold starting an expired row over checks its condition again
+// on the row that Hold wrote (READ COMMITTED), so it never deletes the new
+// owner's hold.
+const unholdQuery = `
+DELETE FROM limits WHERE key = $1 AND owner = $2 AND expires_at > now()`
 
 // refundQuery takes one off counter $1 unless it is at zero, absent or
 // expired. It leaves expires_at alone, so the window stays.
@@ -92,12 +102,13 @@ func (l *Limiter) Hit(ctx context.Context, key string, window time.Duration) (in
 	return n, reset, nil
 }
 
-// Hold takes key for ttl and returns true if nobody holds it; otherwise it
-// returns false and the time the hold has left, without extending it. It
-// sends two statements in one round trip, run as one transaction. Errors: a
-// ttl that is not positive; phoneauth.ErrUnavailable when the database
-// cannot be reached in time.
-func (l *Limiter) Hold(ctx context.Context, key string, ttl time.Duration) (bool, time.Duration, error) {
+// Hold takes key for owner for ttl and returns true if nobody holds it;
+// otherwise (owner included) it returns false and the time the hold has
+// left, without extending it. It sends two statements in one round trip,
+// run as one transaction. Errors: a ttl that is not positive;
+// phoneauth.ErrUnavailable when the database cannot be reached in time, in
+// which case the hold may have been taken all the same: Unhold undoes it.
+func (l *Limiter) Hold(ctx context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
 	if ttl <= 0 {
 		return false, 0, fmt.Errorf("postgres: limiter hold: ttl %s is not positive", ttl)
 	}
@@ -108,7 +119,7 @@ func (l *Limiter) Hold(ctx context.Context, key string, ttl time.Duration) (bool
 	// A batch runs as one implicit transaction: the second statement
 	// runs under the row lock of the first.
 	b := &pgx.Batch{}
-	b.Queue(holdTake, key, micros(ttl)).Exec(func(ct pgconn.CommandTag) error {
+	b.Queue(holdTake, key, micros(ttl), owner).Exec(func(ct pgconn.CommandTag) error {
 		taken = ct.RowsAffected() == 1
 		return nil
 	})
@@ -120,6 +131,19 @@ func (l *Limiter) Hold(ctx context.Context, key string, ttl time.Duration) (bool
 		return true, 0, nil
 	}
 	return false, left, nil
+}
+
+// Unhold deletes the hold key if owner holds it, in one conditional delete.
+// Another owner's hold, a counter, and a key that does not exist or has
+// expired are left as they are. Errors: phoneauth.ErrUnavailable when the
+// database cannot be reached in time.
+func (l *Limiter) Unhold(ctx context.Context, key, owner string) error {
+	ctx, cancel := l.s.bound(ctx)
+	defer cancel()
+	if _, err := l.s.pool.Exec(ctx, unholdQuery, key, owner); err != nil {
+		return l.s.fail(ctx, "limiter unhold", err)
+	}
+	return nil
 }
 
 // Refund takes back one Hit of the counter key in one conditional update,

@@ -27,7 +27,7 @@ func TestLimiterNonPositiveDurationsFailWithoutStoring(t *testing.T) {
 		if _, _, err := l.Hit(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
 			t.Errorf("Hit(window %s): error %v, want a non-ErrUnavailable error", d, err)
 		}
-		if _, _, err := l.Hold(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
+		if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
 			t.Errorf("Hold(ttl %s): error %v, want a non-ErrUnavailable error", d, err)
 		}
 	}
@@ -85,9 +85,10 @@ func limiterOps(key string) []limiterOp {
 			return err
 		}},
 		{"Hold", func(ctx context.Context, l *Limiter) error {
-			_, _, err := l.Hold(ctx, "login:u1", time.Minute)
+			_, _, err := l.Hold(ctx, "login:u1", "owner", time.Minute)
 			return err
 		}},
+		{"Unhold", func(ctx context.Context, l *Limiter) error { return l.Unhold(ctx, "login:u1", "owner") }},
 		{"Refund", func(ctx context.Context, l *Limiter) error { return l.Refund(ctx, key) }},
 		{"Release", func(ctx context.Context, l *Limiter) error { return l.Release(ctx, "login:u1") }},
 		{"Ping", func(ctx context.Context, l *Limiter) error { return l.Ping(ctx) }},
@@ -110,7 +111,7 @@ func TestLimiterPrune(t *testing.T) {
 		for i := range expired {
 			insertLimit(t, s, fmt.Sprintf("ip:10.0.0.%d", i), -time.Minute)
 		}
-		if ok, _, err := l.Hold(t.Context(), "login:live", time.Hour); err != nil || !ok {
+		if ok, _, err := l.Hold(t.Context(), "login:live", "owner", time.Hour); err != nil || !ok {
 			t.Fatalf("Hold = %t, %v; want true", ok, err)
 		}
 		checkLimiterPrune(t, l, expired)
@@ -118,7 +119,7 @@ func TestLimiterPrune(t *testing.T) {
 		if got := limitRows(t, s); got != 1 {
 			t.Errorf("%d rows left in limits, want 1 (the live hold)", got)
 		}
-		if ok, _, err := l.Hold(t.Context(), "login:live", time.Hour); err != nil || ok {
+		if ok, _, err := l.Hold(t.Context(), "login:live", "owner", time.Hour); err != nil || ok {
 			t.Errorf("Hold of the live key after Prune = %t, %v; want false", ok, err)
 		}
 	})

@@ -43,7 +43,7 @@ func TestKeysLiveUnderThePrefix(t *testing.T) {
 	if _, _, err := a.Hit(t.Context(), "ip:127.0.0.1", time.Minute); err != nil {
 		t.Fatalf("Hit: %v", err)
 	}
-	if ok, _, err := a.Hold(t.Context(), "login:u1", time.Minute); err != nil || !ok {
+	if ok, _, err := a.Hold(t.Context(), "login:u1", "owner", time.Minute); err != nil || !ok {
 		t.Fatalf("Hold = %t, %v; want true", ok, err)
 	}
 	tests := []struct {
@@ -68,7 +68,7 @@ func TestKeysLiveUnderThePrefix(t *testing.T) {
 		if n, _, err := b.Hit(t.Context(), "ip:127.0.0.1", time.Minute); err != nil || n != 1 {
 			t.Errorf("Hit under another prefix = %d, %v; want 1", n, err)
 		}
-		if ok, _, err := b.Hold(t.Context(), "login:u1", time.Minute); err != nil || !ok {
+		if ok, _, err := b.Hold(t.Context(), "login:u1", "owner", time.Minute); err != nil || !ok {
 			t.Errorf("Hold under another prefix = %t, %v; want true", ok, err)
 		}
 	})
@@ -84,7 +84,7 @@ func TestNonPositiveDurationsFailWithoutStoring(t *testing.T) {
 			if _, _, err := l.Hit(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
 				t.Errorf("Hit: error %v, want a non-ErrUnavailable error", err)
 			}
-			if _, _, err := l.Hold(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
+			if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
 				t.Errorf("Hold: error %v, want a non-ErrUnavailable error", err)
 			}
 			if n, err := direct.Exists(t.Context(), l.prefix+"k").Result(); err != nil || n != 0 {
@@ -220,9 +220,10 @@ func ops() []op {
 			return err
 		}},
 		{"Hold", func(ctx context.Context, l *Limiter) error {
-			_, _, err := l.Hold(ctx, "login:u1", time.Minute)
+			_, _, err := l.Hold(ctx, "login:u1", "owner", time.Minute)
 			return err
 		}},
+		{"Unhold", func(ctx context.Context, l *Limiter) error { return l.Unhold(ctx, "login:u1", "owner") }},
 		{"Refund", func(ctx context.Context, l *Limiter) error { return l.Refund(ctx, "ip:127.0.0.1") }},
 		{"Release", func(ctx context.Context, l *Limiter) error { return l.Release(ctx, "login:u1") }},
 		{"Ping", func(ctx context.Context, l *Limiter) error { return l.Ping(ctx) }},

@@ -143,9 +143,9 @@ func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phon
 }
 
 // Parse checks raw as flask-jwt-extended's decode_token does with its
-// defaults (no leeway), at now rather than the wall clock: an HS256
-// signature by this secret, exp after now, nbf and iat (when present) not
-// after now. It also requires the layout this service relies on: type
+// defaults, at now rather than the wall clock: an HS256 signature by this
+// secret, exp after now (no leeway), nbf and iat (when present) not after
+// now + ClockSkew. It also requires the layout this service relies on: type
 // "access" or "refresh", a non-empty string sub and jti, and a numeric exp.
 // Other claims are allowed. It returns an error wrapping
 // phoneauth.ErrTokenExpired when a well-formed, correctly signed token is

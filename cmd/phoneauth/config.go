@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/phoneauth/phoneauth"
 )
 
@@ -95,11 +98,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 			p.fail("PHONEAUTH_DATABASE_URL", "sqlite: needs a plain file path, as in sqlite:phoneauth.db")
 		}
 	case c.postgres():
+		if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
+			p.fail("PHONEAUTH_DATABASE_URL", "is not a valid PostgreSQL URL")
+		}
 	default:
 		p.fail("PHONEAUTH_DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://")
 	}
-	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		p.fail("PHONEAUTH_REDIS_URL", "must start with redis:// or rediss://")
+	if c.RedisURL != "" {
+		// Parse errors are not repeated: they quote the URL, password
+		// included.
+		if _, err := goredis.ParseURL(c.RedisURL); err != nil {
+			p.fail("PHONEAUTH_REDIS_URL", "is not a valid redis:// or rediss:// URL")
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p.fail("PHONEAUTH_LOG_FORMAT", "must be text or json")

@@ -318,6 +318,8 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"webhook url not http", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x/y"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
 		{"webhook secret not base64", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_***"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}},
 		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
+		{"bad redis url, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
+		{"bad postgres url, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x", "PHONEAUTH_JWT_SECRET": strings.Repeat("s", 32)}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"bad region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}},
 		{"bad database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}},
@@ -341,6 +343,9 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "hunter") {
+				t.Errorf("error %q repeats a secret", err)
 			}
 		})
 	}

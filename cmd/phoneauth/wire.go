@@ -179,7 +179,13 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	var s store
 	closeStore := func() {}
 	defer func() { closeStore() }()
-	err = retry(ctx, log, "database", func() error {
+	// A PostgreSQL server may come up after us; a SQLite file opens or
+	// does not, so its failure is final.
+	waitFor := func(_ string, fn func() error) error { return fn() }
+	if c.postgres() {
+		waitFor = func(what string, fn func() error) error { return retry(ctx, log, what, fn) }
+	}
+	err = waitFor("database", func() error {
 		opened, closer, err := openStore(ctx, c)
 		if err != nil {
 			return fmt.Errorf("open database: %w", err)
