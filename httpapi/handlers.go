@@ -10,6 +10,42 @@ import (
 	"github.com/phoneauth/phoneauth"
 )
 
+// jsonCall adapts a handler body that takes a decoded JSON request and
+// returns the 200 response body, or an error for writeError.
+func jsonCall[Req any](s *Server, call func(r *http.Request, req Req) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := decode[Req](w, r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		resp, err := call(r, req)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, resp)
+	})
+}
+
+// bearerCall adapts a handler body that takes the request's bearer token
+// and returns the 200 response body, or an error for writeError.
+func bearerCall(s *Server, call func(r *http.Request, token string) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, err := bearer(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		resp, err := call(r, token)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, resp)
+	})
+}
+
 func handleRegister(s *Server) http.Handler {
 	type request struct {
 		Phone string `json:"phonenumber"`
@@ -19,18 +55,12 @@ func handleRegister(s *Server) http.Handler {
 		Phone   string `json:"phone"`
 		Token   string `json:"token"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
+	return jsonCall(s, func(r *http.Request, req request) (any, error) {
 		reg, err := s.svc.Register(r.Context(), phoneauth.RegisterRequest{Phone: req.Phone, ClientIP: clientIP(r)})
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		encode(w, http.StatusOK, response{Message: "User Created Successfully", Phone: reg.Phone, Token: reg.Token})
+		return response{Message: "User Created Successfully", Phone: reg.Phone, Token: reg.Token}, nil
 	})
 }
 
@@ -40,18 +70,12 @@ func handleVerify(s *Server) http.Handler {
 		Token string `json:"token"`
 		Phone string `json:"phone"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
+	return jsonCall(s, func(r *http.Request, req request) (any, error) {
+		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone})
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		err = s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone})
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]string{"message": "User verify Successfully!"})
+		return map[string]string{"message": "User verify Successfully!"}, nil
 	})
 }
 
@@ -64,19 +88,13 @@ func handleLogin(s *Server) http.Handler {
 		Message    string `json:"message"`
 		UserID     string `json:"user_id"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
+	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
+	return jsonCall(s, func(r *http.Request, req request) (any, error) {
 		lc, err := s.svc.Login(r.Context(), phoneauth.LoginRequest{Phone: req.Phone, ClientIP: clientIP(r)})
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
-		encode(w, http.StatusOK, response{ExpireTime: ttl, Message: "Code Send to user", UserID: lc.UserID})
+		return response{ExpireTime: ttl, Message: "Code Send to user", UserID: lc.UserID}, nil
 	})
 }
 
@@ -90,49 +108,31 @@ func handleLoginVerify(s *Server) http.Handler {
 		Code   string `json:"code"`
 		UserID string `json:"user_id"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		req, err := decode[request](w, r)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
+	return jsonCall(s, func(r *http.Request, req request) (any, error) {
 		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.LoginVerifyRequest{Code: req.Code, UserID: req.UserID})
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		encode(w, http.StatusOK, tokenResponse{AccessToken: pair.Access, RefreshToken: pair.Refresh})
+		return tokenResponse{AccessToken: pair.Access, RefreshToken: pair.Refresh}, nil
 	})
 }
 
 func handleRefresh(s *Server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := bearer(r)
+	return bearerCall(s, func(r *http.Request, token string) (any, error) {
+		pair, err := s.svc.Refresh(r.Context(), token)
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		pair, err := s.svc.Refresh(r.Context(), raw)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, tokenResponse{AccessToken: pair.Access, RefreshToken: pair.Refresh})
+		return tokenResponse{AccessToken: pair.Access, RefreshToken: pair.Refresh}, nil
 	})
 }
 
 func handleLogout(s *Server) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := bearer(r)
-		if err != nil {
-			s.error(w, r, err)
-			return
+	return bearerCall(s, func(r *http.Request, token string) (any, error) {
+		if err := s.svc.Logout(r.Context(), token); err != nil {
+			return nil, err
 		}
-		if err := s.svc.Logout(r.Context(), raw); err != nil {
-			s.error(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, map[string]string{"message": "Logged out"})
+		return map[string]string{"message": "Logged out"}, nil
 	})
 }
 
@@ -143,23 +143,17 @@ func handleMe(s *Server) http.Handler {
 		Verified  bool   `json:"verified"`
 		CreatedAt string `json:"created_at"`
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		raw, err := bearer(r)
+	return bearerCall(s, func(r *http.Request, token string) (any, error) {
+		u, err := s.svc.Me(r.Context(), token)
 		if err != nil {
-			s.error(w, r, err)
-			return
+			return nil, err
 		}
-		u, err := s.svc.Me(r.Context(), raw)
-		if err != nil {
-			s.error(w, r, err)
-			return
-		}
-		encode(w, http.StatusOK, response{
+		return response{
 			UserID:    u.ID,
 			Phone:     u.Phone,
 			Verified:  u.Verified,
 			CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339),
-		})
+		}, nil
 	})
 }
 
