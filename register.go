@@ -64,19 +64,23 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (Registration
 		if errors.Is(err, ErrUnavailable) {
 			// The write may have committed with only its answer lost:
 			// undo it if so, or the number would 409 with no SMS sent.
-			if cerr := s.store.CancelRegistration(context.WithoutCancel(ctx), challengeID); cerr != nil {
-				err = errors.Join(err, fmt.Errorf("undo registration: %w", cerr))
-			}
+			err = s.undoRegistration(ctx, challengeID, err)
 		}
 		return Registration{}, err
 	}
 	if err := s.send(ctx, u.Phone, code, PurposeRegister); err != nil {
-		if cerr := s.store.CancelRegistration(context.WithoutCancel(ctx), challengeID); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("undo registration: %w", cerr))
-		}
-		return Registration{}, err
+		return Registration{}, s.undoRegistration(ctx, challengeID, err)
 	}
 	return Registration{Phone: u.Phone, Token: challengeID}, nil
+}
+
+// undoRegistration cancels registration challenge challengeID after err,
+// and returns err with any failure to do so.
+func (s *Service) undoRegistration(ctx context.Context, challengeID string, err error) error {
+	if cerr := s.store.CancelRegistration(context.WithoutCancel(ctx), challengeID); cerr != nil {
+		return errors.Join(err, fmt.Errorf("undo registration: %w", cerr))
+	}
+	return err
 }
 
 // VerifyRequest is the input of Service.Verify.
