@@ -19,56 +19,6 @@ import (
 	"github.com/google/uuid"
 )
 
-// Policy holds the tunable rules of the flows.
-type Policy struct {
-	CodeTTL       time.Duration // how long an SMS code is valid
-	LoginThrottle time.Duration // minimum gap between two unused login codes for one user
-	CodeLength    int           // digits in an SMS code
-	MaxAttempts   int           // tries allowed per code, the right one included
-	AccessTTL     time.Duration
-	RefreshTTL    time.Duration
-	IPRateLimit   int // SMS-sending requests per minute per client IP; 0 disables
-	SMSPerHour    int // SMS sent per hour by the whole service; 0 disables
-}
-
-// DefaultPolicy is the policy the service runs with when nothing is configured.
-func DefaultPolicy() Policy {
-	return Policy{
-		CodeTTL:       5 * time.Minute,
-		LoginThrottle: 5 * time.Minute,
-		CodeLength:    6,
-		MaxAttempts:   5,
-		AccessTTL:     15 * time.Minute,
-		RefreshTTL:    720 * time.Hour,
-		IPRateLimit:   10,
-		SMSPerHour:    1000,
-	}
-}
-
-// Validate reports which fields of p are out of range.
-func (p Policy) Validate() error {
-	var errs []error
-	if p.CodeTTL <= 0 {
-		errs = append(errs, errors.New("code TTL must be positive"))
-	}
-	if p.LoginThrottle < 0 {
-		errs = append(errs, errors.New("login throttle must not be negative"))
-	}
-	if p.CodeLength < 4 || p.CodeLength > 10 {
-		errs = append(errs, errors.New("code length must be between 4 and 10"))
-	}
-	if p.MaxAttempts < 1 {
-		errs = append(errs, errors.New("max attempts must be at least 1"))
-	}
-	if p.AccessTTL <= 0 || p.RefreshTTL <= 0 {
-		errs = append(errs, errors.New("token TTLs must be positive"))
-	}
-	if p.IPRateLimit < 0 || p.SMSPerHour < 0 {
-		errs = append(errs, errors.New("rate limits must not be negative"))
-	}
-	return errors.Join(errs...)
-}
-
 // Service runs the sign-in flows. Build it with New; it is safe for
 // concurrent use.
 type Service struct {
