@@ -3,7 +3,6 @@ package phoneauth
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -18,7 +17,7 @@ var (
 	ErrNoPendingLogin    = errors.New("no pending login")
 	ErrCodeWrong         = errors.New("wrong code")
 	ErrCodeExpired       = errors.New("code expired")
-	ErrTooManyAttempts   = errors.New("too many failed attempts")
+	ErrTooManyAttempts   = errors.New("too many failed attempts") // only ever inside a *ThrottledError of LimitAttempts
 	ErrSendFailed        = errors.New("could not send SMS")
 	ErrTokenMissing      = errors.New("token missing")
 	ErrTokenInvalid      = errors.New("token invalid")
@@ -29,17 +28,35 @@ var (
 	ErrTokenRevoked      = errors.New("token revoked")
 	ErrTokenReused       = errors.New("refresh token reused")
 	// ErrUnavailable marks a failure to reach a dependency (database,
-	// Redis): the request may succeed later.
+	// Redis): the request may succeed later. Unlike the kinds above it is
+	// a failure, not an answer.
 	ErrUnavailable = errors.New("dependency unavailable")
 )
 
-// MissingFieldsError reports required input fields that were absent or empty.
-type MissingFieldsError struct {
-	Fields []string
+// kinds are the error kinds that are answers about the request, not
+// failures of the service: every kind above but ErrUnavailable.
+var kinds = []error{
+	ErrInvalidPhone, ErrUserExists, ErrUserNotFound, ErrNotVerified,
+	ErrChallengeNotFound, ErrNoPendingLogin, ErrCodeWrong, ErrCodeExpired,
+	ErrTooManyAttempts, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
+	ErrTokenExpired, ErrNeedAccessToken, ErrNeedRefreshToken,
+	ErrTokenUnknownUser, ErrTokenRevoked, ErrTokenReused,
 }
 
-func (e *MissingFieldsError) Error() string {
-	return "missing fields: " + strings.Join(e.Fields, ", ")
+// Kinds returns every error kind that answers a request rather than
+// reports a failure: what an adapter passes through untouched and what
+// httpapi must map. ErrUnavailable and *ThrottledError are not among them.
+func Kinds() []error { return append([]error(nil), kinds...) }
+
+// IsKind reports whether err is or wraps one of Kinds: an answer, which a
+// Store returns as it is instead of wrapping it as a failure of its own.
+func IsKind(err error) bool {
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Limit names which limit a ThrottledError hit.
@@ -68,19 +85,4 @@ func (e *ThrottledError) Unwrap() error { return e.Err }
 
 func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("throttled (%s), retry after %s", e.Limit, e.RetryAfter)
-}
-
-// RequireFields returns a *MissingFieldsError naming each empty value, or
-// nil. Pairs are name, value.
-func RequireFields(pairs ...string) error {
-	var missing []string
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if strings.TrimSpace(pairs[i+1]) == "" {
-			missing = append(missing, pairs[i])
-		}
-	}
-	if len(missing) > 0 {
-		return &MissingFieldsError{Fields: missing}
-	}
-	return nil
 }

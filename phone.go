@@ -33,3 +33,12 @@ func ParsePhone(raw, defaultRegion string) (string, error) {
 func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0
 }
+
+// maskPhone keeps the country code and last two digits, for error context
+// and logs.
+func maskPhone(e164 string) string {
+	if len(e164) <= 5 {
+		return "***"
+	}
+	return e164[:2] + "***" + e164[len(e164)-2:]
+}

@@ -4,9 +4,17 @@
 // the rules (Policy) and the flows, which are methods of Service. It knows
 // nothing of HTTP, SQL or Redis; adapters in sub-packages implement the
 // interfaces it consumes (Store, Sender, Limiter, Tokens).
+//
+// The files, by purpose: policy.go (the rules' settings), challenge.go
+// (an SMS code: making, hashing and checking it, counting its tries),
+// limits.go (per-IP limit and the SMS budget), send.go (sending a code),
+// register.go and login.go (the two code flows), session.go (the token
+// flows: refresh, logout, me), error.go (the error kinds), undo.go (taking
+// back a failed flow's steps).
 package phoneauth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -92,41 +101,47 @@ func New(d Deps) (*Service, error) {
 // Policy returns the policy the service runs with.
 func (s *Service) Policy() Policy { return s.policy }
 
-// newCode returns a uniformly random string of n decimal digits.
-func (s *Service) newCode() (string, error) {
-	const digits = "0123456789"
-	b := make([]byte, s.policy.CodeLength)
-	// Rejection sampling: bytes >= 250 would bias the digits.
-	buf := make([]byte, 1)
-	for i := range b {
-		for {
-			if _, err := io.ReadFull(s.random, buf); err != nil {
-				return "", fmt.Errorf("generate code: %w", err)
-			}
-			if buf[0] < 250 {
-				b[i] = digits[buf[0]%10]
-				break
-			}
-		}
+// Check pings every dependency at once, each bounded by ctx, and returns
+// the failures by name ("database", "limiter"); an empty map means all are
+// up. The pings run in parallel so a slow database cannot starve the
+// limiter's check of time, or the other way round.
+func (s *Service) Check(ctx context.Context) map[string]error {
+	checks := map[string]func(context.Context) error{
+		"database": s.store.Ping,
+		"limiter":  s.limiter.Ping,
 	}
-	return string(b), nil
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	failed := map[string]error{}
+	for name, ping := range checks {
+		wg.Go(func() {
+			if err := ping(ctx); err != nil {
+				mu.Lock()
+				failed[name] = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return failed
 }
 
-// hashCode is the keyed hash under which a code is stored. The challenge ID
-// and purpose are mixed in so equal codes of different challenges never
-// share a hash.
-func (s *Service) hashCode(purpose Purpose, challengeID, code string) []byte {
-	m := hmac.New(sha256.New, s.codeKey)
-	fmt.Fprintf(m, "%s\x00%s\x00%s", purpose, challengeID, code)
-	return m.Sum(nil)
-}
-
+// newID mints the ID of a new user, challenge or session. The service
+// mints every ID and passes it to the store, so the stores decide nothing
+// about identity.
 func (s *Service) newID() (string, error) {
 	id, err := uuid.NewRandomFromReader(s.random)
 	if err != nil {
 		return "", fmt.Errorf("generate id: %w", err)
 	}
 	return id.String(), nil
+}
+
+// storeErr names the store operation a store error came from: the one way
+// every flow wraps them. The kinds the store returns stay matchable with
+// errors.Is.
+func storeErr(op string, err error) error {
+	return fmt.Errorf("store: %s: %w", op, err)
 }
 
 // DeriveKey derives a purpose-specific key from a master secret, so one

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// Store keeps accounts, challenges and sessions. Every method but Prune is
-// atomic: it runs as one transaction and decides on the data as it is at
+// Store keeps accounts, challenges and sessions. The service mints every
+// ID a Store records; a Store decides codes with Challenge.Check and
+// returns the error kinds its methods list (see IsKind) as they are. Every
+// method but Prune is atomic: it runs as one transaction and decides on the data as it is at
 // commit, never on an earlier read. Implementations live in sqlite/ and
 // postgres/; all of them pass storetest.Run. Errors other than the kinds
 // listed are failures of the store itself; when the database cannot be
@@ -17,9 +19,9 @@ type Store interface {
 	// unverified but has a registration challenge that is unconsumed and
 	// unexpired at now, it returns ErrUserExists. If the account is
 	// unverified and has no live registration challenge, c replaces its
-	// challenge and the existing account is returned, so an account whose
+	// challenge and the existing account keeps its ID, so an account whose
 	// code expired (or whose SMS was lost) can be registered again.
-	Register(ctx context.Context, u User, c Challenge, now time.Time) (User, error)
+	Register(ctx context.Context, u User, c Challenge, now time.Time) error
 
 	// CancelRegistration deletes registration challenge challengeID and, if
 	// its account is unverified, the account. It undoes a Register whose
@@ -48,18 +50,20 @@ type Store interface {
 	// DeleteChallenge deletes challenge id if it exists.
 	DeleteChallenge(ctx context.Context, id string) error
 
-	// VerifyRegistration consumes registration challenge challengeID if it
-	// belongs to phone, is unconsumed, unexpired at now and its hash equals
-	// codeHash (compared in constant time), and marks the account verified,
-	// all in one transaction. Errors: ErrChallengeNotFound (no such
-	// unconsumed challenge for that phone), ErrCodeExpired, ErrCodeWrong.
-	VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (User, error)
+	// VerifyRegistration locks registration challenge challengeID of the
+	// account of phone, decides the try with Challenge.Check(codeHash, now)
+	// and, if it passes, consumes the challenge and marks the account
+	// verified, all in one transaction. Errors: ErrChallengeNotFound (no
+	// such challenge for that phone, or a spent one), ErrCodeExpired,
+	// ErrCodeWrong; on them nothing changes.
+	VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error
 
-	// VerifyLogin consumes the pending login challenge of userID under the
-	// same conditions and, in the same transaction, creates session s with
-	// the given tokens. Errors: ErrNoPendingLogin, ErrCodeExpired,
-	// ErrCodeWrong.
-	VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, s Session, tokens []TokenRecord) (User, error)
+	// VerifyLogin locks the login challenge of userID, decides the try with
+	// Challenge.Check(codeHash, now) and, if it passes, consumes it and
+	// creates session s with the given tokens, all in one transaction.
+	// Errors: ErrNoPendingLogin (no login challenge, a spent one, or an
+	// unknown user), ErrCodeExpired, ErrCodeWrong; on them nothing changes.
+	VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, s Session, tokens []TokenRecord) error
 
 	// RotateRefresh spends refresh token r.OldJTI and records r.Tokens in
 	// its session. A refresh token this store never saw (one minted with
@@ -69,11 +73,12 @@ type Store interface {
 	// ErrUserNotFound (r.UserID does not exist).
 	RotateRefresh(ctx context.Context, r Rotation) error
 
-	// RevokeToken revokes the session that token t of user userID belongs
-	// to, so none of its tokens is accepted again. A token this store never
-	// saw is recorded as revoked. Revoking twice is no error.
-	// ErrUserNotFound if userID does not exist.
-	RevokeToken(ctx context.Context, userID string, t TokenRecord, now time.Time) error
+	// RevokeToken revokes the session that token r.Token belongs to, so
+	// none of its tokens is accepted again. A token this store never saw is
+	// recorded in session r.Session, revoked at r.Now. Revoking twice is no
+	// error. ErrUserNotFound if the token is unknown and so is
+	// r.Session.UserID.
+	RevokeToken(ctx context.Context, r Revocation) error
 
 	// AccessUser returns user userID for a request bearing access token
 	// jti. Errors: ErrUserNotFound, ErrTokenRevoked (the token's session
@@ -118,4 +123,14 @@ type Rotation struct {
 	// Tokens are the new access and refresh tokens.
 	Tokens []TokenRecord
 	Now    time.Time
+}
+
+// Revocation is the input of Store.RevokeToken.
+type Revocation struct {
+	// Token is the token presented.
+	Token TokenRecord
+	// Session records Token, revoked from the start, if the store never
+	// saw it; its UserID is the token's subject.
+	Session Session
+	Now     time.Time
 }

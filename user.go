@@ -11,26 +11,6 @@ type User struct {
 	CreatedAt time.Time
 }
 
-// Purpose says what an SMS code is for.
-type Purpose string
-
-// The purposes of a Challenge.
-const (
-	PurposeRegister Purpose = "register"
-	PurposeLogin    Purpose = "login"
-)
-
-// Challenge is an SMS code sent to a user, stored only as a keyed hash.
-// A user has at most one challenge per purpose: a new one replaces the old.
-type Challenge struct {
-	ID        string
-	UserID    string
-	Purpose   Purpose
-	CodeHash  []byte
-	CreatedAt time.Time
-	ExpiresAt time.Time
-}
-
 // Session is a signed-in device: one chain of refresh tokens, revoked as a
 // whole on logout or when a spent refresh token is presented again.
 type Session struct {

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -12,88 +11,110 @@ import (
 	"github.com/phoneauth/phoneauth"
 )
 
-// errorKind maps a domain error kind to its status and body. The contract
-// fixes the wording of some bodies; the others are ours.
-type errorKind struct {
-	err    error
+// errorResponse is one row of the error table: the errors it matches and
+// the response they get. The contract fixes the wording of some bodies;
+// the others are ours.
+type errorResponse struct {
+	match  func(error) bool
 	status int
-	msg    string
+	body   func(error) any
+	header func(error, http.Header) // nil: no headers of its own
 }
 
-// errorKinds is the one table from error kind to response. Order matters
-// where kinds wrap each other: ErrTooManyAttempts wraps ErrCodeWrong.
-var errorKinds = []errorKind{
-	{errNotJSON, http.StatusBadRequest, "Only JSON requests are accepted"},
-	{errTooLarge, http.StatusRequestEntityTooLarge, "Request body too large"},
-	{phoneauth.ErrInvalidPhone, http.StatusBadRequest, "Invalid phone number"},
-	{phoneauth.ErrUserExists, http.StatusConflict, "Account already Exists"},
-	{phoneauth.ErrUserNotFound, http.StatusNotFound, "User does not exist"},
-	{phoneauth.ErrNotVerified, http.StatusForbidden, "Account is not verified"},
-	{phoneauth.ErrChallengeNotFound, http.StatusBadRequest, "Invalid verification token"},
-	{phoneauth.ErrNoPendingLogin, http.StatusBadRequest, "login first"},
-	{phoneauth.ErrTooManyAttempts, http.StatusTooManyRequests, "Too many failed attempts, request a new code"},
-	{phoneauth.ErrCodeWrong, http.StatusBadRequest, "Invalid code"},
-	{phoneauth.ErrCodeExpired, http.StatusBadRequest, "Code has expired, request a new code"},
-	{phoneauth.ErrSendFailed, http.StatusBadGateway, "Could not send SMS, try again"},
-	{phoneauth.ErrTokenMissing, http.StatusUnauthorized, "Missing Authorization header"},
-	{errBadAuthHeader, http.StatusUnauthorized, "Authorization header must be 'Bearer <token>'"},
-	{phoneauth.ErrTokenExpired, http.StatusUnauthorized, "Token has expired"},
-	{phoneauth.ErrTokenInvalid, http.StatusUnauthorized, "Token is invalid"},
-	{phoneauth.ErrNeedAccessToken, http.StatusUnauthorized, "Only access tokens are allowed"},
-	{phoneauth.ErrNeedRefreshToken, http.StatusUnauthorized, "Only refresh tokens are allowed"},
-	{phoneauth.ErrTokenReused, http.StatusUnauthorized, "Refresh token was already used; the session has been revoked"},
-	{phoneauth.ErrTokenRevoked, http.StatusUnauthorized, "Token has been revoked"},
-	{phoneauth.ErrTokenUnknownUser, http.StatusUnauthorized, "Token subject is not a known user"},
-	{phoneauth.ErrUnavailable, http.StatusServiceUnavailable, "Service unavailable"},
-	{context.DeadlineExceeded, http.StatusServiceUnavailable, "Service unavailable"},
+// errorTable is the one table from error to response, tried in order: the
+// first row that matches answers. Order matters where errors wrap others:
+// a *phoneauth.ThrottledError of LimitAttempts wraps ErrTooManyAttempts and
+// ErrCodeWrong, so the limits come first. Rows with a status of 500 or more
+// log the error.
+var errorTable = []errorResponse{
+	{throttled(phoneauth.LimitLoginPending), http.StatusTooManyRequests,
+		fixed(map[string]string{"message": "User already have a request for login"}), withRetryAfter},
+	{throttled(phoneauth.LimitIP), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitSMSBudget), http.StatusTooManyRequests, message("SMS limit reached, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitAttempts), http.StatusTooManyRequests, message("Too many failed attempts, request a new code"), withRetryAfter},
+	{is(errNotJSON), http.StatusBadRequest, message("Only JSON requests are accepted"), nil},
+	{is(errTooLarge), http.StatusRequestEntityTooLarge, message("Request body too large"), nil},
+	{as[*badRequestError], http.StatusBadRequest, func(err error) any {
+		var bad *badRequestError
+		errors.As(err, &bad)
+		return errorBody(bad.msg)
+	}, nil},
+	{as[*missingFieldsError], http.StatusBadRequest, func(err error) any {
+		var missing *missingFieldsError
+		errors.As(err, &missing)
+		return errorBody("Missing required fields: " + strings.Join(missing.fields, ", "))
+	}, nil},
+	{is(phoneauth.ErrInvalidPhone), http.StatusBadRequest, message("Invalid phone number"), nil},
+	{is(phoneauth.ErrUserExists), http.StatusConflict, message("Account already Exists"), nil},
+	{is(phoneauth.ErrUserNotFound), http.StatusNotFound, message("User does not exist"), nil},
+	{is(phoneauth.ErrNotVerified), http.StatusForbidden, message("Account is not verified"), nil},
+	{is(phoneauth.ErrChallengeNotFound), http.StatusBadRequest, message("Invalid verification token"), nil},
+	{is(phoneauth.ErrNoPendingLogin), http.StatusBadRequest, message("login first"), nil},
+	{is(phoneauth.ErrCodeWrong), http.StatusBadRequest, message("Invalid code"), nil},
+	{is(phoneauth.ErrCodeExpired), http.StatusBadRequest, message("Code has expired, request a new code"), nil},
+	{is(phoneauth.ErrSendFailed), http.StatusBadGateway, message("Could not send SMS, try again"), nil},
+	{is(phoneauth.ErrTokenMissing), http.StatusUnauthorized, message("Missing Authorization header"), nil},
+	{is(errBadAuthHeader), http.StatusUnauthorized, message("Authorization header must be 'Bearer <token>'"), nil},
+	{is(phoneauth.ErrTokenExpired), http.StatusUnauthorized, message("Token has expired"), nil},
+	{is(phoneauth.ErrTokenInvalid), http.StatusUnauthorized, message("Token is invalid"), nil},
+	{is(phoneauth.ErrNeedAccessToken), http.StatusUnauthorized, message("Only access tokens are allowed"), nil},
+	{is(phoneauth.ErrNeedRefreshToken), http.StatusUnauthorized, message("Only refresh tokens are allowed"), nil},
+	{is(phoneauth.ErrTokenReused), http.StatusUnauthorized, message("Refresh token was already used; the session has been revoked"), nil},
+	{is(phoneauth.ErrTokenRevoked), http.StatusUnauthorized, message("Token has been revoked"), nil},
+	{is(phoneauth.ErrTokenUnknownUser), http.StatusUnauthorized, message("Token subject is not a known user"), nil},
+	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), nil},
+	// Anything else is a failure whose cause stays in the log.
+	{func(error) bool { return true }, http.StatusInternalServerError, message("Internal error"), nil},
 }
 
-// throttleBodies words the 429 of each limit. The pending-login one is the
-// contract's, which uses "message", not "error".
-var throttleBodies = map[phoneauth.Limit]map[string]string{
-	phoneauth.LimitLoginPending: {"message": "User already have a request for login"},
-	phoneauth.LimitIP:           {"error": "Too many requests, try again later"},
-	phoneauth.LimitSMSBudget:    {"error": "SMS limit reached, try again later"},
-	phoneauth.LimitAttempts:     {"error": "Too many failed attempts, request a new code"},
-}
-
-// writeError is the only writer of error responses. Unknown errors answer
-// 500 with a generic body; the cause goes to the log only.
+// writeError is the only writer of error responses: it answers with the
+// first row of errorTable that matches err.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	var throttled *phoneauth.ThrottledError
-	if errors.As(err, &throttled) {
-		w.Header().Set("Retry-After", retryAfter(throttled.RetryAfter))
-		body, ok := throttleBodies[throttled.Limit]
-		if !ok {
-			body = map[string]string{"error": "Too many requests, try again later"}
+	for _, row := range errorTable {
+		if !row.match(err) {
+			continue
 		}
-		encode(w, http.StatusTooManyRequests, body)
-		return
-	}
-	var missing *phoneauth.MissingFieldsError
-	if errors.As(err, &missing) {
-		encode(w, http.StatusBadRequest, errorBody("Missing required fields: "+strings.Join(missing.Fields, ", ")))
-		return
-	}
-	var bad *badRequestError
-	if errors.As(err, &bad) {
-		encode(w, http.StatusBadRequest, errorBody(bad.msg))
-		return
-	}
-	for _, k := range errorKinds {
-		if errors.Is(err, k.err) {
-			if k.status >= 500 {
-				log.ErrorContext(r.Context(), "request failed", "err", err)
-			}
-			encode(w, k.status, errorBody(k.msg))
-			return
+		if row.status >= 500 {
+			log.ErrorContext(r.Context(), "request failed", "err", err)
 		}
+		if row.header != nil {
+			row.header(err, w.Header())
+		}
+		encode(w, row.status, row.body(err))
+		return
 	}
-	log.ErrorContext(r.Context(), "request failed", "err", err)
-	encode(w, http.StatusInternalServerError, errorBody("Internal error"))
 }
+
+func is(kind error) func(error) bool {
+	return func(err error) bool { return errors.Is(err, kind) }
+}
+
+func as[T error](err error) bool {
+	var target T
+	return errors.As(err, &target)
+}
+
+// throttled matches a *phoneauth.ThrottledError of limit l.
+func throttled(l phoneauth.Limit) func(error) bool {
+	return func(err error) bool {
+		var t *phoneauth.ThrottledError
+		return errors.As(err, &t) && t.Limit == l
+	}
+}
+
+func fixed(body any) func(error) any { return func(error) any { return body } }
+
+func message(msg string) func(error) any { return fixed(errorBody(msg)) }
 
 func errorBody(msg string) map[string]string { return map[string]string{"error": msg} }
+
+// withRetryAfter sets Retry-After from a *phoneauth.ThrottledError.
+func withRetryAfter(err error, h http.Header) {
+	var t *phoneauth.ThrottledError
+	if errors.As(err, &t) {
+		h.Set("Retry-After", retryAfter(t.RetryAfter))
+	}
+}
 
 // retryAfter renders d as whole seconds, rounded up, at least 1.
 func retryAfter(d time.Duration) string {
@@ -115,3 +136,26 @@ var (
 type badRequestError struct{ msg string }
 
 func (e *badRequestError) Error() string { return e.msg }
+
+// missingFieldsError names the required fields of a request body that
+// were absent or empty, in the order the body lists them.
+type missingFieldsError struct{ fields []string }
+
+func (e *missingFieldsError) Error() string {
+	return "missing fields: " + strings.Join(e.fields, ", ")
+}
+
+// requireFields returns a *missingFieldsError naming each field whose value
+// is empty or blank, or nil. Pairs are name, value.
+func requireFields(pairs ...string) error {
+	var missing []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if strings.TrimSpace(pairs[i+1]) == "" {
+			missing = append(missing, pairs[i])
+		}
+	}
+	if len(missing) > 0 {
+		return &missingFieldsError{fields: missing}
+	}
+	return nil
+}

@@ -10,11 +10,22 @@ import (
 	"github.com/phoneauth/phoneauth"
 )
 
-// jsonCall adapts a handler body that takes a decoded JSON request and
-// returns the 200 response body, or an error for writeError.
-func jsonCall[Req any](s *Server, call func(r *http.Request, req Req) (any, error)) http.Handler {
+// request is a decoded JSON request body that can tell whether it holds
+// what its endpoint needs.
+type request interface {
+	// Valid returns a *missingFieldsError naming the required fields
+	// that are absent or empty, or nil.
+	Valid() error
+}
+
+// jsonCall adapts a handler body that takes a decoded, valid JSON request
+// and returns the 200 response body, or an error for writeError.
+func jsonCall[Req request](s *Server, call func(r *http.Request, req Req) (any, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		req, err := decode[Req](w, r)
+		if err == nil {
+			err = req.Valid()
+		}
 		if err != nil {
 			s.error(w, r, err)
 			return
@@ -46,16 +57,44 @@ func bearerCall(s *Server, call func(r *http.Request, token string) (any, error)
 	})
 }
 
-func handleRegister(s *Server) http.Handler {
-	type request struct {
+// The request bodies, with the contract's field names.
+type (
+	registerRequest struct {
 		Phone string `json:"phonenumber"`
 	}
+	verifyRequest struct {
+		Code  string `json:"code"`
+		Token string `json:"token"`
+		Phone string `json:"phone"`
+	}
+	loginRequest struct {
+		Phone string `json:"phone"`
+	}
+	loginVerifyRequest struct {
+		Code   string `json:"code"`
+		UserID string `json:"user_id"`
+	}
+)
+
+func (r registerRequest) Valid() error { return requireFields("phonenumber", r.Phone) }
+
+func (r verifyRequest) Valid() error {
+	return requireFields("code", r.Code, "token", r.Token, "phone", r.Phone)
+}
+
+func (r loginRequest) Valid() error { return requireFields("phone", r.Phone) }
+
+func (r loginVerifyRequest) Valid() error {
+	return requireFields("code", r.Code, "user_id", r.UserID)
+}
+
+func handleRegister(s *Server) http.Handler {
 	type response struct {
 		Message string `json:"message"`
 		Phone   string `json:"phone"`
 		Token   string `json:"token"`
 	}
-	return jsonCall(s, func(r *http.Request, req request) (any, error) {
+	return jsonCall(s, func(r *http.Request, req registerRequest) (any, error) {
 		reg, err := s.svc.Register(r.Context(), phoneauth.RegisterRequest{Phone: req.Phone, ClientIP: clientIP(r)})
 		if err != nil {
 			return nil, err
@@ -65,12 +104,7 @@ func handleRegister(s *Server) http.Handler {
 }
 
 func handleVerify(s *Server) http.Handler {
-	type request struct {
-		Code  string `json:"code"`
-		Token string `json:"token"`
-		Phone string `json:"phone"`
-	}
-	return jsonCall(s, func(r *http.Request, req request) (any, error) {
+	return jsonCall(s, func(r *http.Request, req verifyRequest) (any, error) {
 		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone})
 		if err != nil {
 			return nil, err
@@ -80,21 +114,18 @@ func handleVerify(s *Server) http.Handler {
 }
 
 func handleLogin(s *Server) http.Handler {
-	type request struct {
-		Phone string `json:"phone"`
-	}
 	type response struct {
 		ExpireTime string `json:"expire_time"`
 		Message    string `json:"message"`
 		UserID     string `json:"user_id"`
 	}
 	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
-	return jsonCall(s, func(r *http.Request, req request) (any, error) {
-		lc, err := s.svc.Login(r.Context(), phoneauth.LoginRequest{Phone: req.Phone, ClientIP: clientIP(r)})
+	return jsonCall(s, func(r *http.Request, req loginRequest) (any, error) {
+		pending, err := s.svc.Login(r.Context(), phoneauth.LoginRequest{Phone: req.Phone, ClientIP: clientIP(r)})
 		if err != nil {
 			return nil, err
 		}
-		return response{ExpireTime: ttl, Message: "Code Send to user", UserID: lc.UserID}, nil
+		return response{ExpireTime: ttl, Message: "Code Send to user", UserID: pending.UserID}, nil
 	})
 }
 
@@ -104,12 +135,8 @@ type tokenResponse struct {
 }
 
 func handleLoginVerify(s *Server) http.Handler {
-	type request struct {
-		Code   string `json:"code"`
-		UserID string `json:"user_id"`
-	}
-	return jsonCall(s, func(r *http.Request, req request) (any, error) {
-		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.LoginVerifyRequest{Code: req.Code, UserID: req.UserID})
+	return jsonCall(s, func(r *http.Request, req loginVerifyRequest) (any, error) {
+		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.VerifyLoginRequest{Code: req.Code, UserID: req.UserID})
 		if err != nil {
 			return nil, err
 		}

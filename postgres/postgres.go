@@ -177,24 +177,14 @@ func hasCode(err error, code string) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == code
 }
 
-// answers are the phoneauth kinds the methods return as answers rather
-// than failures; fail passes them through untouched.
-var answers = []error{
-	phoneauth.ErrUserExists, phoneauth.ErrUserNotFound, phoneauth.ErrChallengeNotFound,
-	phoneauth.ErrNoPendingLogin, phoneauth.ErrCodeWrong, phoneauth.ErrCodeExpired,
-	phoneauth.ErrTokenRevoked,
-}
-
 // fail adds context to a failure of the database itself. When the server
 // could not be reached or did not answer in time it wraps
 // phoneauth.ErrUnavailable and drops the pool's idle connections: what cut
 // one connection has most likely cut the others, and the pool then opens
 // fresh ones once the server is back instead of failing on each stale one.
 func (s *Store) fail(ctx context.Context, op string, err error) error {
-	for _, a := range answers {
-		if errors.Is(err, a) {
-			return err
-		}
+	if phoneauth.IsKind(err) {
+		return err // an answer, not a failure
 	}
 	if !unavailable(ctx, err) {
 		return fmt.Errorf("postgres: %s: %w", op, err)

@@ -52,10 +52,10 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord 
 	u := phoneauth.User{ID: id("user"), Phone: fmt.Sprintf("+1555555%04d", n), CreatedAt: now}
 	code := []byte(id("code"))
 	reg := phoneauth.Challenge{ID: id("reg"), CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.Register(ctx, u, reg, now); err != nil {
+	if err := s.Register(ctx, u, reg, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	if _, err := s.VerifyRegistration(ctx, reg.ID, u.Phone, code, now); err != nil {
+	if err := s.VerifyRegistration(ctx, reg.ID, u.Phone, code, now); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
 	login := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
@@ -65,7 +65,7 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord 
 	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Minute)}
 	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
 	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.VerifyLogin(ctx, u.ID, code, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	if err := s.VerifyLogin(ctx, u.ID, code, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
 		t.Fatalf("VerifyLogin: %v", err)
 	}
 	return access

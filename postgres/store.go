@@ -2,11 +2,9 @@ package postgres
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -26,7 +24,7 @@ import (
 // creates the account or locks the existing one and returns it unless it is
 // verified; the upsert on challenges then replaces its registration
 // challenge only if that one is not live at now. A refusal changes nothing.
-func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `
@@ -36,7 +34,7 @@ WITH account AS (
 	-- returns it, without blocking foreign-key checks on it.
 	ON CONFLICT (phone) DO UPDATE SET created_at = users.created_at
 		WHERE users.verified_at IS NULL
-	RETURNING id, phone, created_at
+	RETURNING id
 ), challenge AS (
 	INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
 	SELECT $4, account.id, 'register', $5, $6, $7 FROM account
@@ -46,21 +44,19 @@ WITH account AS (
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= $8
 	RETURNING id
 )
-SELECT id, phone, created_at, EXISTS (SELECT 1 FROM challenge) FROM account`
-	var got phoneauth.User
+SELECT EXISTS (SELECT 1 FROM challenge) FROM account`
 	var replaced bool
 	err := s.pool.QueryRow(ctx, q, u.ID, u.Phone, u.CreatedAt,
-		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&got.ID, &got.Phone, &got.CreatedAt, &replaced)
+		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&replaced)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // the account is verified
-		return phoneauth.User{}, phoneauth.ErrUserExists
+		return phoneauth.ErrUserExists
 	case err != nil:
-		return phoneauth.User{}, s.fail(ctx, "register", err)
+		return s.fail(ctx, "register", err)
 	case !replaced: // its registration challenge is live
-		return phoneauth.User{}, phoneauth.ErrUserExists
+		return phoneauth.ErrUserExists
 	}
-	got.CreatedAt = got.CreatedAt.UTC()
-	return got, nil
+	return nil
 }
 
 // CancelRegistration implements phoneauth.Store in one statement. It locks
@@ -176,104 +172,86 @@ func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
 }
 
 // VerifyRegistration implements phoneauth.Store. The transaction locks the
-// account and its challenge, compares the hashes in Go in constant time,
+// account and its challenge, lets phoneauth.Challenge.Check decide the try,
 // and only then consumes the challenge; a concurrent attempt waits on the
 // lock and then finds the challenge consumed.
-func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (phoneauth.User, error) {
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const lock = `
 WITH account AS (
-	SELECT id, phone, created_at FROM users WHERE phone = $2 FOR NO KEY UPDATE
+	SELECT id FROM users WHERE phone = $2 FOR NO KEY UPDATE
 )
-SELECT account.id, account.phone, account.created_at, c.code_hash, c.expires_at <= $3
+SELECT c.user_id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL
 FROM account JOIN challenges c ON c.user_id = account.id
-WHERE c.id = $1 AND c.purpose = 'register' AND c.consumed_at IS NULL
+WHERE c.id = $1 AND c.purpose = 'register'
 FOR UPDATE OF c`
 	const consume = `
 WITH challenge AS (
 	UPDATE challenges SET consumed_at = $2 WHERE id = $1
 )
 UPDATE users SET verified_at = coalesce(verified_at, $2) WHERE id = $3`
-	var u phoneauth.User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var stored []byte
-		var expired bool
-		err := tx.QueryRow(ctx, lock, challengeID, phone, now).Scan(&u.ID, &u.Phone, &u.CreatedAt, &stored, &expired)
+		c := phoneauth.Challenge{ID: challengeID, Purpose: phoneauth.PurposeRegister}
+		err := tx.QueryRow(ctx, lock, challengeID, phone).
+			Scan(&c.UserID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return phoneauth.ErrChallengeNotFound
 		}
-		if err := checkCode(err, stored, codeHash, expired); err != nil {
+		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, consume, challengeID, now, u.ID)
+		if err := c.Check(codeHash, now); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, consume, challengeID, now, c.UserID)
 		return err
 	})
 	if err != nil {
-		return phoneauth.User{}, s.fail(ctx, "verify registration", err)
-	}
-	u.Verified = true
-	u.CreatedAt = u.CreatedAt.UTC()
-	return u, nil
-}
-
-// checkCode returns the lookup's error, else whether the code is expired,
-// else whether the hashes differ: an expired code is refused whatever was
-// typed.
-func checkCode(lookupErr error, stored, presented []byte, expired bool) error {
-	switch {
-	case lookupErr != nil:
-		return lookupErr
-	case expired:
-		return phoneauth.ErrCodeExpired
-	case subtle.ConstantTimeCompare(stored, presented) != 1:
-		return phoneauth.ErrCodeWrong
+		return s.fail(ctx, "verify registration", err)
 	}
 	return nil
 }
 
 // VerifyLogin implements phoneauth.Store: one transaction locks the account
-// and its login challenge, compares the hashes in constant time, then
-// consumes the challenge and records the session and its tokens in one
+// and its login challenge, lets phoneauth.Challenge.Check decide the try,
+// then consumes the challenge and records the session and its tokens in one
 // round trip.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const lock = `
 WITH account AS (
-	SELECT id, phone, verified_at IS NOT NULL AS verified, created_at
-	FROM users WHERE id = $1 FOR NO KEY UPDATE
+	SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
 )
-SELECT account.id, account.phone, account.verified, account.created_at,
-	c.id, c.code_hash, c.expires_at <= $2
+SELECT c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL
 FROM account JOIN challenges c ON c.user_id = account.id
-WHERE c.purpose = 'login' AND c.consumed_at IS NULL
+WHERE c.purpose = 'login'
 FOR UPDATE OF c`
-	var u phoneauth.User
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var challengeID string
-		var stored []byte
-		var expired bool
-		err := tx.QueryRow(ctx, lock, userID, now).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt,
-			&challengeID, &stored, &expired)
+		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
+		err := tx.QueryRow(ctx, lock, userID).
+			Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return phoneauth.ErrNoPendingLogin
 		}
-		if err := checkCode(err, stored, codeHash, expired); err != nil {
+		if err != nil {
+			return err
+		}
+		if err := c.Check(codeHash, now); err != nil {
 			return err
 		}
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE challenges SET consumed_at = $2 WHERE id = $1`, challengeID, now)
+		b.Queue(`UPDATE challenges SET consumed_at = $2 WHERE id = $1`, c.ID, now)
 		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
 			sess.ID, userID, sess.CreatedAt, sess.ExpiresAt)
 		queueTokens(b, sess.ID, tokens)
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return phoneauth.User{}, s.fail(ctx, "verify login", err)
+		return s.fail(ctx, "verify login", err)
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
-	return u, nil
+	return nil
 }
 
 // RotateRefresh implements phoneauth.Store. One transaction locks the
@@ -361,10 +339,10 @@ func queueTokens(b *pgx.Batch, sessionID string, tokens []phoneauth.TokenRecord)
 }
 
 // RevokeToken implements phoneauth.Store. A known token's session is
-// revoked in one statement; an unknown token is recorded in a new session,
+// revoked in one statement; an unknown token is recorded in r.Session,
 // revoked from the start, in the same transaction. An unknown user is
 // ErrUserNotFound.
-func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.TokenRecord, now time.Time) error {
+func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const revoke = `
@@ -377,16 +355,15 @@ WITH token AS (
 SELECT EXISTS (SELECT 1 FROM token)`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var known bool
-		if err := tx.QueryRow(ctx, revoke, t.JTI, now).Scan(&known); err != nil || known {
+		if err := tx.QueryRow(ctx, revoke, r.Token.JTI, r.Now).Scan(&known); err != nil || known {
 			return err
 		}
-		sessionID := uuid.NewString()
 		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $3)`,
-			sessionID, userID, now, t.ExpiresAt)
+		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+			r.Session.ID, r.Session.UserID, r.Session.CreatedAt, r.Session.ExpiresAt, r.Now)
 		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (jti) DO NOTHING`,
-			t.JTI, sessionID, string(t.Type), t.ExpiresAt).Exec(recordedHere)
+			r.Token.JTI, r.Session.ID, string(r.Token.Type), r.Token.ExpiresAt).Exec(recordedHere)
 		err := tx.SendBatch(ctx, b).Close()
 		if hasCode(err, codeForeignKey) {
 			return phoneauth.ErrUserNotFound

@@ -49,25 +49,22 @@ const (
 
 	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
 
-	// Consumes before the code is checked; a wrong or expired code rolls
-	// the transaction back.
-	qConsumeRegistration = `
-		UPDATE challenges SET consumed_at = ?
-		WHERE id = ? AND purpose = 'register' AND consumed_at IS NULL
-			AND user_id = (SELECT id FROM users WHERE phone = ?)
-		RETURNING user_id, code_hash, expires_at`
+	// The challenge a try is about, consumed or not, for Challenge.Check
+	// to decide; the transaction's write lock keeps it as read until
+	// commit.
+	qRegistrationTry = `
+		SELECT user_id, code_hash, created_at, expires_at, consumed_at IS NOT NULL
+		FROM challenges
+		WHERE id = ? AND purpose = 'register'
+			AND user_id = (SELECT id FROM users WHERE phone = ?)`
 
-	qMarkVerified = `
-		UPDATE users SET verified_at = coalesce(verified_at, ?) WHERE id = ?
-		RETURNING created_at`
+	qLoginTry = `
+		SELECT id, code_hash, created_at, expires_at, consumed_at IS NOT NULL
+		FROM challenges WHERE user_id = ? AND purpose = 'login'`
 
-	qConsumeLogin = `
-		UPDATE challenges SET consumed_at = ?
-		WHERE user_id = ? AND purpose = 'login' AND consumed_at IS NULL
-		RETURNING code_hash, expires_at,
-			(SELECT phone FROM users WHERE id = user_id),
-			(SELECT verified_at FROM users WHERE id = user_id),
-			(SELECT created_at FROM users WHERE id = user_id)`
+	qConsume = `UPDATE challenges SET consumed_at = ? WHERE id = ?`
+
+	qMarkVerified = `UPDATE users SET verified_at = coalesce(verified_at, ?) WHERE id = ?`
 
 	qInsertSession = `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`
 
@@ -122,7 +119,7 @@ func qInsertTokens(n int) string {
 var (
 	writeQueries = append([]string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qDeleteChallenge, qConsumeRegistration, qMarkVerified, qConsumeLogin,
+		qPutLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qConsume, qMarkVerified,
 		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
 		qPruneChallenges, qPruneTokens, qPruneSessions,
 	}, tokenInserts()...)

@@ -63,7 +63,7 @@ func TestMigrate(t *testing.T) {
 		s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
 		u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 		c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if _, err := s.Register(t.Context(), u, c, now); err != nil {
+		if err := s.Register(t.Context(), u, c, now); err != nil {
 			t.Fatalf("Register: %v", err)
 		}
 		if err := s.Migrate(t.Context()); err != nil {
@@ -129,14 +129,14 @@ func TestReopen(t *testing.T) {
 	}
 	u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 	c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.Register(ctx, u, c, now); err != nil {
+	if err := s.Register(ctx, u, c, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	if _, err := s.VerifyRegistration(ctx, c.ID, u.Phone, c.CodeHash, now); err != nil {
+	if err := s.VerifyRegistration(ctx, c.ID, u.Phone, c.CodeHash, now); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
 	revoked := phoneauth.TokenRecord{JTI: "t1", Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
-	if err := s.RevokeToken(ctx, u.ID, revoked, now); err != nil {
+	if err := s.RevokeToken(ctx, phoneauth.Revocation{Token: revoked, Session: phoneauth.Session{ID: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: revoked.ExpiresAt}, Now: now}); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -293,11 +293,11 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	phone := fmt.Sprintf("+1555%07d", n)
 	hash := []byte(id("code"))
 	c := phoneauth.Challenge{ID: id("reg"), CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	u, err := s.Register(ctx, phoneauth.User{ID: id("user"), Phone: phone, CreatedAt: now}, c, now)
-	if err != nil {
+	u := phoneauth.User{ID: id("user"), Phone: phone, CreatedAt: now}
+	if err := s.Register(ctx, u, c, now); err != nil {
 		return err
 	}
-	if _, err := s.VerifyRegistration(ctx, c.ID, phone, hash, now); err != nil {
+	if err := s.VerifyRegistration(ctx, c.ID, phone, hash, now); err != nil {
 		return err
 	}
 	if _, err := s.UserByPhone(ctx, phone); err != nil {
@@ -310,9 +310,9 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
 	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
 	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.VerifyLogin(ctx, u.ID, hash, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	if err := s.VerifyLogin(ctx, u.ID, hash, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
 		return err
 	}
-	_, err = s.AccessUser(ctx, u.ID, access.JTI)
+	_, err := s.AccessUser(ctx, u.ID, access.JTI)
 	return err
 }

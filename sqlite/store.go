@@ -2,12 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"time"
 
-	"github.com/google/uuid"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/phoneauth/phoneauth"
@@ -26,21 +24,20 @@ import (
 // Register creates u with its registration challenge c, or refreshes the
 // challenge of an unverified account that has no live one, as
 // phoneauth.Store documents. Errors: phoneauth.ErrUserExists.
-func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (phoneauth.User, error) {
-	var got phoneauth.User
-	err := s.inTx(ctx, "register", func(ctx context.Context, tx tx) error {
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
+	return s.inTx(ctx, "register", func(ctx context.Context, tx tx) error {
+		var userID string
 		var verifiedAt sql.NullInt64
 		var createdAt int64
-		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&got.ID, &verifiedAt, &createdAt)
+		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&userID, &verifiedAt, &createdAt)
 		if err != nil {
 			return err
 		}
 		if verifiedAt.Valid {
 			return phoneauth.ErrUserExists
 		}
-		got.Phone, got.CreatedAt = u.Phone, fromMS(createdAt)
 		res, err := tx.exec(ctx, qReplaceDeadRegistration,
-			c.ID, got.ID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(now))
+			c.ID, userID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(now))
 		if err != nil {
 			return err
 		}
@@ -51,10 +48,6 @@ func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Chal
 		}
 		return nil
 	})
-	if err != nil {
-		return phoneauth.User{}, err
-	}
-	return got, nil
 }
 
 // CancelRegistration deletes registration challenge challengeID and its
@@ -160,69 +153,63 @@ func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
 	return nil
 }
 
-// VerifyRegistration consumes registration challenge challengeID of phone
-// if codeHash is right and the code unexpired at now, and marks the account
-// verified. Errors: phoneauth.ErrChallengeNotFound, phoneauth.ErrCodeExpired,
+// VerifyRegistration decides a try of registration challenge challengeID
+// of phone with phoneauth.Challenge.Check and, if it passes, consumes the
+// challenge and marks the account verified. Errors:
+// phoneauth.ErrChallengeNotFound, phoneauth.ErrCodeExpired,
 // phoneauth.ErrCodeWrong; on them nothing changes.
-func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) (phoneauth.User, error) {
-	u := phoneauth.User{Phone: phone, Verified: true}
-	err := s.inTx(ctx, "verify registration", func(ctx context.Context, tx tx) error {
-		var stored []byte
-		var expiresAt int64
-		err := tx.queryRow(ctx, qConsumeRegistration, ms(now), challengeID, phone).Scan(&u.ID, &stored, &expiresAt)
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error {
+	return s.inTx(ctx, "verify registration", func(ctx context.Context, tx tx) error {
+		c := phoneauth.Challenge{ID: challengeID, Purpose: phoneauth.PurposeRegister}
+		var createdAt, expiresAt int64
+		err := tx.queryRow(ctx, qRegistrationTry, challengeID, phone).
+			Scan(&c.UserID, &c.CodeHash, &createdAt, &expiresAt, &c.Consumed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return phoneauth.ErrChallengeNotFound
 		}
 		if err != nil {
 			return err
 		}
-		// Returning an error rolls the consumption back.
-		if err := checkCode(stored, codeHash, expiresAt, now); err != nil {
+		c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
+		if err := c.Check(codeHash, now); err != nil {
 			return err
 		}
-		var createdAt int64
-		if err := tx.queryRow(ctx, qMarkVerified, ms(now), u.ID).Scan(&createdAt); err != nil {
+		if _, err := tx.exec(ctx, qConsume, ms(now), c.ID); err != nil {
 			return err
 		}
-		u.CreatedAt = fromMS(createdAt)
-		return nil
+		_, err = tx.exec(ctx, qMarkVerified, ms(now), c.UserID)
+		return err
 	})
-	if err != nil {
-		return phoneauth.User{}, err
-	}
-	return u, nil
 }
 
-// VerifyLogin consumes the pending login challenge of userID if codeHash is
-// right and the code unexpired at now, and opens session sess with tokens.
-// Errors: phoneauth.ErrNoPendingLogin (also for an unknown user),
-// phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong; on them nothing changes.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
-	u := phoneauth.User{ID: userID}
-	err := s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
-		var stored []byte
-		var expiresAt, createdAt int64
-		var verifiedAt sql.NullInt64
-		err := tx.queryRow(ctx, qConsumeLogin, ms(now), userID).Scan(&stored, &expiresAt, &u.Phone, &verifiedAt, &createdAt)
+// VerifyLogin decides a try of the login challenge of userID with
+// phoneauth.Challenge.Check and, if it passes, consumes it and opens
+// session sess with tokens. Errors: phoneauth.ErrNoPendingLogin (also for
+// an unknown user), phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong; on
+// them nothing changes.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
+	return s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
+		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
+		var createdAt, expiresAt int64
+		err := tx.queryRow(ctx, qLoginTry, userID).Scan(&c.ID, &c.CodeHash, &createdAt, &expiresAt, &c.Consumed)
 		if errors.Is(err, sql.ErrNoRows) {
 			return phoneauth.ErrNoPendingLogin
 		}
 		if err != nil {
 			return err
 		}
-		if err := checkCode(stored, codeHash, expiresAt, now); err != nil {
+		c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
+		if err := c.Check(codeHash, now); err != nil {
 			return err
 		}
-		u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+		if _, err := tx.exec(ctx, qConsume, ms(now), c.ID); err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, qInsertSession, sess.ID, userID, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
 			return err
 		}
 		return insertTokens(ctx, tx, sess.ID, tokens, nil)
 	})
-	if err != nil {
-		return phoneauth.User{}, err
-	}
-	return u, nil
 }
 
 // RotateRefresh spends refresh token r.Old and records r.Tokens in its
@@ -279,22 +266,21 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
 	return err
 }
 
-// RevokeToken revokes the session that token t belongs to; a token never
-// seen is recorded as revoked in a session of its own. Revoking twice is no
-// error. Errors: phoneauth.ErrUserNotFound, when t is unknown and so is
-// userID.
-func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.TokenRecord, now time.Time) error {
+// RevokeToken revokes the session that token r.Token belongs to; a token
+// never seen is recorded as revoked in session r.Session. Revoking twice is
+// no error. Errors: phoneauth.ErrUserNotFound, when the token is unknown
+// and so is its user.
+func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	return s.inTx(ctx, "revoke token", func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, qRevokeSessionOf, ms(now), t.JTI)
+		res, err := tx.exec(ctx, qRevokeSessionOf, ms(r.Now), r.Token.JTI)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n > 0 {
 			return err
 		}
-		sessionID := uuid.NewString()
 		res, err = tx.exec(ctx, qInsertSessionOfUser,
-			sessionID, ms(now), ms(t.ExpiresAt), ms(now), userID)
+			r.Session.ID, ms(r.Session.CreatedAt), ms(r.Session.ExpiresAt), ms(r.Now), r.Session.UserID)
 		if err != nil {
 			return err
 		}
@@ -303,7 +289,7 @@ func (s *Store) RevokeToken(ctx context.Context, userID string, t phoneauth.Toke
 		} else if n == 0 {
 			return phoneauth.ErrUserNotFound
 		}
-		return insertTokens(ctx, tx, sessionID, []phoneauth.TokenRecord{t}, nil)
+		return insertTokens(ctx, tx, r.Session.ID, []phoneauth.TokenRecord{r.Token}, nil)
 	})
 }
 
@@ -369,8 +355,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 }
 
 // inTx runs f in one write transaction, bounded by the call timeout, and
-// commits unless f fails. f gets the bounded context. Domain errors from f
-// pass through unwrapped; others are wrapped with op.
+// commits unless f fails. f gets the bounded context. The error kinds of
+// phoneauth (phoneauth.IsKind) pass through unwrapped; others are wrapped
+// with op.
 func (s *Store) inTx(ctx context.Context, op string, f func(context.Context, tx) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -383,38 +370,13 @@ func (s *Store) inTx(ctx context.Context, op string, f func(context.Context, tx)
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			err = errors.Join(err, rerr)
 		}
-		if isDomain(err) {
+		if phoneauth.IsKind(err) {
 			return err
 		}
 		return wrapErr(ctx, op, err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return wrapErr(ctx, op+": commit", err)
-	}
-	return nil
-}
-
-func isDomain(err error) bool {
-	for _, kind := range []error{
-		phoneauth.ErrUserExists, phoneauth.ErrUserNotFound, phoneauth.ErrChallengeNotFound,
-		phoneauth.ErrNoPendingLogin, phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong,
-		phoneauth.ErrTokenRevoked, phoneauth.ErrTokenReused,
-	} {
-		if errors.Is(err, kind) {
-			return true
-		}
-	}
-	return false
-}
-
-// checkCode decides a code attempt: expiry first, so an expired code says
-// nothing about whether a guess was right.
-func checkCode(stored, presented []byte, expiresAt int64, now time.Time) error {
-	if ms(now) >= expiresAt {
-		return phoneauth.ErrCodeExpired
-	}
-	if subtle.ConstantTimeCompare(stored, presented) != 1 {
-		return phoneauth.ErrCodeWrong
 	}
 	return nil
 }

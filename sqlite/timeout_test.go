@@ -52,8 +52,7 @@ func TestCallTimeout(t *testing.T) {
 		{"Register", func(ctx context.Context, w *writes) error {
 			w.n++
 			u := phoneauth.User{ID: newTestID("user", w.n), Phone: testPhone(w.n), CreatedAt: now}
-			_, err := w.s.Register(ctx, u, testChallenge(newTestID("reg", w.n), ""), now)
-			return err
+			return w.s.Register(ctx, u, testChallenge(newTestID("reg", w.n), ""), now)
 		}},
 		{"PutLoginChallenge", func(ctx context.Context, w *writes) error {
 			w.n++
@@ -65,7 +64,11 @@ func TestCallTimeout(t *testing.T) {
 		{"RevokeToken", func(ctx context.Context, w *writes) error {
 			w.n++
 			tok := phoneauth.TokenRecord{JTI: newTestID("token", w.n), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
-			return w.s.RevokeToken(ctx, w.user.ID, tok, now)
+			return w.s.RevokeToken(ctx, phoneauth.Revocation{
+				Token:   tok,
+				Session: phoneauth.Session{ID: newTestID("session", w.n), UserID: w.user.ID, CreatedAt: now, ExpiresAt: tok.ExpiresAt},
+				Now:     now,
+			})
 		}},
 		{"Prune", func(ctx context.Context, w *writes) error {
 			_, err := w.s.Prune(ctx, now)
@@ -81,10 +84,10 @@ func TestCallTimeout(t *testing.T) {
 		s := openTestWith(t, path, Options{CallTimeout: callTimeout})
 		u := phoneauth.User{ID: "u0", Phone: testPhone(0), CreatedAt: now}
 		c := testChallenge("c0", "")
-		if _, err := s.Register(t.Context(), u, c, now); err != nil {
+		if err := s.Register(t.Context(), u, c, now); err != nil {
 			t.Fatalf("Register: %v", err)
 		}
-		if _, err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, c.CodeHash, now); err != nil {
+		if err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, c.CodeHash, now); err != nil {
 			t.Fatalf("VerifyRegistration: %v", err)
 		}
 		return path, &writes{s: s, user: u}

@@ -143,24 +143,33 @@ func (f *fixture) register(phone string, now time.Time) (phoneauth.User, phoneau
 	f.t.Helper()
 	u := newUser(phone, now)
 	c := newChallenge(phoneauth.PurposeRegister, "", "reg-"+u.ID, now)
-	got, err := f.s.Register(f.t.Context(), u, c, now)
-	if err != nil {
+	if err := f.s.Register(f.t.Context(), u, c, now); err != nil {
 		f.t.Fatalf("Register(%s): %v", phone, err)
 	}
+	got := f.user(phone)
 	c.UserID = got.ID
 	return got, c
+}
+
+// user returns the account of phone, failing the test if there is none.
+func (f *fixture) user(phone string) phoneauth.User {
+	f.t.Helper()
+	u, err := f.s.UserByPhone(f.t.Context(), phone)
+	if err != nil {
+		f.t.Fatalf("UserByPhone(%s): %v", phone, err)
+	}
+	return u
 }
 
 // verified creates a verified account for phone at base.
 func (f *fixture) verified(phone string) phoneauth.User {
 	f.t.Helper()
 	u, c := f.register(phone, base)
-	got, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phone, c.CodeHash, base)
-	if err != nil {
+	if err := f.s.VerifyRegistration(f.t.Context(), c.ID, phone, c.CodeHash, base); err != nil {
 		f.t.Fatalf("VerifyRegistration(%s): %v", phone, err)
 	}
 	u.Verified = true
-	checkUser(f.t, "VerifyRegistration", got, u)
+	checkUser(f.t, "UserByPhone after VerifyRegistration", f.user(phone), u)
 	return u
 }
 
@@ -179,7 +188,7 @@ func (f *fixture) login(u phoneauth.User) pair {
 	f.t.Helper()
 	c := f.putLogin(u.ID, "login-"+newID(), base)
 	p := newPair(base)
-	if _, err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
+	if err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
 		f.t.Fatalf("VerifyLogin(%s): %v", u.ID, err)
 	}
 	return p
@@ -198,6 +207,16 @@ func (f *fixture) rotate(userID string, old phoneauth.TokenRecord, now time.Time
 		Now:     now,
 	})
 	return p, err
+}
+
+// revocation is what the service passes to RevokeToken when user userID
+// presents token tok at now: a fresh session for a token the store never saw.
+func revocation(userID string, tok phoneauth.TokenRecord, now time.Time) phoneauth.Revocation {
+	return phoneauth.Revocation{
+		Token:   tok,
+		Session: phoneauth.Session{ID: newID(), UserID: userID, CreatedAt: now, ExpiresAt: tok.ExpiresAt},
+		Now:     now,
+	}
 }
 
 // wantErr fails t unless err matches want (nil meaning success).
@@ -302,13 +321,12 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		u := newUser(phone, base)
 		c := newChallenge(phoneauth.PurposeRegister, "", "123456", base)
-		got, err := f.s.Register(t.Context(), u, c, base)
+		err := f.s.Register(t.Context(), u, c, base)
 		wantErr(t, "Register", err, nil)
-		checkUser(t, "Register", got, u)
 		byPhone, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
 		checkUser(t, "UserByPhone", byPhone, u)
-		_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, nil)
 	})
 
@@ -317,7 +335,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		f.verified(phone)
 		later := base.Add(2 * codeTTL) // its code is long expired: verified still wins
-		_, err := f.s.Register(t.Context(), newUser(phone, later), newChallenge(phoneauth.PurposeRegister, "", "1", later), later)
+		err := f.s.Register(t.Context(), newUser(phone, later), newChallenge(phoneauth.PurposeRegister, "", "1", later), later)
 		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
 	})
 
@@ -327,11 +345,11 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		_, first := f.register(phone, base)
 		now := first.ExpiresAt.Add(-time.Millisecond)
 		second := newChallenge(phoneauth.PurposeRegister, "", "2", now)
-		_, err := f.s.Register(t.Context(), newUser(phone, now), second, now)
+		err := f.s.Register(t.Context(), newUser(phone, now), second, now)
 		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
-		_, err = f.s.VerifyRegistration(t.Context(), second.ID, phone, second.CodeHash, now)
+		err = f.s.VerifyRegistration(t.Context(), second.ID, phone, second.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the refused challenge", err, phoneauth.ErrChallengeNotFound)
-		_, err = f.s.VerifyRegistration(t.Context(), first.ID, phone, first.CodeHash, now)
+		err = f.s.VerifyRegistration(t.Context(), first.ID, phone, first.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the first challenge", err, nil)
 	})
 
@@ -357,15 +375,15 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			first, old := f.register(phone, base)
 			now := tc.prune(f, old)
 			c := newChallenge(phoneauth.PurposeRegister, "", "again", now)
-			got, err := f.s.Register(t.Context(), newUser(phone, now), c, now)
+			err := f.s.Register(t.Context(), newUser(phone, now), c, now)
 			wantErr(t, "second Register", err, nil)
-			checkUser(t, "second Register", got, first)
-			_, err = f.s.VerifyRegistration(t.Context(), old.ID, phone, old.CodeHash, now)
+			checkUser(t, "UserByPhone after the second Register", f.user(phone), first)
+			err = f.s.VerifyRegistration(t.Context(), old.ID, phone, old.CodeHash, now)
 			wantErr(t, "VerifyRegistration of the replaced challenge", err, phoneauth.ErrChallengeNotFound)
-			v, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, now)
+			err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, now)
 			wantErr(t, "VerifyRegistration of the new challenge", err, nil)
 			first.Verified = true
-			checkUser(t, "VerifyRegistration", v, first)
+			checkUser(t, "UserByPhone after VerifyRegistration", f.user(phone), first)
 		})
 	}
 
@@ -379,14 +397,14 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			challenges[i] = newChallenge(phoneauth.PurposeRegister, "", fmt.Sprint(i), base)
 		}
 		errs := race(func(i int) error {
-			_, err := f.s.Register(t.Context(), users[i], challenges[i], base)
+			err := f.s.Register(t.Context(), users[i], challenges[i], base)
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrUserExists)
 		got, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
 		checkUser(t, "UserByPhone", got, users[w])
-		_, err = f.s.VerifyRegistration(t.Context(), challenges[w].ID, phone, challenges[w].CodeHash, base)
+		err = f.s.VerifyRegistration(t.Context(), challenges[w].ID, phone, challenges[w].CodeHash, base)
 		wantErr(t, "VerifyRegistration of the winner's challenge", err, nil)
 	})
 }
@@ -399,21 +417,21 @@ func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		_, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, phoneauth.ErrUserNotFound)
-		_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 		wantErr(t, "second CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		// Same instant: the cancelled code must not count as live.
 		u := newUser(phone, base)
-		got, err := f.s.Register(t.Context(), u, newChallenge(phoneauth.PurposeRegister, "", "2", base), base)
+		err = f.s.Register(t.Context(), u, newChallenge(phoneauth.PurposeRegister, "", "2", base), base)
 		wantErr(t, "Register again", err, nil)
-		checkUser(t, "Register again", got, u)
+		checkUser(t, "UserByPhone after Register again", f.user(phone), u)
 	})
 
 	t.Run("keeps a verified account", func(t *testing.T) {
 		f := newFixture(t, open)
 		phone := phoneN(1)
 		u, c := f.register(phone, base)
-		_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, nil)
 		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		got, err := f.s.UserByPhone(t.Context(), phone)
@@ -506,7 +524,7 @@ func testRegistrationChallenge(t *testing.T, open func(*testing.T) phoneauth.Sto
 			name: "consumed challenge returns ErrChallengeNotFound",
 			id: func(f *fixture) string {
 				_, c := f.register(phoneN(1), base)
-				_, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base)
+				err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base)
 				wantErr(f.t, "VerifyRegistration", err, nil)
 				return c.ID
 			},
@@ -621,9 +639,9 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		u := f.verified(phoneN(1))
 		old := f.putLogin(u.ID, "old", base)
 		c := f.putLogin(u.ID, "new", base.Add(time.Second))
-		_, err := f.s.VerifyLogin(t.Context(), u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err := f.s.VerifyLogin(t.Context(), u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin with the old code", err, phoneauth.ErrCodeWrong)
-		_, err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin with the new code", err, nil)
 	})
 
@@ -633,7 +651,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		f.login(u)
 		now := base.Add(time.Minute)
 		c := f.putLogin(u.ID, "again", now)
-		_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
 		wantErr(t, "second VerifyLogin", err, nil)
 	})
 }
@@ -644,7 +662,7 @@ func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phoneN(1))
 		c := f.putLogin(u.ID, "1", base)
 		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
-		_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -653,7 +671,7 @@ func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		_, c := f.register(phone, base)
 		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
-		_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 	})
 
@@ -668,10 +686,9 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		f := newFixture(t, open)
 		phone := phoneN(1)
 		u, c := f.register(phone, base)
-		got, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
+		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
 		wantErr(t, "VerifyRegistration", err, nil)
 		u.Verified = true
-		checkUser(t, "VerifyRegistration", got, u)
 		byPhone, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
 		checkUser(t, "UserByPhone", byPhone, u)
@@ -696,12 +713,12 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 			if h == nil {
 				h = c.CodeHash
 			}
-			_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, h, base.Add(tc.at))
+			err := f.s.VerifyRegistration(t.Context(), c.ID, phone, h, base.Add(tc.at))
 			wantErr(t, "VerifyRegistration", err, tc.wantErr)
 			got, err := f.s.UserByPhone(t.Context(), phone)
 			wantErr(t, "UserByPhone", err, nil)
 			checkUser(t, "UserByPhone after the failure", got, u)
-			_, err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 			wantErr(t, "VerifyRegistration with the right code in time", err, nil)
 		})
 	}
@@ -745,7 +762,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 			name: "second use of a challenge returns ErrChallengeNotFound",
 			args: func(f *fixture) (string, string, []byte) {
 				_, c := f.register(phoneN(1), base)
-				if _, err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base); err != nil {
+				if err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base); err != nil {
 					f.t.Fatalf("first VerifyRegistration: %v", err)
 				}
 				return c.ID, phoneN(1), c.CodeHash
@@ -755,7 +772,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, open)
 			id, phone, h := tc.args(f)
-			_, err := f.s.VerifyRegistration(t.Context(), id, phone, h, base)
+			err := f.s.VerifyRegistration(t.Context(), id, phone, h, base)
 			wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 		})
 	}
@@ -765,7 +782,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		phone := phoneN(1)
 		_, c := f.register(phone, base)
 		errs := race(func(int) error {
-			_, err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
 			return err
 		})
 		checkOneWinner(t, errs, phoneauth.ErrChallengeNotFound)
@@ -779,10 +796,9 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		c := f.putLogin(u.ID, "1", base)
 		now := c.ExpiresAt.Add(-time.Millisecond)
 		p := newPair(now)
-		got, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
+		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
 		wantErr(t, "VerifyLogin", err, nil)
-		checkUser(t, "VerifyLogin", got, u)
-		got, err = f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
+		got, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
 		wantErr(t, "AccessUser", err, nil)
 		checkUser(t, "AccessUser", got, u)
 		// The refresh token is known: presenting it twice is a reuse.
@@ -811,7 +827,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 				h = c.CodeHash
 			}
 			p := newPair(base)
-			_, err := f.s.VerifyLogin(t.Context(), u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
+			err := f.s.VerifyLogin(t.Context(), u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
 			wantErr(t, "VerifyLogin", err, tc.wantErr)
 			// Had the session been recorded, its refresh token would be
 			// known and a second presentation a reuse.
@@ -819,7 +835,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			wantErr(t, "RotateRefresh of the refused token", err, nil)
 			_, err = f.rotate(u.ID, p.refresh, base)
 			wantErr(t, "RotateRefresh of the refused token again", err, phoneauth.ErrTokenReused)
-			_, err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+			err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
 			wantErr(t, "VerifyLogin with the right code in time", err, nil)
 		})
 	}
@@ -854,7 +870,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			args: func(f *fixture) (string, []byte) {
 				u := f.verified(phoneN(1))
 				c := f.putLogin(u.ID, "1", base)
-				if _, err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
+				if err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
 					f.t.Fatalf("first VerifyLogin: %v", err)
 				}
 				return u.ID, c.CodeHash
@@ -864,7 +880,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, open)
 			userID, h := tc.args(f)
-			_, err := f.s.VerifyLogin(t.Context(), userID, h, base, newSession(userID, base), newPair(base).records())
+			err := f.s.VerifyLogin(t.Context(), userID, h, base, newSession(userID, base), newPair(base).records())
 			wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 		})
 	}
@@ -879,7 +895,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			sessions[i], pairs[i] = newSession(u.ID, base), newPair(base)
 		}
 		errs := race(func(i int) error {
-			_, err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
+			err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrNoPendingLogin)
@@ -902,7 +918,7 @@ func testRotateRefresh(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		wantErr(t, "RotateRefresh of the new refresh token", err, nil)
 		// The new tokens belong to the login's session: revoking it by the
 		// first access token reaches the last refresh token.
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, p1.access, base), nil)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, p1.access, base)), nil)
 		_, err = f.rotate(u.ID, p3.refresh, base)
 		wantErr(t, "RotateRefresh after revocation", err, phoneauth.ErrTokenRevoked)
 	})
@@ -1006,12 +1022,12 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			f := newFixture(t, open)
 			u := f.verified(phoneN(1))
 			p := f.login(u)
-			wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, tc.pick(p), base), nil)
+			wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, tc.pick(p), base)), nil)
 			_, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
 			wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
 			_, err = f.rotate(u.ID, p.refresh, base)
 			wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
-			wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, tc.pick(p), base), nil)
+			wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, tc.pick(p), base)), nil)
 		})
 	}
 
@@ -1019,7 +1035,7 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		phone, laptop := f.login(u), f.login(u)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, phone.access, base), nil)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, phone.access, base)), nil)
 		_, err := f.s.AccessUser(t.Context(), u.ID, laptop.access.JTI)
 		wantErr(t, "AccessUser in the other session", err, nil)
 		_, err = f.rotate(u.ID, laptop.refresh, base)
@@ -1030,20 +1046,20 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		foreign, other := newToken(phoneauth.TokenAccess, base), newToken(phoneauth.TokenAccess, base)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
 		_, err := f.s.AccessUser(t.Context(), u.ID, foreign.JTI)
 		wantErr(t, "AccessUser with the revoked token", err, phoneauth.ErrTokenRevoked)
 		_, err = f.s.AccessUser(t.Context(), u.ID, other.JTI)
 		wantErr(t, "AccessUser with another unknown token", err, nil)
-		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
 	})
 
 	t.Run("unknown refresh token is recorded as revoked", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		foreign := newToken(phoneauth.TokenRefresh, base)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
-		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), u.ID, foreign, base), nil)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
+		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
 		_, err := f.rotate(u.ID, foreign, base)
 		wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
 	})
@@ -1051,7 +1067,7 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
 		f := newFixture(t, open)
 		f.verified(phoneN(1))
-		err := f.s.RevokeToken(t.Context(), newID(), newToken(phoneauth.TokenAccess, base), base)
+		err := f.s.RevokeToken(t.Context(), revocation(newID(), newToken(phoneauth.TokenAccess, base), base))
 		wantErr(t, "RevokeToken", err, phoneauth.ErrUserNotFound)
 	})
 }
@@ -1109,14 +1125,14 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 
 		f.prune(now, 4)
 		f.prune(now, 0)
-		_, err := f.s.VerifyRegistration(t.Context(), liveReg.ID, phoneN(4), liveReg.CodeHash, now)
+		err := f.s.VerifyRegistration(t.Context(), liveReg.ID, phoneN(4), liveReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the live challenge", err, nil)
-		_, err = f.s.VerifyLogin(t.Context(), u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
+		err = f.s.VerifyLogin(t.Context(), u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the live challenge", err, nil)
 		// Had the expired ones stayed, they would be ErrCodeExpired.
-		_, err = f.s.VerifyRegistration(t.Context(), expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
+		err = f.s.VerifyRegistration(t.Context(), expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the pruned challenge", err, phoneauth.ErrChallengeNotFound)
-		_, err = f.s.VerifyLogin(t.Context(), u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
+		err = f.s.VerifyLogin(t.Context(), u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the pruned challenge", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -1126,7 +1142,7 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f.prune(base, 1) // the consumed registration challenge
 		c := f.putLogin(u.ID, "1", base)
 		f.prune(c.ExpiresAt.Add(-time.Millisecond), 0)
-		_, err := f.s.VerifyLogin(t.Context(), u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
+		err := f.s.VerifyLogin(t.Context(), u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
 			newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin just before expiry", err, phoneauth.ErrCodeWrong)
 		f.prune(c.ExpiresAt, 1)
@@ -1194,7 +1210,7 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			name: "session revoked by logout",
 			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
 				p := f.login(u)
-				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), u.ID, p.refresh, base), nil)
+				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), revocation(u.ID, p.refresh, base)), nil)
 				return p.access
 			},
 			challenges: 2, gone: refreshTTL, rows: 3,
@@ -1203,7 +1219,7 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			name: "unknown token recorded as revoked",
 			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
 				tok := newToken(phoneauth.TokenAccess, base)
-				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), u.ID, tok, base), nil)
+				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), revocation(u.ID, tok, base)), nil)
 				return tok
 			},
 			challenges: 1, gone: accessTTL, rows: 2,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"testing"
+	"time"
 )
 
 func TestNewCodeIsDigitsOfTheConfiguredLength(t *testing.T) {
@@ -51,5 +52,35 @@ func TestCodeHashesDifferPerSubjectAndPurpose(t *testing.T) {
 	}
 	if !bytes.Equal(a, s.hashCode(PurposeLogin, "challenge-1", "123456")) {
 		t.Error("hash is not deterministic")
+	}
+}
+
+func TestChallengeCheck(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	right := []byte("right hash")
+	for _, tc := range []struct {
+		name      string
+		purpose   Purpose
+		consumed  bool
+		expiresAt time.Time
+		presented []byte
+		want      error
+	}{
+		{"right code before expiry passes", PurposeLogin, false, now.Add(time.Nanosecond), right, nil},
+		{"wrong code is ErrCodeWrong", PurposeLogin, false, now.Add(time.Minute), []byte("wrong hash"), ErrCodeWrong},
+		{"a prefix of the hash is ErrCodeWrong", PurposeLogin, false, now.Add(time.Minute), right[:4], ErrCodeWrong},
+		{"right code at its expiry is ErrCodeExpired", PurposeLogin, false, now, right, ErrCodeExpired},
+		{"wrong code after expiry is ErrCodeExpired, not ErrCodeWrong", PurposeRegister, false, now.Add(-time.Hour), []byte("wrong"), ErrCodeExpired},
+		{"spent login code is ErrNoPendingLogin, even right and live", PurposeLogin, true, now.Add(time.Minute), right, ErrNoPendingLogin},
+		{"spent registration code is ErrChallengeNotFound", PurposeRegister, true, now.Add(time.Minute), right, ErrChallengeNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := Challenge{Purpose: tc.purpose, CodeHash: right, ExpiresAt: tc.expiresAt, Consumed: tc.consumed}
+			if got := c.Check(tc.presented, now); got != tc.want {
+				t.Errorf("Check = %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
