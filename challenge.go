@@ -1,11 +1,9 @@
 package phoneauth
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -29,29 +27,81 @@ type Challenge struct {
 	CodeHash  []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// Attempts counts the tries decided against this code; at
+	// Policy.MaxAttempts the code is dead.
+	Attempts int
 	// Consumed is set once the code has been used; a consumed challenge
 	// is spent and never accepts a code again.
 	Consumed bool
 }
 
-// Check decides a try of the code whose keyed hash is presented, at now.
-// It is the one code check: every Store calls it inside the transaction
-// that consumes c, on the row it has locked, and consumes c only when it
-// returns nil. A spent challenge is unknown (ErrChallengeNotFound for a
-// registration, ErrNoPendingLogin for a login); an expired one is
-// ErrCodeExpired, whatever was typed, so an expired code tells nothing
-// about a guess; a hash that differs, compared in constant time, is
-// ErrCodeWrong.
-func (c Challenge) Check(presented []byte, now time.Time) error {
+// Try is one attempt at a code, made by the service and decided by a
+// Store with Decide inside the transaction that holds the challenge and
+// its account.
+type Try struct {
+	// Hash returns the keyed hash of the typed code for challenge c: the
+	// hash is keyed by the challenge, which only the store knows.
+	Hash   func(c Challenge) []byte
+	Now    time.Time
+	Policy Policy
+}
+
+// Decide is the one code check. A Store calls it with the challenge the
+// try is about and the account's guard, both as read under lock, and then
+// stores what Decide left in them (c.Attempts, c.Consumed, all of g) in the
+// same transaction, whatever it returned: a wrong try counts even though
+// it fails.
+//
+// In order: a locked account refuses every try, the right code too
+// (*ThrottledError of LimitLockout); a spent challenge is unknown
+// (ErrChallengeNotFound for a registration, ErrNoPendingLogin for a
+// login); a code that has had Policy.MaxAttempts tries is dead
+// (*ThrottledError of LimitAttempts); an expired code is ErrCodeExpired
+// whatever was typed, so it tells nothing about a guess. None of these
+// counts as a try. Otherwise the try counts: the right code, compared in
+// constant time, consumes c and clears g; a wrong one adds a failure to g,
+// and is ErrCodeWrong, or a *ThrottledError of LimitAttempts when it was
+// the code's last try, or of LimitLockout wrapping both ErrAccountLocked
+// and ErrCodeWrong when it locked the account. Each lockout lasts
+// Policy.LockoutDuration, doubled for each lockout since the last success,
+// at most MaxLockout.
+func (t Try) Decide(c *Challenge, g *Guard) error {
+	p := t.Policy
 	switch {
+	case t.Now.Before(g.LockedUntil):
+		return locked(g.LockedUntil.Sub(t.Now), ErrAccountLocked)
 	case c.Consumed:
 		return c.notFound()
-	case !now.Before(c.ExpiresAt):
+	case c.Attempts >= p.MaxAttempts:
+		return c.tooManyAttempts(t.Now, p, ErrTooManyAttempts)
+	case !t.Now.Before(c.ExpiresAt):
 		return ErrCodeExpired
-	case subtle.ConstantTimeCompare(c.CodeHash, presented) != 1:
-		return ErrCodeWrong
 	}
-	return nil
+	c.Attempts++
+	if subtle.ConstantTimeCompare(c.CodeHash, t.Hash(*c)) == 1 {
+		c.Consumed = true
+		*g = Guard{}
+		return nil
+	}
+	g.Failures++
+	if g.Failures >= p.LockoutThreshold {
+		g.Failures = 0
+		g.Lockouts++
+		d := MaxLockout
+		if shift := g.Lockouts - 1; shift < 32 {
+			d = min(p.LockoutDuration<<shift, MaxLockout)
+		}
+		g.LockedUntil = t.Now.Add(d)
+		return locked(d, fmt.Errorf("%w: %w", ErrAccountLocked, ErrCodeWrong))
+	}
+	if c.Attempts >= p.MaxAttempts {
+		return c.tooManyAttempts(t.Now, p, fmt.Errorf("%w: %w", ErrTooManyAttempts, ErrCodeWrong))
+	}
+	return ErrCodeWrong
+}
+
+func locked(left time.Duration, err error) error {
+	return &ThrottledError{Limit: LimitLockout, RetryAfter: left, Err: err}
 }
 
 // notFound is the kind that says c's purpose has no such code.
@@ -60,6 +110,26 @@ func (c Challenge) notFound() error {
 		return ErrNoPendingLogin
 	}
 	return ErrChallengeNotFound
+}
+
+// tooManyAttempts says when a new code for c's purpose can be had: a new
+// registration once c expires, a new login once the login throttle that
+// started with c runs out.
+func (c Challenge) tooManyAttempts(now time.Time, p Policy, err error) error {
+	until := c.ExpiresAt
+	if c.Purpose == PurposeLogin {
+		until = c.CreatedAt.Add(p.LoginThrottle)
+	}
+	return &ThrottledError{Limit: LimitAttempts, RetryAfter: max(until.Sub(now), 0), Err: err}
+}
+
+// try is a try of code at now, for a challenge of purpose p.
+func (s *Service) try(p Purpose, code string, now time.Time) Try {
+	return Try{
+		Hash:   func(c Challenge) []byte { return s.hashCode(p, c.ID, code) },
+		Now:    now,
+		Policy: s.policy,
+	}
 }
 
 // newChallenge makes challenge id for purpose p of userID with code, valid
@@ -102,43 +172,4 @@ func (s *Service) hashCode(purpose Purpose, challengeID, code string) []byte {
 	m := hmac.New(sha256.New, s.codeKey)
 	fmt.Fprintf(m, "%s\x00%s\x00%s", purpose, challengeID, code)
 	return m.Sum(nil)
-}
-
-// countAttempt counts one try against challenge c and refuses it once the
-// code has had MaxAttempts tries. Counting before checking keeps the bound
-// exact under concurrency: parallel guesses each take their own number.
-// Every challenge has its own ID, so a new code starts afresh.
-func (s *Service) countAttempt(ctx context.Context, c Challenge) (int64, error) {
-	n, _, err := s.limiter.Hit(ctx, "attempts:"+c.ID, s.policy.CodeTTL)
-	if err != nil {
-		return 0, fmt.Errorf("attempt counter: %w", err)
-	}
-	if n > int64(s.policy.MaxAttempts) {
-		return n, s.tooManyAttempts(c, nil)
-	}
-	return n, nil
-}
-
-// attemptResult turns the last allowed wrong try into too many attempts, so
-// the user learns at once that the code is dead.
-func (s *Service) attemptResult(n int64, err error, c Challenge) error {
-	if errors.Is(err, ErrCodeWrong) && n >= int64(s.policy.MaxAttempts) {
-		return s.tooManyAttempts(c, err)
-	}
-	return err
-}
-
-// tooManyAttempts says when a new code for c's purpose can be had: a new
-// registration once c expires, a new login once the login throttle that
-// started with c runs out.
-func (s *Service) tooManyAttempts(c Challenge, cause error) error {
-	until := c.ExpiresAt
-	if c.Purpose == PurposeLogin {
-		until = c.CreatedAt.Add(s.policy.LoginThrottle)
-	}
-	err := ErrTooManyAttempts
-	if cause != nil {
-		err = fmt.Errorf("%w: %w", ErrTooManyAttempts, cause)
-	}
-	return &ThrottledError{Limit: LimitAttempts, RetryAfter: max(until.Sub(s.now()), 0), Err: err}
 }

@@ -3,6 +3,7 @@ package phoneauth
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"regexp"
 	"testing"
@@ -55,31 +56,86 @@ func TestCodeHashesDifferPerSubjectAndPurpose(t *testing.T) {
 	}
 }
 
-func TestChallengeCheck(t *testing.T) {
+func TestTryDecide(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
 	right := []byte("right hash")
+	wrong := []byte("wrong hash")
+	p := Policy{MaxAttempts: 3, LockoutThreshold: 4, LockoutDuration: time.Minute, LoginThrottle: 5 * time.Minute}
+	live := Challenge{Purpose: PurposeLogin, CodeHash: right, CreatedAt: now.Add(-time.Minute), ExpiresAt: now.Add(time.Minute)}
+	with := func(f func(*Challenge)) Challenge { c := live; f(&c); return c }
 	for _, tc := range []struct {
-		name      string
-		purpose   Purpose
-		consumed  bool
-		expiresAt time.Time
-		presented []byte
-		want      error
+		name         string
+		c            Challenge
+		g            Guard
+		presented    []byte
+		want         []error // every kind the answer must wrap; nil: success
+		wantLimit    Limit   // the limit of a *ThrottledError answer, if any
+		wantRetry    time.Duration
+		wantAttempts int
+		wantGuard    Guard
+		wantConsumed bool
 	}{
-		{"right code before expiry passes", PurposeLogin, false, now.Add(time.Nanosecond), right, nil},
-		{"wrong code is ErrCodeWrong", PurposeLogin, false, now.Add(time.Minute), []byte("wrong hash"), ErrCodeWrong},
-		{"a prefix of the hash is ErrCodeWrong", PurposeLogin, false, now.Add(time.Minute), right[:4], ErrCodeWrong},
-		{"right code at its expiry is ErrCodeExpired", PurposeLogin, false, now, right, ErrCodeExpired},
-		{"wrong code after expiry is ErrCodeExpired, not ErrCodeWrong", PurposeRegister, false, now.Add(-time.Hour), []byte("wrong"), ErrCodeExpired},
-		{"spent login code is ErrNoPendingLogin, even right and live", PurposeLogin, true, now.Add(time.Minute), right, ErrNoPendingLogin},
-		{"spent registration code is ErrChallengeNotFound", PurposeRegister, true, now.Add(time.Minute), right, ErrChallengeNotFound},
+		{name: "right code passes, counts and clears the guard", c: live, g: Guard{Failures: 3, Lockouts: 2, LockedUntil: now.Add(-time.Second)},
+			presented: right, wantAttempts: 1, wantConsumed: true},
+		{name: "wrong code counts against the code and the account", c: live, g: Guard{Failures: 1, Lockouts: 1},
+			presented: wrong, want: []error{ErrCodeWrong}, wantAttempts: 1, wantGuard: Guard{Failures: 2, Lockouts: 1}},
+		{name: "a prefix of the hash is wrong", c: live, presented: right[:4],
+			want: []error{ErrCodeWrong}, wantAttempts: 1, wantGuard: Guard{Failures: 1}},
+		{name: "the last allowed wrong try kills the code until the login throttle ends", c: with(func(c *Challenge) { c.Attempts = 2 }),
+			presented: wrong, want: []error{ErrTooManyAttempts, ErrCodeWrong}, wantLimit: LimitAttempts, wantRetry: 4 * time.Minute,
+			wantAttempts: 3, wantGuard: Guard{Failures: 1}},
+		{name: "a dead code refuses the right code and counts nothing", c: with(func(c *Challenge) { c.Attempts = 3 }),
+			presented: right, want: []error{ErrTooManyAttempts}, wantLimit: LimitAttempts, wantRetry: 4 * time.Minute, wantAttempts: 3},
+		{name: "a dead registration code waits for its expiry", c: with(func(c *Challenge) { c.Attempts = 3; c.Purpose = PurposeRegister }),
+			presented: right, want: []error{ErrTooManyAttempts}, wantLimit: LimitAttempts, wantRetry: time.Minute, wantAttempts: 3},
+		{name: "right code at its expiry is expired and counts nothing", c: with(func(c *Challenge) { c.ExpiresAt = now }),
+			presented: right, want: []error{ErrCodeExpired}},
+		{name: "wrong code after expiry is expired, not wrong", c: with(func(c *Challenge) { c.ExpiresAt = now.Add(-time.Hour) }),
+			presented: wrong, want: []error{ErrCodeExpired}},
+		{name: "spent login code is no pending login", c: with(func(c *Challenge) { c.Consumed = true }),
+			presented: right, want: []error{ErrNoPendingLogin}, wantConsumed: true},
+		{name: "spent registration code is not found", c: with(func(c *Challenge) { c.Consumed = true; c.Purpose = PurposeRegister }),
+			presented: right, want: []error{ErrChallengeNotFound}, wantConsumed: true},
+		{name: "a locked account refuses the right code and counts nothing", c: live, g: Guard{Lockouts: 1, LockedUntil: now.Add(time.Minute)},
+			presented: right, want: []error{ErrAccountLocked}, wantLimit: LimitLockout, wantRetry: time.Minute,
+			wantGuard: Guard{Lockouts: 1, LockedUntil: now.Add(time.Minute)}},
+		{name: "the threshold-th failure locks the account for the lockout duration", c: live, g: Guard{Failures: 3},
+			presented: wrong, want: []error{ErrAccountLocked, ErrCodeWrong}, wantLimit: LimitLockout, wantRetry: time.Minute,
+			wantAttempts: 1, wantGuard: Guard{Lockouts: 1, LockedUntil: now.Add(time.Minute)}},
+		{name: "each further lockout doubles", c: live, g: Guard{Failures: 3, Lockouts: 2, LockedUntil: now.Add(-time.Hour)},
+			presented: wrong, want: []error{ErrAccountLocked, ErrCodeWrong}, wantLimit: LimitLockout, wantRetry: 4 * time.Minute,
+			wantAttempts: 1, wantGuard: Guard{Lockouts: 3, LockedUntil: now.Add(4 * time.Minute)}},
+		{name: "lockouts stop doubling at MaxLockout", c: live, g: Guard{Failures: 3, Lockouts: 70},
+			presented: wrong, want: []error{ErrAccountLocked, ErrCodeWrong}, wantLimit: LimitLockout, wantRetry: MaxLockout,
+			wantAttempts: 1, wantGuard: Guard{Lockouts: 71, LockedUntil: now.Add(MaxLockout)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := Challenge{Purpose: tc.purpose, CodeHash: right, ExpiresAt: tc.expiresAt, Consumed: tc.consumed}
-			if got := c.Check(tc.presented, now); got != tc.want {
-				t.Errorf("Check = %v, want %v", got, tc.want)
+			c, g := tc.c, tc.g
+			presented := tc.presented
+			err := Try{Hash: func(Challenge) []byte { return presented }, Now: now, Policy: p}.Decide(&c, &g)
+			if tc.want == nil && err != nil {
+				t.Fatalf("Decide = %v, want success", err)
+			}
+			for _, k := range tc.want {
+				if !errors.Is(err, k) {
+					t.Errorf("Decide = %v, want it to wrap %v", err, k)
+				}
+			}
+			var th *ThrottledError
+			if got := errors.As(err, &th); got != (tc.wantLimit != "") {
+				t.Errorf("Decide = %v: throttled %t, want %t", err, got, tc.wantLimit != "")
+			} else if got {
+				if th.Limit != tc.wantLimit || th.RetryAfter != tc.wantRetry {
+					t.Errorf("throttled by %q for %s, want %q for %s", th.Limit, th.RetryAfter, tc.wantLimit, tc.wantRetry)
+				}
+			}
+			if c.Attempts != tc.wantAttempts || c.Consumed != tc.wantConsumed {
+				t.Errorf("challenge attempts %d consumed %t, want %d, %t", c.Attempts, c.Consumed, tc.wantAttempts, tc.wantConsumed)
+			}
+			if !g.LockedUntil.Equal(tc.wantGuard.LockedUntil) || g.Failures != tc.wantGuard.Failures || g.Lockouts != tc.wantGuard.Lockouts {
+				t.Errorf("guard %+v, want %+v", g, tc.wantGuard)
 			}
 		})
 	}

@@ -18,6 +18,8 @@ var (
 	ErrCodeWrong         = errors.New("wrong code")
 	ErrCodeExpired       = errors.New("code expired")
 	ErrTooManyAttempts   = errors.New("too many failed attempts") // only ever inside a *ThrottledError of LimitAttempts
+	ErrAccountLocked     = errors.New("account locked")           // only ever inside a *ThrottledError of LimitLockout
+	ErrLoginPending      = errors.New("login pending")            // a login code sent recently is unused
 	ErrSendFailed        = errors.New("could not send SMS")
 	ErrTokenMissing      = errors.New("token missing")
 	ErrTokenInvalid      = errors.New("token invalid")
@@ -38,7 +40,7 @@ var (
 var kinds = []error{
 	ErrInvalidPhone, ErrUserExists, ErrUserNotFound, ErrNotVerified,
 	ErrChallengeNotFound, ErrNoPendingLogin, ErrCodeWrong, ErrCodeExpired,
-	ErrTooManyAttempts, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
+	ErrTooManyAttempts, ErrAccountLocked, ErrLoginPending, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
 	ErrTokenExpired, ErrNeedAccessToken, ErrNeedRefreshToken,
 	ErrTokenUnknownUser, ErrTokenRevoked, ErrTokenReused,
 }
@@ -68,6 +70,8 @@ const (
 	LimitIP           Limit = "ip rate"       // too many SMS requests from one address
 	LimitSMSBudget    Limit = "sms budget"    // the service-wide SMS budget is spent
 	LimitAttempts     Limit = "attempts"      // a code had too many wrong tries
+	LimitLockout      Limit = "lockout"       // the account is locked after too many failed checks
+	LimitIPVerify     Limit = "ip verify"     // too many code checks from one address
 )
 
 // ThrottledError says a request was refused by a limit and when to retry.
@@ -75,8 +79,12 @@ type ThrottledError struct {
 	Limit      Limit
 	RetryAfter time.Duration
 	// Err is the kind behind the limit, if any: ErrTooManyAttempts for
-	// LimitAttempts.
+	// LimitAttempts, ErrAccountLocked for LimitLockout (joined with
+	// ErrCodeWrong when the try that was refused locked the account).
 	Err error
+	// UserID is the account a LimitLoginPending refusal is about: its
+	// owner may still use the code that reached the phone.
+	UserID string
 }
 
 // Unwrap returns the kind behind the limit, so errors.Is(err,

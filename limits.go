@@ -38,6 +38,22 @@ func (s *Service) limitIP(ctx context.Context, ip string) error {
 	return nil
 }
 
+// limitVerifyIP counts one code check from ip against the per-IP limit on
+// code checks, which bounds how many accounts one address can guess at.
+func (s *Service) limitVerifyIP(ctx context.Context, ip string) error {
+	if s.policy.IPVerifyRateLimit == 0 || ip == "" {
+		return nil
+	}
+	n, reset, err := s.limiter.Hit(ctx, "ipv:"+ipKey(ip), time.Minute)
+	if err != nil {
+		return fmt.Errorf("ip verify limit: %w", err)
+	}
+	if n > int64(s.policy.IPVerifyRateLimit) {
+		return &ThrottledError{Limit: LimitIPVerify, RetryAfter: reset}
+	}
+	return nil
+}
+
 // ipKey is the address ip, or its /64 for IPv6.
 func ipKey(ip string) string {
 	a, err := netip.ParseAddr(ip)

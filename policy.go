@@ -18,7 +18,20 @@ type Policy struct {
 	RefreshTTL    time.Duration
 	IPRateLimit   int // SMS-sending requests per minute per client IP; 0 disables
 	SMSPerHour    int // SMS sent per hour by the whole service; 0 disables
+	// IPVerifyRateLimit caps code checks (verify, login/verify) per minute
+	// per client IP; 0 disables.
+	IPVerifyRateLimit int
+	// LockoutThreshold is how many consecutive failed code checks, across
+	// codes and flows, lock an account.
+	LockoutThreshold int
+	// LockoutDuration is how long the first lockout lasts; each further
+	// one doubles it, up to MaxLockout.
+	LockoutDuration time.Duration
 }
+
+// MaxLockout caps how long one lockout lasts, however often an account
+// was locked before.
+const MaxLockout = 24 * time.Hour
 
 // DefaultPolicy is the policy the service runs with when nothing is configured.
 func DefaultPolicy() Policy {
@@ -31,6 +44,10 @@ func DefaultPolicy() Policy {
 		RefreshTTL:    720 * time.Hour,
 		IPRateLimit:   10,
 		SMSPerHour:    1000,
+
+		IPVerifyRateLimit: 30,
+		LockoutThreshold:  20,
+		LockoutDuration:   15 * time.Minute,
 	}
 }
 
@@ -58,10 +75,22 @@ func (p Policy) Validate() error {
 			errs = append(errs, &PolicyError{field, fmt.Sprintf("must be between %d and %d", lo, hi)})
 		}
 	}
+	// The upper bounds of CodeTTL and MaxAttempts and the lower bound of
+	// CodeLength keep a code's guessing odds where NIST SP 800-63B puts
+	// them: settings past them are refused, not merely discouraged.
 	atLeast("CodeTTL", p.CodeTTL, time.Second)
+	if p.CodeTTL > 10*time.Minute {
+		errs = append(errs, &PolicyError{"CodeTTL", "must be at most 10m0s"})
+	}
 	atLeast("LoginThrottle", p.LoginThrottle, 0)
-	within("CodeLength", p.CodeLength, 4, 10)
-	within("MaxAttempts", p.MaxAttempts, 1, 100)
+	within("CodeLength", p.CodeLength, 6, 10)
+	within("MaxAttempts", p.MaxAttempts, 1, 10)
+	within("LockoutThreshold", p.LockoutThreshold, 1, 100)
+	atLeast("LockoutDuration", p.LockoutDuration, time.Second)
+	if p.LockoutDuration > MaxLockout {
+		errs = append(errs, &PolicyError{"LockoutDuration", fmt.Sprintf("must be at most %s", MaxLockout)})
+	}
+	within("IPVerifyRateLimit", p.IPVerifyRateLimit, 0, 1_000_000)
 	atLeast("AccessTTL", p.AccessTTL, time.Second)
 	atLeast("RefreshTTL", p.RefreshTTL, time.Second)
 	within("IPRateLimit", p.IPRateLimit, 0, 1_000_000)

@@ -65,35 +65,43 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 
 // VerifyRequest is the input of Service.Verify.
 type VerifyRequest struct {
-	Code  string
-	Token string // the verification token Register returned
-	Phone string // as the user typed it
+	Code     string
+	Token    string // the verification token Register returned
+	Phone    string // as the user typed it
+	ClientIP string // for the per-IP limit on code checks; empty skips it
 }
 
 // Verify checks a registration code and marks the account verified.
-// Errors: ErrInvalidPhone, ErrChallengeNotFound (unknown or spent token, or
-// a token of another number), ErrCodeWrong, ErrCodeExpired, *ThrottledError
-// (LimitAttempts, wrapping ErrTooManyAttempts).
+// Errors: ErrInvalidPhone, *ThrottledError (LimitIPVerify, LimitLockout,
+// LimitAttempts), ErrChallengeNotFound (unknown or spent token, or a token
+// of another number), ErrCodeWrong, ErrCodeExpired.
 func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
 	phone, err := ParsePhone(r.Phone, s.region)
 	if err != nil {
+		return err
+	}
+	if err := s.limitVerifyIP(ctx, r.ClientIP); err != nil {
 		return err
 	}
 	token, err := uuid.Parse(r.Token)
 	if err != nil {
 		return ErrChallengeNotFound
 	}
-	c, err := s.store.RegistrationChallenge(ctx, token.String())
+	u, err := s.store.VerifyRegistration(ctx, token.String(), phone, s.try(PurposeRegister, r.Code, s.now()))
+	s.noteLockout(ctx, err, u, r.ClientIP)
 	if err != nil {
-		return storeErr("registration challenge", err)
+		return storeErr("verify registration", err)
 	}
-	n, err := s.countAttempt(ctx, c)
-	if err != nil {
-		return err
+	return nil
+}
+
+// noteLockout logs a try that locked an account: an operator should see
+// who is being guessed at, and from where.
+func (s *Service) noteLockout(ctx context.Context, err error, u User, clientIP string) {
+	if errors.Is(err, ErrAccountLocked) && errors.Is(err, ErrCodeWrong) {
+		var t *ThrottledError
+		errors.As(err, &t)
+		s.log.WarnContext(ctx, "account locked after too many failed code checks",
+			"phone", maskPhone(u.Phone), "user_id", u.ID, "client_ip", clientIP, "locked_for", t.RetryAfter.String())
 	}
-	err = s.store.VerifyRegistration(ctx, c.ID, phone, s.hashCode(PurposeRegister, c.ID, r.Code), s.now())
-	if err != nil {
-		err = storeErr("verify registration", err)
-	}
-	return s.attemptResult(n, err, c)
 }

@@ -28,42 +28,36 @@ type Store interface {
 	// SMS could not be sent. Deleting what does not exist is no error.
 	CancelRegistration(ctx context.Context, challengeID string) error
 
-	// UserByPhone returns the account with that E.164 number, or
-	// ErrUserNotFound.
+	// UserByPhone returns the account with that E.164 number, its
+	// LockedUntil included, or ErrUserNotFound.
 	UserByPhone(ctx context.Context, phone string) (User, error)
 
-	// RegistrationChallenge returns the unconsumed registration challenge
-	// id (expired or not), or ErrChallengeNotFound. A plain read: the
-	// service learns what a verification is about before it counts the
-	// try; the decision is VerifyRegistration's.
-	RegistrationChallenge(ctx context.Context, id string) (Challenge, error)
-
-	// LoginChallenge returns the unconsumed login challenge of userID
-	// (expired or not), or ErrNoPendingLogin (also for an unknown user). A
-	// plain read, like RegistrationChallenge.
-	LoginChallenge(ctx context.Context, userID string) (Challenge, error)
-
-	// PutLoginChallenge makes c the pending login challenge of c.UserID,
-	// replacing any earlier one. ErrUserNotFound if the user does not exist.
-	PutLoginChallenge(ctx context.Context, c Challenge) error
+	// PutLoginChallenge makes c the login challenge of c.UserID, replacing
+	// the earlier one, unless that one is unconsumed and was created after
+	// notBefore: then it changes nothing and returns the earlier one's
+	// CreatedAt with ErrLoginPending. The login throttle is kept here, in
+	// the database, so no restart or limiter flush frees it. Errors:
+	// ErrLoginPending, ErrUserNotFound.
+	PutLoginChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 
 	// DeleteChallenge deletes challenge id if it exists.
 	DeleteChallenge(ctx context.Context, id string) error
 
 	// VerifyRegistration locks registration challenge challengeID of the
-	// account of phone, decides the try with Challenge.Check(codeHash, now)
-	// and, if it passes, consumes the challenge and marks the account
-	// verified, all in one transaction. Errors: ErrChallengeNotFound (no
-	// such challenge for that phone, or a spent one), ErrCodeExpired,
-	// ErrCodeWrong; on them nothing changes.
-	VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error
+	// account of phone and the account's Guard, lets t.Decide decide the
+	// try and stores what it decided, all in one transaction; if the try
+	// passed, the challenge is consumed and the account marked verified.
+	// It returns the account (also with the answers below, once the
+	// challenge was found) and Decide's answer. Errors:
+	// ErrChallengeNotFound (no such challenge for that phone), and those
+	// of Try.Decide.
+	VerifyRegistration(ctx context.Context, challengeID, phone string, t Try) (User, error)
 
-	// VerifyLogin locks the login challenge of userID, decides the try with
-	// Challenge.Check(codeHash, now) and, if it passes, consumes it and
-	// creates session s with the given tokens, all in one transaction.
-	// Errors: ErrNoPendingLogin (no login challenge, a spent one, or an
-	// unknown user), ErrCodeExpired, ErrCodeWrong; on them nothing changes.
-	VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, s Session, tokens []TokenRecord) error
+	// VerifyLogin does the same for the login challenge of userID and, if
+	// the try passed, creates session s with the given tokens in the same
+	// transaction. Errors: ErrNoPendingLogin (no login challenge, or an
+	// unknown user), and those of Try.Decide.
+	VerifyLogin(ctx context.Context, userID string, t Try, s Session, tokens []TokenRecord) (User, error)
 
 	// RotateRefresh spends refresh token r.OldJTI and records r.Tokens in
 	// its session. A refresh token this store never saw (one minted with

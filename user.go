@@ -9,6 +9,19 @@ type User struct {
 	Phone     string
 	Verified  bool
 	CreatedAt time.Time
+	// LockedUntil is when the account's lockout ends; zero, or a time
+	// past, when it is not locked.
+	LockedUntil time.Time
+}
+
+// Guard is an account's record against guessing, kept in the database
+// with the account: the failed code checks since its last success or
+// lockout, across codes and flows, and the lockouts since its last
+// success.
+type Guard struct {
+	Failures    int
+	Lockouts    int
+	LockedUntil time.Time // zero when never locked
 }
 
 // Session is a signed-in device: one chain of refresh tokens, revoked as a

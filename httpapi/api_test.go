@@ -288,8 +288,9 @@ func TestLogin(t *testing.T) {
 	if _, err := uuid.Parse(r.str("user_id")); err != nil {
 		t.Fatalf("user_id %q is not a UUID", r.str("user_id"))
 	}
+	id := r.str("user_id")
 	r = h.post("/auth/api/login/", map[string]any{"phone": phone})
-	want(t, "second request", r, http.StatusTooManyRequests, map[string]any{"message": "User already have a request for login"})
+	want(t, "second request", r, http.StatusTooManyRequests, map[string]any{"message": "User already have a request for login", "user_id": id})
 	if got := r.header.Get("Retry-After"); got != "300" {
 		t.Errorf("Retry-After = %q, want 300", got)
 	}
@@ -366,7 +367,7 @@ func TestLoginVerify(t *testing.T) {
 
 func TestParallelLoginVerificationOfOneCodeHasOneWinner(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 100 }})
+	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 10 }})
 	const phone = "+14155550180"
 	h.verified(phone)
 	id := h.login(phone)
@@ -382,7 +383,7 @@ func TestParallelLoginVerificationOfOneCodeHasOneWinner(t *testing.T) {
 
 func TestParallelRegistrationVerificationOfOneCodeHasOneWinner(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 100 }})
+	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 10 }})
 	const phone = "+14155550181"
 	tok := h.register(phone)
 	code := h.sender.LastCode(phone)
@@ -563,37 +564,6 @@ func TestFailedSendsDoNotSpendTheSMSBudget(t *testing.T) {
 	want(t, "budget spent by real sends", h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550242"}), 429, nil)
 }
 
-// lostReplyLimiter takes holds but, while lose is set, reports an outage
-// as a backend would whose reply to a write it did was lost.
-type lostReplyLimiter struct {
-	phoneauth.Limiter
-	lose atomic.Bool
-}
-
-func (l *lostReplyLimiter) Hold(ctx context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
-	ok, left, err := l.Limiter.Hold(ctx, key, owner, ttl)
-	if l.lose.Load() {
-		return false, 0, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
-	}
-	return ok, left, err
-}
-
-func TestLoginHoldIsUndoneWhenItsReplyIsLost(t *testing.T) {
-	t.Parallel()
-	var lim *lostReplyLimiter
-	h := newHarness(t, harnessOptions{limiter: func(l phoneauth.Limiter) phoneauth.Limiter {
-		lim = &lostReplyLimiter{Limiter: l}
-		return lim
-	}})
-	const phone = "+14155550250"
-	h.verified(phone)
-	lim.lose.Store(true)
-	want(t, "login during the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 503, errBody("Service unavailable"))
-	lim.lose.Store(false)
-	want(t, "login after the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 200, nil)
-	want(t, "throttle of that login still holds", h.post("/auth/api/login/", map[string]any{"phone": phone}), 429, nil)
-}
-
 // lostReplyStore registers but, while lose is set, reports an outage as a
 // database would whose commit reply was lost.
 type lostReplyStore struct {
@@ -607,6 +577,27 @@ func (s *lostReplyStore) Register(ctx context.Context, u phoneauth.User, c phone
 		return fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
 	}
 	return err
+}
+
+func (s *lostReplyStore) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	since, err := s.Store.PutLoginChallenge(ctx, c, notBefore)
+	if err == nil && s.lose.Load() {
+		return time.Time{}, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
+	}
+	return since, err
+}
+
+func TestLoginThrottleIsUndoneWhenItsReplyIsLost(t *testing.T) {
+	t.Parallel()
+	st := &lostReplyStore{Store: openSQLite(t)}
+	h := newHarness(t, harnessOptions{store: st})
+	const phone = "+14155550250"
+	h.verified(phone)
+	st.lose.Store(true)
+	want(t, "login during the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 503, errBody("Service unavailable"))
+	st.lose.Store(false)
+	want(t, "login after the fault", h.post("/auth/api/login/", map[string]any{"phone": phone}), 200, nil)
+	want(t, "throttle of that login still holds", h.post("/auth/api/login/", map[string]any{"phone": phone}), 429, nil)
 }
 
 func TestRegistrationIsUndoneWhenItsReplyIsLost(t *testing.T) {

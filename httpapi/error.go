@@ -27,8 +27,16 @@ type errorResponse struct {
 // ErrCodeWrong, so the limits come first. Rows with a status of 500 or more
 // log the error.
 var errorTable = []errorResponse{
-	{throttled(phoneauth.LimitLoginPending), http.StatusTooManyRequests,
-		fixed(map[string]string{"message": "User already have a request for login"}), withRetryAfter},
+	// The contract's body, which uses "message", not "error", and the
+	// account's user_id, so the owner of a phone whose code someone else
+	// requested can still use the code that reached the phone.
+	{throttled(phoneauth.LimitLoginPending), http.StatusTooManyRequests, func(err error) any {
+		var t *phoneauth.ThrottledError
+		errors.As(err, &t)
+		return map[string]string{"message": "User already have a request for login", "user_id": t.UserID}
+	}, withRetryAfter},
+	{throttled(phoneauth.LimitLockout), http.StatusTooManyRequests, message("Account temporarily locked, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitIPVerify), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitIP), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitSMSBudget), http.StatusTooManyRequests, message("SMS limit reached, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitAttempts), http.StatusTooManyRequests, message("Too many failed attempts, request a new code"), withRetryAfter},
@@ -102,9 +110,10 @@ func throttled(l phoneauth.Limit) func(error) bool {
 	}
 }
 
-func fixed(body any) func(error) any { return func(error) any { return body } }
-
-func message(msg string) func(error) any { return fixed(errorBody(msg)) }
+func message(msg string) func(error) any {
+	body := errorBody(msg)
+	return func(error) any { return body }
+}
 
 func errorBody(msg string) map[string]string { return map[string]string{"error": msg} }
 

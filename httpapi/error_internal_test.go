@@ -20,13 +20,19 @@ func TestEveryDomainKindHasAnAnswer(t *testing.T) {
 	t.Parallel()
 	var errs []error
 	for _, k := range phoneauth.Kinds() {
-		if errors.Is(k, phoneauth.ErrTooManyAttempts) {
-			// The domain returns it only inside its limit.
+		// The domain returns these only inside their limit.
+		switch k {
+		case phoneauth.ErrTooManyAttempts:
 			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitAttempts, Err: k}
+		case phoneauth.ErrAccountLocked:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLockout, Err: k}
+		case phoneauth.ErrLoginPending:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLoginPending, Err: k}
 		}
 		errs = append(errs, k)
 	}
-	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget, phoneauth.LimitAttempts} {
+	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
+		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify} {
 		errs = append(errs, &phoneauth.ThrottledError{Limit: l, RetryAfter: time.Second})
 	}
 	errs = append(errs, phoneauth.ErrUnavailable)

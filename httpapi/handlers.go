@@ -105,7 +105,7 @@ func handleRegister(s *Server) http.Handler {
 
 func handleVerify(s *Server) http.Handler {
 	return jsonCall(s, func(r *http.Request, req verifyRequest) (any, error) {
-		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone})
+		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone, ClientIP: clientIP(r)})
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ type tokenResponse struct {
 
 func handleLoginVerify(s *Server) http.Handler {
 	return jsonCall(s, func(r *http.Request, req loginVerifyRequest) (any, error) {
-		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.VerifyLoginRequest{Code: req.Code, UserID: req.UserID})
+		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.VerifyLoginRequest{Code: req.Code, UserID: req.UserID, ClientIP: clientIP(r)})
 		if err != nil {
 			return nil, err
 		}

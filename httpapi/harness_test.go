@@ -41,6 +41,11 @@ type harnessOptions struct {
 	store phoneauth.Store
 	// limiter, if set, wraps the in-memory limiter, to inject faults.
 	limiter func(phoneauth.Limiter) phoneauth.Limiter
+	// clock replaces the harness's own, so that a restarted service
+	// (a new harness on the same store) reads the same time.
+	clock *phoneauthtest.Clock
+	// log receives the service's log lines; default: discarded.
+	log io.Writer
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -51,11 +56,15 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	policy := phoneauth.DefaultPolicy()
 	policy.IPRateLimit = 0
+	policy.IPVerifyRateLimit = 0
 	policy.SMSPerHour = 0
 	if o.policy != nil {
 		o.policy(&policy)
 	}
-	clock := phoneauthtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	clock := o.clock
+	if clock == nil {
+		clock = phoneauthtest.NewClock(time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC))
+	}
 	signer, err := token.New(testSecret, policy.AccessTTL, policy.RefreshTTL)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +74,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.limiter != nil {
 		limiter = o.limiter(limiter)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logw := o.log
+	if logw == nil {
+		logw = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(logw, nil))
 	svc, err := phoneauth.New(phoneauth.Deps{
 		Store:   st,
 		Sender:  sender,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/storetest"
 )
 
 func TestPrune(t *testing.T) {
@@ -55,17 +56,17 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord 
 	if err := s.Register(ctx, u, reg, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	if err := s.VerifyRegistration(ctx, reg.ID, u.Phone, code, now); err != nil {
+	if _, err := s.VerifyRegistration(ctx, reg.ID, u.Phone, storetest.Try(code, now)); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
 	login := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.PutLoginChallenge(ctx, login); err != nil {
+	if _, err := s.PutLoginChallenge(ctx, login, login.CreatedAt); err != nil {
 		t.Fatalf("PutLoginChallenge: %v", err)
 	}
 	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Minute)}
 	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
 	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.VerifyLogin(ctx, u.ID, code, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(code, now), sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
 		t.Fatalf("VerifyLogin: %v", err)
 	}
 	return access

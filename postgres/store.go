@@ -40,7 +40,7 @@ WITH account AS (
 	SELECT $4, account.id, 'register', $5, $6, $7 FROM account
 	ON CONFLICT (user_id, purpose) DO UPDATE SET
 		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-		expires_at = EXCLUDED.expires_at, consumed_at = NULL
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= $8
 	RETURNING id
 )
@@ -87,78 +87,64 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var u phoneauth.User
+	var lockedUntil *time.Time
 	err := s.pool.QueryRow(ctx,
-		`SELECT id, phone, verified_at IS NOT NULL, created_at FROM users WHERE phone = $1`,
-		phone).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt)
+		`SELECT id, phone, verified_at IS NOT NULL, created_at, locked_until FROM users WHERE phone = $1`,
+		phone).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt, &lockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
 		return phoneauth.User{}, s.fail(ctx, "user by phone", err)
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
+	u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), orZero(lockedUntil)
 	return u, nil
 }
 
-// RegistrationChallenge implements phoneauth.Store in one read on the
-// primary key; it locks nothing.
-func (s *Store) RegistrationChallenge(ctx context.Context, id string) (phoneauth.Challenge, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	const q = `
-SELECT user_id, code_hash, created_at, expires_at FROM challenges
-WHERE id = $1 AND purpose = 'register' AND consumed_at IS NULL`
-	c := phoneauth.Challenge{ID: id, Purpose: phoneauth.PurposeRegister}
-	err := s.pool.QueryRow(ctx, q, id).Scan(&c.UserID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return phoneauth.Challenge{}, phoneauth.ErrChallengeNotFound
+// orZero is *t in UTC, or the zero time for NULL.
+func orZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
 	}
-	if err != nil {
-		return phoneauth.Challenge{}, s.fail(ctx, "registration challenge", err)
-	}
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	return c, nil
+	return t.UTC()
 }
 
-// LoginChallenge implements phoneauth.Store in one read on the unique index
-// of (user_id, purpose); it locks nothing.
-func (s *Store) LoginChallenge(ctx context.Context, userID string) (phoneauth.Challenge, error) {
+// PutLoginChallenge implements phoneauth.Store. The upsert replaces the
+// login challenge unless it is unconsumed and newer than notBefore; when it
+// does not, it has still locked the row it found, so the second statement
+// of the transaction reads the pending challenge's age, even one committed
+// while the first waited for it. The foreign key on users tells an unknown
+// user.
+func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `
-SELECT id, code_hash, created_at, expires_at FROM challenges
-WHERE user_id = $1 AND purpose = 'login' AND consumed_at IS NULL`
-	c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
-	err := s.pool.QueryRow(ctx, q, userID).Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return phoneauth.Challenge{}, phoneauth.ErrNoPendingLogin
-	}
-	if err != nil {
-		return phoneauth.Challenge{}, s.fail(ctx, "login challenge", err)
-	}
-	c.CreatedAt, c.ExpiresAt = c.CreatedAt.UTC(), c.ExpiresAt.UTC()
-	return c, nil
-}
-
-// PutLoginChallenge implements phoneauth.Store in one upsert; the foreign
-// key on users tells an unknown user.
-func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	const q = `
-INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
+	const put = `
+INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
 VALUES ($1, $2, 'login', $3, $4, $5)
 ON CONFLICT (user_id, purpose) DO UPDATE SET
 	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-	expires_at = EXCLUDED.expires_at, consumed_at = NULL`
-	_, err := s.pool.Exec(ctx, q, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt)
-	if hasCode(err, codeForeignKey) {
-		return phoneauth.ErrUserNotFound
-	}
+	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
+	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6`
+	var pendingSince time.Time
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
+		if hasCode(err, codeForeignKey) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil || tag.RowsAffected() > 0 {
+			return err
+		}
+		err = tx.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = 'login'`,
+			c.UserID).Scan(&pendingSince)
+		if err != nil {
+			return err
+		}
+		return phoneauth.ErrLoginPending
+	})
 	if err != nil {
-		return s.fail(ctx, "put login challenge", err)
+		return pendingSince.UTC(), s.fail(ctx, "put login challenge", err)
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // DeleteChallenge implements phoneauth.Store.
@@ -172,86 +158,130 @@ func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
 }
 
 // VerifyRegistration implements phoneauth.Store. The transaction locks the
-// account and its challenge, lets phoneauth.Challenge.Check decide the try,
-// and only then consumes the challenge; a concurrent attempt waits on the
-// lock and then finds the challenge consumed.
-func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error {
+// account, then its challenge, lets phoneauth.Try.Decide decide the try and
+// stores what it decided in one more round trip; a concurrent try waits on
+// the locks and then sees this one's count.
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, t phoneauth.Try) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const lock = `
 WITH account AS (
-	SELECT id FROM users WHERE phone = $2 FOR NO KEY UPDATE
+	SELECT id, verified_at IS NOT NULL AS verified, created_at, failed_checks, lockouts, locked_until
+	FROM users WHERE phone = $2 FOR NO KEY UPDATE
 )
-SELECT c.user_id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL
-FROM account JOIN challenges c ON c.user_id = account.id
+SELECT a.id, a.verified, a.created_at, a.failed_checks, a.lockouts, a.locked_until,
+	c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts
+FROM account a JOIN challenges c ON c.user_id = a.id
 WHERE c.id = $1 AND c.purpose = 'register'
 FOR UPDATE OF c`
-	const consume = `
-WITH challenge AS (
-	UPDATE challenges SET consumed_at = $2 WHERE id = $1
-)
-UPDATE users SET verified_at = coalesce(verified_at, $2) WHERE id = $3`
+	u := phoneauth.User{Phone: phone}
+	var verdict error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		verdict = nil
 		c := phoneauth.Challenge{ID: challengeID, Purpose: phoneauth.PurposeRegister}
-		err := tx.QueryRow(ctx, lock, challengeID, phone).
-			Scan(&c.UserID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed)
+		var g phoneauth.Guard
+		var lockedUntil *time.Time
+		err := tx.QueryRow(ctx, lock, challengeID, phone).Scan(&u.ID, &u.Verified, &u.CreatedAt,
+			&g.Failures, &g.Lockouts, &lockedUntil, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed, &c.Attempts)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return phoneauth.ErrChallengeNotFound
 		}
 		if err != nil {
 			return err
 		}
-		if err := c.Check(codeHash, now); err != nil {
-			return err
+		c.UserID, g.LockedUntil = u.ID, orZero(lockedUntil)
+		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
+		b := &pgx.Batch{}
+		verdict = decide(b, t, &c, &g)
+		if verdict == nil {
+			b.Queue(`UPDATE users SET verified_at = coalesce(verified_at, $2) WHERE id = $1`, u.ID, t.Now)
+			u.Verified = true
 		}
-		_, err = tx.Exec(ctx, consume, challengeID, now, c.UserID)
-		return err
+		if b.Len() == 0 {
+			return nil
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return s.fail(ctx, "verify registration", err)
+		return u, s.fail(ctx, "verify registration", err)
 	}
-	return nil
+	return u, verdict
 }
 
 // VerifyLogin implements phoneauth.Store: one transaction locks the account
-// and its login challenge, lets phoneauth.Challenge.Check decide the try,
-// then consumes the challenge and records the session and its tokens in one
-// round trip.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
+// and its login challenge, lets phoneauth.Try.Decide decide the try, then
+// stores what it decided and, if the try passed, records the session and
+// its tokens, in one more round trip.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const lock = `
 WITH account AS (
-	SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE
+	SELECT id, phone, verified_at IS NOT NULL AS verified, created_at, failed_checks, lockouts, locked_until
+	FROM users WHERE id = $1 FOR NO KEY UPDATE
 )
-SELECT c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL
-FROM account JOIN challenges c ON c.user_id = account.id
+SELECT a.phone, a.verified, a.created_at, a.failed_checks, a.lockouts, a.locked_until,
+	c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts
+FROM account a JOIN challenges c ON c.user_id = a.id
 WHERE c.purpose = 'login'
 FOR UPDATE OF c`
+	u := phoneauth.User{ID: userID}
+	var verdict error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		verdict = nil
 		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
-		err := tx.QueryRow(ctx, lock, userID).
-			Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed)
+		var g phoneauth.Guard
+		var lockedUntil *time.Time
+		err := tx.QueryRow(ctx, lock, userID).Scan(&u.Phone, &u.Verified, &u.CreatedAt,
+			&g.Failures, &g.Lockouts, &lockedUntil, &c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed, &c.Attempts)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return phoneauth.ErrNoPendingLogin
 		}
 		if err != nil {
 			return err
 		}
-		if err := c.Check(codeHash, now); err != nil {
-			return err
-		}
+		g.LockedUntil = orZero(lockedUntil)
+		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE challenges SET consumed_at = $2 WHERE id = $1`, c.ID, now)
-		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-			sess.ID, userID, sess.CreatedAt, sess.ExpiresAt)
-		queueTokens(b, sess.ID, tokens)
+		verdict = decide(b, t, &c, &g)
+		if verdict == nil {
+			b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+				sess.ID, userID, sess.CreatedAt, sess.ExpiresAt)
+			queueTokens(b, sess.ID, tokens)
+		}
+		if b.Len() == 0 {
+			return nil
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
-		return s.fail(ctx, "verify login", err)
+		return u, s.fail(ctx, "verify login", err)
 	}
-	return nil
+	return u, verdict
+}
+
+// decide lets t.Decide decide the try of c by the account guarded by g,
+// queues on b the updates of what changed (the count of a wrong try
+// included), and returns Decide's answer.
+func decide(b *pgx.Batch, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.Guard) error {
+	attempts, guard := c.Attempts, *g
+	verdict := t.Decide(c, g)
+	if c.Attempts != attempts {
+		var consumedAt *time.Time
+		if c.Consumed {
+			consumedAt = &t.Now
+		}
+		b.Queue(`UPDATE challenges SET attempts = $2, consumed_at = $3 WHERE id = $1`, c.ID, c.Attempts, consumedAt)
+	}
+	if *g != guard {
+		var lockedUntil *time.Time
+		if !g.LockedUntil.IsZero() {
+			lockedUntil = &g.LockedUntil
+		}
+		b.Queue(`UPDATE users SET failed_checks = $2, lockouts = $3, locked_until = $4 WHERE id = $1`,
+			c.UserID, g.Failures, g.Lockouts, lockedUntil)
+	}
+	return verdict
 }
 
 // RotateRefresh implements phoneauth.Store. One transaction locks the

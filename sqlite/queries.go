@@ -20,49 +20,48 @@ const (
 		ON CONFLICT (user_id, purpose) DO UPDATE SET
 			id = excluded.id, code_hash = excluded.code_hash,
 			created_at = excluded.created_at, expires_at = excluded.expires_at,
-			consumed_at = NULL
+			consumed_at = NULL, attempts = 0
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= ?`
 
 	qDeleteRegistration = `DELETE FROM challenges WHERE id = ? AND purpose = 'register' RETURNING user_id`
 
 	qDeleteUnverified = `DELETE FROM users WHERE id = ? AND verified_at IS NULL`
 
-	qUserByPhone = `SELECT id, verified_at, created_at FROM users WHERE phone = ?`
+	qUserByPhone = `SELECT id, verified_at, created_at, locked_until FROM users WHERE phone = ?`
 
-	// A plain read, on the primary key.
-	qRegistrationChallenge = `
-		SELECT user_id, code_hash, created_at, expires_at FROM challenges
-		WHERE id = ? AND purpose = 'register' AND consumed_at IS NULL`
-
-	// A plain read, on the unique index of (user_id, purpose).
-	qLoginChallenge = `
-		SELECT id, code_hash, created_at, expires_at FROM challenges
-		WHERE user_id = ? AND purpose = 'login' AND consumed_at IS NULL`
-
+	// Replaces the login challenge unless it is unconsumed and newer than
+	// the last parameter: that one is the login throttle.
 	qPutLogin = `
 		INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
 		VALUES (?, ?, 'login', ?, ?, ?)
 		ON CONFLICT (user_id, purpose) DO UPDATE SET
 			id = excluded.id, code_hash = excluded.code_hash,
 			created_at = excluded.created_at, expires_at = excluded.expires_at,
-			consumed_at = NULL`
+			consumed_at = NULL, attempts = 0
+		WHERE challenges.consumed_at IS NOT NULL OR challenges.created_at <= ?`
+
+	qPendingLogin = `SELECT created_at FROM challenges WHERE user_id = ? AND purpose = 'login'`
 
 	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
 
-	// The challenge a try is about, consumed or not, for Challenge.Check
-	// to decide; the transaction's write lock keeps it as read until
-	// commit.
+	// The challenge a try is about, consumed or not, and its account's
+	// guard, for phoneauth.Try.Decide to decide; the transaction's write
+	// lock keeps them as read until commit.
 	qRegistrationTry = `
-		SELECT user_id, code_hash, created_at, expires_at, consumed_at IS NOT NULL
-		FROM challenges
-		WHERE id = ? AND purpose = 'register'
-			AND user_id = (SELECT id FROM users WHERE phone = ?)`
+		SELECT c.user_id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts,
+			u.failed_checks, u.lockouts, u.locked_until, u.verified_at, u.created_at
+		FROM challenges c JOIN users u ON u.id = c.user_id
+		WHERE c.id = ? AND c.purpose = 'register' AND u.phone = ?`
 
 	qLoginTry = `
-		SELECT id, code_hash, created_at, expires_at, consumed_at IS NOT NULL
-		FROM challenges WHERE user_id = ? AND purpose = 'login'`
+		SELECT c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts,
+			u.failed_checks, u.lockouts, u.locked_until, u.phone, u.verified_at, u.created_at
+		FROM challenges c JOIN users u ON u.id = c.user_id
+		WHERE c.user_id = ? AND c.purpose = 'login'`
 
-	qConsume = `UPDATE challenges SET consumed_at = ? WHERE id = ?`
+	qSaveTry = `UPDATE challenges SET attempts = ?, consumed_at = ? WHERE id = ?`
+
+	qSaveGuard = `UPDATE users SET failed_checks = ?, lockouts = ?, locked_until = ? WHERE id = ?`
 
 	qMarkVerified = `UPDATE users SET verified_at = coalesce(verified_at, ?) WHERE id = ?`
 
@@ -119,11 +118,11 @@ func qInsertTokens(n int) string {
 var (
 	writeQueries = append([]string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qConsume, qMarkVerified,
+		qPutLogin, qPendingLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
 		qPruneChallenges, qPruneTokens, qPruneSessions,
 	}, tokenInserts()...)
-	readQueries = []string{qUserByPhone, qRegistrationChallenge, qLoginChallenge, qAccessUser}
+	readQueries = []string{qUserByPhone, qAccessUser}
 )
 
 func tokenInserts() []string {

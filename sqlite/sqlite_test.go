@@ -132,7 +132,7 @@ func TestReopen(t *testing.T) {
 	if err := s.Register(ctx, u, c, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
-	if err := s.VerifyRegistration(ctx, c.ID, u.Phone, c.CodeHash, now); err != nil {
+	if _, err := s.VerifyRegistration(ctx, c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
 	revoked := phoneauth.TokenRecord{JTI: "t1", Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
@@ -297,20 +297,20 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	if err := s.Register(ctx, u, c, now); err != nil {
 		return err
 	}
-	if err := s.VerifyRegistration(ctx, c.ID, phone, hash, now); err != nil {
+	if _, err := s.VerifyRegistration(ctx, c.ID, phone, storetest.Try(hash, now)); err != nil {
 		return err
 	}
 	if _, err := s.UserByPhone(ctx, phone); err != nil {
 		return err
 	}
 	lc := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.PutLoginChallenge(ctx, lc); err != nil {
+	if _, err := s.PutLoginChallenge(ctx, lc, lc.CreatedAt); err != nil {
 		return err
 	}
 	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
 	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
 	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.VerifyLogin(ctx, u.ID, hash, now, sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(hash, now), sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
 		return err
 	}
 	_, err := s.AccessUser(ctx, u.ID, access.JTI)

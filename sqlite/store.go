@@ -73,74 +73,44 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	u := phoneauth.User{Phone: phone}
-	var verifiedAt sql.NullInt64
+	var verifiedAt, lockedUntil sql.NullInt64
 	var createdAt int64
 	err := s.rs.queryRow(ctx, qUserByPhone, phone).
-		Scan(&u.ID, &verifiedAt, &createdAt)
+		Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
 		return phoneauth.User{}, wrapErr(ctx, "user by phone", err)
 	}
-	u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+	u.Verified, u.CreatedAt, u.LockedUntil = verifiedAt.Valid, fromMS(createdAt), fromNullMS(lockedUntil)
 	return u, nil
 }
 
-// RegistrationChallenge returns the unconsumed registration challenge id,
-// expired or not, in one read on the read pool. Errors:
-// phoneauth.ErrChallengeNotFound.
-func (s *Store) RegistrationChallenge(ctx context.Context, id string) (phoneauth.Challenge, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	c := phoneauth.Challenge{ID: id, Purpose: phoneauth.PurposeRegister}
-	var createdAt, expiresAt int64
-	err := s.rs.queryRow(ctx, qRegistrationChallenge, id).Scan(&c.UserID, &c.CodeHash, &createdAt, &expiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return phoneauth.Challenge{}, phoneauth.ErrChallengeNotFound
-	}
-	if err != nil {
-		return phoneauth.Challenge{}, wrapErr(ctx, "registration challenge", err)
-	}
-	c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
-	return c, nil
-}
-
-// LoginChallenge returns the unconsumed login challenge of userID, expired
-// or not, in one read on the read pool. Errors: phoneauth.ErrNoPendingLogin
-// (also for an unknown user).
-func (s *Store) LoginChallenge(ctx context.Context, userID string) (phoneauth.Challenge, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
-	var createdAt, expiresAt int64
-	err := s.rs.queryRow(ctx, qLoginChallenge, userID).Scan(&c.ID, &c.CodeHash, &createdAt, &expiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return phoneauth.Challenge{}, phoneauth.ErrNoPendingLogin
-	}
-	if err != nil {
-		return phoneauth.Challenge{}, wrapErr(ctx, "login challenge", err)
-	}
-	c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
-	return c, nil
-}
-
-// PutLoginChallenge makes c the pending login challenge of c.UserID,
-// replacing any earlier one, consumed or not. Errors:
-// phoneauth.ErrUserNotFound.
-func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	// One statement is its own transaction.
-	_, err := s.ws.exec(ctx, qPutLogin,
-		c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt))
-	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-		return phoneauth.ErrUserNotFound
-	}
-	if err != nil {
-		return wrapErr(ctx, "put login challenge", err)
-	}
-	return nil
+// PutLoginChallenge makes c the login challenge of c.UserID unless an
+// unconsumed one created after notBefore exists, as phoneauth.Store
+// documents. Errors: phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
+func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	var pendingSince time.Time
+	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
+		res, err := tx.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			return err
+		}
+		var createdAt int64
+		if err := tx.queryRow(ctx, qPendingLogin, c.UserID).Scan(&createdAt); err != nil {
+			return err
+		}
+		pendingSince = fromMS(createdAt)
+		return phoneauth.ErrLoginPending
+	})
+	return pendingSince, err
 }
 
 // DeleteChallenge deletes challenge id if it exists.
@@ -153,56 +123,64 @@ func (s *Store) DeleteChallenge(ctx context.Context, id string) error {
 	return nil
 }
 
-// VerifyRegistration decides a try of registration challenge challengeID
-// of phone with phoneauth.Challenge.Check and, if it passes, consumes the
-// challenge and marks the account verified. Errors:
-// phoneauth.ErrChallengeNotFound, phoneauth.ErrCodeExpired,
-// phoneauth.ErrCodeWrong; on them nothing changes.
-func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, codeHash []byte, now time.Time) error {
-	return s.inTx(ctx, "verify registration", func(ctx context.Context, tx tx) error {
+// VerifyRegistration decides try t of registration challenge challengeID
+// of phone with phoneauth.Try.Decide, stores what it decided and, if the
+// try passed, marks the account verified. Errors:
+// phoneauth.ErrChallengeNotFound, and those of phoneauth.Try.Decide.
+func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone string, t phoneauth.Try) (phoneauth.User, error) {
+	u := phoneauth.User{Phone: phone}
+	var verdict error
+	err := s.inTx(ctx, "verify registration", func(ctx context.Context, tx tx) error {
 		c := phoneauth.Challenge{ID: challengeID, Purpose: phoneauth.PurposeRegister}
-		var createdAt, expiresAt int64
-		err := tx.queryRow(ctx, qRegistrationTry, challengeID, phone).
-			Scan(&c.UserID, &c.CodeHash, &createdAt, &expiresAt, &c.Consumed)
+		var g phoneauth.Guard
+		var r tryRow
+		err := tx.queryRow(ctx, qRegistrationTry, challengeID, phone).Scan(&c.UserID, &c.CodeHash, &r.createdAt, &r.expiresAt,
+			&c.Consumed, &c.Attempts, &g.Failures, &g.Lockouts, &r.lockedUntil, &r.verifiedAt, &r.userCreatedAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return phoneauth.ErrChallengeNotFound
 		}
 		if err != nil {
 			return err
 		}
-		c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
-		if err := c.Check(codeHash, now); err != nil {
+		r.fill(&c, &g, &u)
+		u.ID = c.UserID
+		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, qConsume, ms(now), c.ID); err != nil {
+		if verdict == nil {
+			_, err := tx.exec(ctx, qMarkVerified, ms(t.Now), c.UserID)
+			u.Verified = true
 			return err
 		}
-		_, err = tx.exec(ctx, qMarkVerified, ms(now), c.UserID)
-		return err
+		return nil
 	})
+	if err != nil {
+		return u, err
+	}
+	return u, verdict
 }
 
-// VerifyLogin decides a try of the login challenge of userID with
-// phoneauth.Challenge.Check and, if it passes, consumes it and opens
-// session sess with tokens. Errors: phoneauth.ErrNoPendingLogin (also for
-// an unknown user), phoneauth.ErrCodeExpired, phoneauth.ErrCodeWrong; on
-// them nothing changes.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
-	return s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
+// VerifyLogin decides try t of the login challenge of userID with
+// phoneauth.Try.Decide, stores what it decided and, if the try passed,
+// opens session sess with tokens. Errors: phoneauth.ErrNoPendingLogin
+// (also for an unknown user), and those of phoneauth.Try.Decide.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+	u := phoneauth.User{ID: userID}
+	var verdict error
+	err := s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
 		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
-		var createdAt, expiresAt int64
-		err := tx.queryRow(ctx, qLoginTry, userID).Scan(&c.ID, &c.CodeHash, &createdAt, &expiresAt, &c.Consumed)
+		var g phoneauth.Guard
+		var r tryRow
+		err := tx.queryRow(ctx, qLoginTry, userID).Scan(&c.ID, &c.CodeHash, &r.createdAt, &r.expiresAt,
+			&c.Consumed, &c.Attempts, &g.Failures, &g.Lockouts, &r.lockedUntil, &u.Phone, &r.verifiedAt, &r.userCreatedAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return phoneauth.ErrNoPendingLogin
 		}
 		if err != nil {
 			return err
 		}
-		c.CreatedAt, c.ExpiresAt = fromMS(createdAt), fromMS(expiresAt)
-		if err := c.Check(codeHash, now); err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, qConsume, ms(now), c.ID); err != nil {
+		r.fill(&c, &g, &u)
+		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, qInsertSession, sess.ID, userID, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
@@ -210,6 +188,50 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, codeHash []byte,
 		}
 		return insertTokens(ctx, tx, sess.ID, tokens, nil)
 	})
+	if err != nil {
+		return u, err
+	}
+	return u, verdict
+}
+
+// tryRow holds the columns of a try's row that need converting.
+type tryRow struct {
+	createdAt, expiresAt, userCreatedAt int64
+	lockedUntil, verifiedAt             sql.NullInt64
+}
+
+func (r tryRow) fill(c *phoneauth.Challenge, g *phoneauth.Guard, u *phoneauth.User) {
+	c.CreatedAt, c.ExpiresAt = fromMS(r.createdAt), fromMS(r.expiresAt)
+	g.LockedUntil = fromNullMS(r.lockedUntil)
+	u.Verified, u.CreatedAt, u.LockedUntil = r.verifiedAt.Valid, fromMS(r.userCreatedAt), g.LockedUntil
+}
+
+// decide lets t.Decide decide the try of c by the account guarded by g and
+// stores what changed, the failure of a wrong try included. It returns
+// Decide's answer, and the store's failure to record it, which must roll
+// the transaction back.
+func decide(ctx context.Context, tx tx, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.Guard) (verdict, err error) {
+	attempts, guard := c.Attempts, *g
+	verdict = t.Decide(c, g)
+	if c.Attempts != attempts {
+		var consumedAt any
+		if c.Consumed {
+			consumedAt = ms(t.Now)
+		}
+		if _, err := tx.exec(ctx, qSaveTry, c.Attempts, consumedAt, c.ID); err != nil {
+			return nil, err
+		}
+	}
+	if *g != guard {
+		var lockedUntil any
+		if !g.LockedUntil.IsZero() {
+			lockedUntil = ms(g.LockedUntil)
+		}
+		if _, err := tx.exec(ctx, qSaveGuard, g.Failures, g.Lockouts, lockedUntil, c.UserID); err != nil {
+			return nil, err
+		}
+	}
+	return verdict, nil
 }
 
 // RotateRefresh spends refresh token r.Old and records r.Tokens in its
@@ -412,3 +434,11 @@ func insertTokens(ctx context.Context, tx tx, sessionID string, ts []phoneauth.T
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// fromNullMS is fromMS of a nullable column; NULL is the zero time.
+func fromNullMS(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}

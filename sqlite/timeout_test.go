@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/storetest"
 )
 
 // holdWriteLock takes the database's write lock at path from a store of its
@@ -56,7 +57,9 @@ func TestCallTimeout(t *testing.T) {
 		}},
 		{"PutLoginChallenge", func(ctx context.Context, w *writes) error {
 			w.n++
-			return w.s.PutLoginChallenge(ctx, testChallenge(newTestID("login", w.n), w.user.ID))
+			c := testChallenge(newTestID("login", w.n), w.user.ID)
+			_, err := w.s.PutLoginChallenge(ctx, c, c.CreatedAt)
+			return err
 		}},
 		{"DeleteChallenge", func(ctx context.Context, w *writes) error {
 			return w.s.DeleteChallenge(ctx, "unknown")
@@ -87,7 +90,7 @@ func TestCallTimeout(t *testing.T) {
 		if err := s.Register(t.Context(), u, c, now); err != nil {
 			t.Fatalf("Register: %v", err)
 		}
-		if err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, c.CodeHash, now); err != nil {
+		if _, err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {
 			t.Fatalf("VerifyRegistration: %v", err)
 		}
 		return path, &writes{s: s, user: u}

@@ -11,6 +11,7 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -38,12 +39,11 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"Register", testRegister},
 		{"CancelRegistration", testCancelRegistration},
 		{"UserByPhone", testUserByPhone},
-		{"RegistrationChallenge", testRegistrationChallenge},
-		{"LoginChallenge", testLoginChallenge},
 		{"PutLoginChallenge", testPutLoginChallenge},
 		{"DeleteChallenge", testDeleteChallenge},
 		{"VerifyRegistration", testVerifyRegistration},
 		{"VerifyLogin", testVerifyLogin},
+		{"Guessing", testGuessing},
 		{"RotateRefresh", testRotateRefresh},
 		{"RevokeToken", testRevokeToken},
 		{"AccessUser", testAccessUser},
@@ -165,7 +165,7 @@ func (f *fixture) user(phone string) phoneauth.User {
 func (f *fixture) verified(phone string) phoneauth.User {
 	f.t.Helper()
 	u, c := f.register(phone, base)
-	if err := f.s.VerifyRegistration(f.t.Context(), c.ID, phone, c.CodeHash, base); err != nil {
+	if err := verifyRegistration(f.t.Context(), f.s, c.ID, phone, c.CodeHash, base); err != nil {
 		f.t.Fatalf("VerifyRegistration(%s): %v", phone, err)
 	}
 	u.Verified = true
@@ -177,7 +177,7 @@ func (f *fixture) verified(phone string) phoneauth.User {
 func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challenge {
 	f.t.Helper()
 	c := newChallenge(phoneauth.PurposeLogin, userID, code, now)
-	if err := f.s.PutLoginChallenge(f.t.Context(), c); err != nil {
+	if err := putLoginChallenge(f.t.Context(), f.s, c); err != nil {
 		f.t.Fatalf("PutLoginChallenge(%s): %v", userID, err)
 	}
 	return c
@@ -188,7 +188,7 @@ func (f *fixture) login(u phoneauth.User) pair {
 	f.t.Helper()
 	c := f.putLogin(u.ID, "login-"+newID(), base)
 	p := newPair(base)
-	if err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
+	if err := verifyLogin(f.t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
 		f.t.Fatalf("VerifyLogin(%s): %v", u.ID, err)
 	}
 	return p
@@ -217,6 +217,41 @@ func revocation(userID string, tok phoneauth.TokenRecord, now time.Time) phoneau
 		Session: phoneauth.Session{ID: newID(), UserID: userID, CreatedAt: now, ExpiresAt: tok.ExpiresAt},
 		Now:     now,
 	}
+}
+
+// Policy is the policy the suite's tries are decided by.
+var Policy = phoneauth.Policy{
+	CodeTTL:          codeTTL,
+	LoginThrottle:    codeTTL,
+	CodeLength:       6,
+	MaxAttempts:      5,
+	AccessTTL:        accessTTL,
+	RefreshTTL:       refreshTTL,
+	LockoutThreshold: 20,
+	LockoutDuration:  15 * time.Minute,
+}
+
+// Try is a try at now, under Policy, of the code whose hash is h: what a
+// backend's own tests hand the Verify methods.
+func Try(h []byte, now time.Time) phoneauth.Try {
+	return phoneauth.Try{Hash: func(phoneauth.Challenge) []byte { return h }, Now: now, Policy: Policy}
+}
+
+func verifyRegistration(ctx context.Context, s phoneauth.Store, id, phone string, h []byte, now time.Time) error {
+	_, err := s.VerifyRegistration(ctx, id, phone, Try(h, now))
+	return err
+}
+
+func verifyLogin(ctx context.Context, s phoneauth.Store, userID string, h []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
+	_, err := s.VerifyLogin(ctx, userID, Try(h, now), sess, tokens)
+	return err
+}
+
+// putLoginChallenge puts c with no throttle: any earlier challenge is
+// replaced.
+func putLoginChallenge(ctx context.Context, s phoneauth.Store, c phoneauth.Challenge) error {
+	_, err := s.PutLoginChallenge(ctx, c, c.CreatedAt)
+	return err
 }
 
 // wantErr fails t unless err matches want (nil meaning success).
@@ -326,7 +361,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		byPhone, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
 		checkUser(t, "UserByPhone", byPhone, u)
-		err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err = verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, nil)
 	})
 
@@ -347,9 +382,9 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		second := newChallenge(phoneauth.PurposeRegister, "", "2", now)
 		err := f.s.Register(t.Context(), newUser(phone, now), second, now)
 		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
-		err = f.s.VerifyRegistration(t.Context(), second.ID, phone, second.CodeHash, now)
+		err = verifyRegistration(t.Context(), f.s, second.ID, phone, second.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the refused challenge", err, phoneauth.ErrChallengeNotFound)
-		err = f.s.VerifyRegistration(t.Context(), first.ID, phone, first.CodeHash, now)
+		err = verifyRegistration(t.Context(), f.s, first.ID, phone, first.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the first challenge", err, nil)
 	})
 
@@ -378,9 +413,9 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			err := f.s.Register(t.Context(), newUser(phone, now), c, now)
 			wantErr(t, "second Register", err, nil)
 			checkUser(t, "UserByPhone after the second Register", f.user(phone), first)
-			err = f.s.VerifyRegistration(t.Context(), old.ID, phone, old.CodeHash, now)
+			err = verifyRegistration(t.Context(), f.s, old.ID, phone, old.CodeHash, now)
 			wantErr(t, "VerifyRegistration of the replaced challenge", err, phoneauth.ErrChallengeNotFound)
-			err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, now)
+			err = verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, now)
 			wantErr(t, "VerifyRegistration of the new challenge", err, nil)
 			first.Verified = true
 			checkUser(t, "UserByPhone after VerifyRegistration", f.user(phone), first)
@@ -404,7 +439,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		got, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
 		checkUser(t, "UserByPhone", got, users[w])
-		err = f.s.VerifyRegistration(t.Context(), challenges[w].ID, phone, challenges[w].CodeHash, base)
+		err = verifyRegistration(t.Context(), f.s, challenges[w].ID, phone, challenges[w].CodeHash, base)
 		wantErr(t, "VerifyRegistration of the winner's challenge", err, nil)
 	})
 }
@@ -417,7 +452,7 @@ func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		_, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, phoneauth.ErrUserNotFound)
-		err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err = verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 		wantErr(t, "second CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		// Same instant: the cancelled code must not count as live.
@@ -431,7 +466,7 @@ func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		f := newFixture(t, open)
 		phone := phoneN(1)
 		u, c := f.register(phone, base)
-		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err := verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, nil)
 		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		got, err := f.s.UserByPhone(t.Context(), phone)
@@ -466,171 +501,66 @@ func testUserByPhone(t *testing.T, open func(*testing.T) phoneauth.Store) {
 	})
 }
 
-func testRegistrationChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	for _, tc := range []struct {
-		name string
-		// setup returns the challenge that RegistrationChallenge must
-		// return for its ID.
-		setup func(f *fixture) phoneauth.Challenge
-	}{
-		{
-			name: "unconsumed challenge is returned with all its fields",
-			setup: func(f *fixture) phoneauth.Challenge {
-				f.register(phoneN(2), base)
-				_, c := f.register(phoneN(1), base)
-				return c
-			},
-		},
-		{
-			name: "expired challenge is returned too",
-			setup: func(f *fixture) phoneauth.Challenge {
-				_, c := f.register(phoneN(1), longAgo)
-				return c
-			},
-		},
-		{
-			name: "challenge that replaced an expired one is returned",
-			setup: func(f *fixture) phoneauth.Challenge {
-				_, old := f.register(phoneN(1), longAgo)
-				_, c := f.register(phoneN(1), base)
-				_, err := f.s.RegistrationChallenge(f.t.Context(), old.ID)
-				wantErr(f.t, "RegistrationChallenge of the replaced challenge", err, phoneauth.ErrChallengeNotFound)
-				return c
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			want := tc.setup(f)
-			got, err := f.s.RegistrationChallenge(t.Context(), want.ID)
-			wantErr(t, "RegistrationChallenge", err, nil)
-			checkChallenge(t, "RegistrationChallenge", got, want)
-		})
-	}
-
-	for _, tc := range []struct {
-		name string
-		// id returns the challenge ID asked for.
-		id func(f *fixture) string
-	}{
-		{
-			name: "unknown challenge returns ErrChallengeNotFound",
-			id: func(f *fixture) string {
-				f.register(phoneN(1), base)
-				return newID()
-			},
-		},
-		{
-			name: "consumed challenge returns ErrChallengeNotFound",
-			id: func(f *fixture) string {
-				_, c := f.register(phoneN(1), base)
-				err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base)
-				wantErr(f.t, "VerifyRegistration", err, nil)
-				return c.ID
-			},
-		},
-		{
-			name: "login challenge returns ErrChallengeNotFound",
-			id: func(f *fixture) string {
-				u := f.verified(phoneN(1))
-				return f.putLogin(u.ID, "1", base).ID
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			_, err := f.s.RegistrationChallenge(t.Context(), tc.id(f))
-			wantErr(t, "RegistrationChallenge", err, phoneauth.ErrChallengeNotFound)
-		})
-	}
-}
-
-func testLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	for _, tc := range []struct {
-		name string
-		// setup returns the challenge that LoginChallenge must return for
-		// its user.
-		setup func(f *fixture) phoneauth.Challenge
-	}{
-		{
-			name: "pending challenge is returned with all its fields",
-			setup: func(f *fixture) phoneauth.Challenge {
-				f.putLogin(f.verified(phoneN(2)).ID, "2", base)
-				return f.putLogin(f.verified(phoneN(1)).ID, "1", base)
-			},
-		},
-		{
-			name: "expired challenge is returned too",
-			setup: func(f *fixture) phoneauth.Challenge {
-				return f.putLogin(f.verified(phoneN(1)).ID, "1", longAgo)
-			},
-		},
-		{
-			name: "after PutLoginChallenge replaces a pending challenge the new one is returned",
-			setup: func(f *fixture) phoneauth.Challenge {
-				u := f.verified(phoneN(1))
-				f.putLogin(u.ID, "old", base)
-				return f.putLogin(u.ID, "new", base.Add(time.Second))
-			},
-		},
-		{
-			name: "after PutLoginChallenge replaces a consumed challenge the new one is returned",
-			setup: func(f *fixture) phoneauth.Challenge {
-				u := f.verified(phoneN(1))
-				f.login(u)
-				return f.putLogin(u.ID, "again", base.Add(time.Minute))
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			want := tc.setup(f)
-			got, err := f.s.LoginChallenge(t.Context(), want.UserID)
-			wantErr(t, "LoginChallenge", err, nil)
-			checkChallenge(t, "LoginChallenge", got, want)
-		})
-	}
-
-	for _, tc := range []struct {
-		name string
-		// userID returns the user asked for.
-		userID func(f *fixture) string
-	}{
-		{
-			name: "unknown user returns ErrNoPendingLogin",
-			userID: func(f *fixture) string {
-				f.putLogin(f.verified(phoneN(1)).ID, "1", base)
-				return newID()
-			},
-		},
-		{
-			name: "consumed challenge returns ErrNoPendingLogin",
-			userID: func(f *fixture) string {
-				u := f.verified(phoneN(1))
-				f.login(u)
-				return u.ID
-			},
-		},
-		{
-			name: "user with only a registration challenge returns ErrNoPendingLogin",
-			userID: func(f *fixture) string {
-				u, _ := f.register(phoneN(1), base)
-				return u.ID
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			_, err := f.s.LoginChallenge(t.Context(), tc.userID(f))
-			wantErr(t, "LoginChallenge", err, phoneauth.ErrNoPendingLogin)
-		})
-	}
-}
-
 func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("an unconsumed challenge newer than notBefore is the throttle: ErrLoginPending with its age, nothing changes", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		first := f.putLogin(u.ID, "first", base)
+		later := base.Add(time.Minute)
+		second := newChallenge(phoneauth.PurposeLogin, u.ID, "second", later)
+		since, err := f.s.PutLoginChallenge(t.Context(), second, later.Add(-codeTTL))
+		wantErr(t, "PutLoginChallenge within the throttle", err, phoneauth.ErrLoginPending)
+		if !since.Equal(base.Truncate(time.Millisecond)) && !since.Equal(base.Truncate(time.Microsecond)) {
+			t.Errorf("pending since %s, want %s", since, base)
+		}
+		err = verifyLogin(t.Context(), f.s, u.ID, second.CodeHash, later, newSession(u.ID, later), newPair(later).records())
+		wantErr(t, "VerifyLogin with the refused code", err, phoneauth.ErrCodeWrong)
+		err = verifyLogin(t.Context(), f.s, u.ID, first.CodeHash, later, newSession(u.ID, later), newPair(later).records())
+		wantErr(t, "VerifyLogin with the first code", err, nil)
+	})
+
+	t.Run("a challenge as old as notBefore, or consumed, is replaced with a fresh count of tries", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		f.putLogin(u.ID, "first", base)
+		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), base, newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "wrong VerifyLogin", err, phoneauth.ErrCodeWrong)
+		next := base.Add(codeTTL)
+		c := newChallenge(phoneauth.PurposeLogin, u.ID, "next", next)
+		_, err = f.s.PutLoginChallenge(t.Context(), c, next.Add(-codeTTL))
+		wantErr(t, "PutLoginChallenge once the throttle has passed", err, nil)
+		for i := range Policy.MaxAttempts - 1 {
+			err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), next, newSession(u.ID, next), newPair(next).records())
+			wantErr(t, fmt.Sprintf("wrong try %d of the new code", i+1), err, phoneauth.ErrCodeWrong)
+		}
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, next, newSession(u.ID, next), newPair(next).records())
+		wantErr(t, "the right code on the last try", err, nil)
+		again := newChallenge(phoneauth.PurposeLogin, u.ID, "again", next)
+		_, err = f.s.PutLoginChallenge(t.Context(), again, next.Add(-codeTTL))
+		wantErr(t, "PutLoginChallenge after a consumed one, within the throttle", err, nil)
+	})
+
+	t.Run("concurrent puts within the throttle: one wins, the rest get ErrLoginPending", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		f.login(u)
+		now := base.Add(time.Minute)
+		cs := make([]phoneauth.Challenge, Concurrency)
+		for i := range cs {
+			cs[i] = newChallenge(phoneauth.PurposeLogin, u.ID, fmt.Sprint(i), now)
+		}
+		errs := race(func(i int) error {
+			_, err := f.s.PutLoginChallenge(t.Context(), cs[i], now.Add(-codeTTL))
+			return err
+		})
+		w := checkOneWinner(t, errs, phoneauth.ErrLoginPending)
+		err := verifyLogin(t.Context(), f.s, u.ID, cs[w].CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		wantErr(t, "VerifyLogin with the winner's code", err, nil)
+	})
+
 	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
 		f := newFixture(t, open)
-		err := f.s.PutLoginChallenge(t.Context(), newChallenge(phoneauth.PurposeLogin, newID(), "1", base))
+		err := putLoginChallenge(t.Context(), f.s, newChallenge(phoneauth.PurposeLogin, newID(), "1", base))
 		wantErr(t, "PutLoginChallenge", err, phoneauth.ErrUserNotFound)
 	})
 
@@ -639,9 +569,9 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		u := f.verified(phoneN(1))
 		old := f.putLogin(u.ID, "old", base)
 		c := f.putLogin(u.ID, "new", base.Add(time.Second))
-		err := f.s.VerifyLogin(t.Context(), u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin with the old code", err, phoneauth.ErrCodeWrong)
-		err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin with the new code", err, nil)
 	})
 
@@ -651,7 +581,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		f.login(u)
 		now := base.Add(time.Minute)
 		c := f.putLogin(u.ID, "again", now)
-		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
 		wantErr(t, "second VerifyLogin", err, nil)
 	})
 }
@@ -662,7 +592,7 @@ func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phoneN(1))
 		c := f.putLogin(u.ID, "1", base)
 		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
-		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -671,7 +601,7 @@ func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		_, c := f.register(phone, base)
 		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
-		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+		err := verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 		wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 	})
 
@@ -686,7 +616,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		f := newFixture(t, open)
 		phone := phoneN(1)
 		u, c := f.register(phone, base)
-		err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
+		err := verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, c.ExpiresAt.Add(-time.Millisecond))
 		wantErr(t, "VerifyRegistration", err, nil)
 		u.Verified = true
 		byPhone, err := f.s.UserByPhone(t.Context(), phone)
@@ -713,12 +643,12 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 			if h == nil {
 				h = c.CodeHash
 			}
-			err := f.s.VerifyRegistration(t.Context(), c.ID, phone, h, base.Add(tc.at))
+			err := verifyRegistration(t.Context(), f.s, c.ID, phone, h, base.Add(tc.at))
 			wantErr(t, "VerifyRegistration", err, tc.wantErr)
 			got, err := f.s.UserByPhone(t.Context(), phone)
 			wantErr(t, "UserByPhone", err, nil)
 			checkUser(t, "UserByPhone after the failure", got, u)
-			err = f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			err = verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 			wantErr(t, "VerifyRegistration with the right code in time", err, nil)
 		})
 	}
@@ -762,7 +692,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 			name: "second use of a challenge returns ErrChallengeNotFound",
 			args: func(f *fixture) (string, string, []byte) {
 				_, c := f.register(phoneN(1), base)
-				if err := f.s.VerifyRegistration(f.t.Context(), c.ID, phoneN(1), c.CodeHash, base); err != nil {
+				if err := verifyRegistration(f.t.Context(), f.s, c.ID, phoneN(1), c.CodeHash, base); err != nil {
 					f.t.Fatalf("first VerifyRegistration: %v", err)
 				}
 				return c.ID, phoneN(1), c.CodeHash
@@ -772,7 +702,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, open)
 			id, phone, h := tc.args(f)
-			err := f.s.VerifyRegistration(t.Context(), id, phone, h, base)
+			err := verifyRegistration(t.Context(), f.s, id, phone, h, base)
 			wantErr(t, "VerifyRegistration", err, phoneauth.ErrChallengeNotFound)
 		})
 	}
@@ -782,7 +712,7 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		phone := phoneN(1)
 		_, c := f.register(phone, base)
 		errs := race(func(int) error {
-			err := f.s.VerifyRegistration(t.Context(), c.ID, phone, c.CodeHash, base)
+			err := verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
 			return err
 		})
 		checkOneWinner(t, errs, phoneauth.ErrChallengeNotFound)
@@ -796,7 +726,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		c := f.putLogin(u.ID, "1", base)
 		now := c.ExpiresAt.Add(-time.Millisecond)
 		p := newPair(now)
-		err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
 		wantErr(t, "VerifyLogin", err, nil)
 		got, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
 		wantErr(t, "AccessUser", err, nil)
@@ -827,7 +757,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 				h = c.CodeHash
 			}
 			p := newPair(base)
-			err := f.s.VerifyLogin(t.Context(), u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
+			err := verifyLogin(t.Context(), f.s, u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
 			wantErr(t, "VerifyLogin", err, tc.wantErr)
 			// Had the session been recorded, its refresh token would be
 			// known and a second presentation a reuse.
@@ -835,7 +765,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			wantErr(t, "RotateRefresh of the refused token", err, nil)
 			_, err = f.rotate(u.ID, p.refresh, base)
 			wantErr(t, "RotateRefresh of the refused token again", err, phoneauth.ErrTokenReused)
-			err = f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+			err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
 			wantErr(t, "VerifyLogin with the right code in time", err, nil)
 		})
 	}
@@ -870,7 +800,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			args: func(f *fixture) (string, []byte) {
 				u := f.verified(phoneN(1))
 				c := f.putLogin(u.ID, "1", base)
-				if err := f.s.VerifyLogin(f.t.Context(), u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
+				if err := verifyLogin(f.t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
 					f.t.Fatalf("first VerifyLogin: %v", err)
 				}
 				return u.ID, c.CodeHash
@@ -880,7 +810,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, open)
 			userID, h := tc.args(f)
-			err := f.s.VerifyLogin(t.Context(), userID, h, base, newSession(userID, base), newPair(base).records())
+			err := verifyLogin(t.Context(), f.s, userID, h, base, newSession(userID, base), newPair(base).records())
 			wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 		})
 	}
@@ -895,7 +825,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			sessions[i], pairs[i] = newSession(u.ID, base), newPair(base)
 		}
 		errs := race(func(i int) error {
-			err := f.s.VerifyLogin(t.Context(), u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
+			err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrNoPendingLogin)
@@ -1125,14 +1055,14 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 
 		f.prune(now, 4)
 		f.prune(now, 0)
-		err := f.s.VerifyRegistration(t.Context(), liveReg.ID, phoneN(4), liveReg.CodeHash, now)
+		err := verifyRegistration(t.Context(), f.s, liveReg.ID, phoneN(4), liveReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the live challenge", err, nil)
-		err = f.s.VerifyLogin(t.Context(), u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
+		err = verifyLogin(t.Context(), f.s, u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the live challenge", err, nil)
 		// Had the expired ones stayed, they would be ErrCodeExpired.
-		err = f.s.VerifyRegistration(t.Context(), expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
+		err = verifyRegistration(t.Context(), f.s, expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the pruned challenge", err, phoneauth.ErrChallengeNotFound)
-		err = f.s.VerifyLogin(t.Context(), u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
+		err = verifyLogin(t.Context(), f.s, u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the pruned challenge", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -1142,7 +1072,7 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f.prune(base, 1) // the consumed registration challenge
 		c := f.putLogin(u.ID, "1", base)
 		f.prune(c.ExpiresAt.Add(-time.Millisecond), 0)
-		err := f.s.VerifyLogin(t.Context(), u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
+		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
 			newSession(u.ID, base), newPair(base).records())
 		wantErr(t, "VerifyLogin just before expiry", err, phoneauth.ErrCodeWrong)
 		f.prune(c.ExpiresAt, 1)
@@ -1294,5 +1224,146 @@ func testPing(t *testing.T, open func(*testing.T) phoneauth.Store) {
 	t.Run("open store answers", func(t *testing.T) {
 		f := newFixture(t, open)
 		wantErr(t, "Ping", f.s.Ping(t.Context()), nil)
+	})
+}
+
+// wrongTry is one wrong try at the registration code of phone, or at the
+// login code of userID when phone is empty.
+func (f *fixture) wrongTry(challengeID, phone, userID string, now time.Time) error {
+	f.t.Helper()
+	if phone != "" {
+		_, err := f.s.VerifyRegistration(f.t.Context(), challengeID, phone, Try(hash("wrong"), now))
+		return err
+	}
+	_, err := f.s.VerifyLogin(f.t.Context(), userID, Try(hash("wrong"), now), newSession(userID, now), newPair(now).records())
+	return err
+}
+
+// limitOf returns the limit of a *phoneauth.ThrottledError, or "".
+func limitOf(err error) phoneauth.Limit {
+	var t *phoneauth.ThrottledError
+	if errors.As(err, &t) {
+		return t.Limit
+	}
+	return ""
+}
+
+func testGuessing(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("a code takes MaxAttempts tries in all; then even the right code is refused", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		c := f.putLogin(u.ID, "1", base)
+		for i := range Policy.MaxAttempts {
+			err := f.wrongTry("", "", u.ID, base)
+			wantErr(t, fmt.Sprintf("wrong try %d", i+1), err, phoneauth.ErrCodeWrong)
+			if last := i == Policy.MaxAttempts-1; last != (limitOf(err) == phoneauth.LimitAttempts) {
+				t.Errorf("wrong try %d: limit %q; only the last try may say the code is dead", i+1, limitOf(err))
+			}
+		}
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		wantErr(t, "right code after MaxAttempts tries", err, phoneauth.ErrTooManyAttempts)
+	})
+
+	t.Run("40 concurrent wrong guesses at one code are decided at most MaxAttempts times; the right code afterwards is refused", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, c := f.register(phone, base)
+		const n = 40
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				_, errs[i] = f.s.VerifyRegistration(t.Context(), c.ID, phone, Try(hash(fmt.Sprint("guess", i)), base))
+			})
+		}
+		close(start)
+		wg.Wait()
+		decided := 0
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, phoneauth.ErrCodeWrong):
+				decided++
+			case errors.Is(err, phoneauth.ErrTooManyAttempts):
+			default:
+				t.Errorf("guess %d: %v, want ErrCodeWrong or ErrTooManyAttempts", i, err)
+			}
+		}
+		if decided != Policy.MaxAttempts {
+			t.Errorf("%d guesses were checked against the code, want exactly %d", decided, Policy.MaxAttempts)
+		}
+		err := verifyRegistration(t.Context(), f.s, c.ID, phone, c.CodeHash, base)
+		wantErr(t, "right code after the guesses", err, phoneauth.ErrTooManyAttempts)
+	})
+
+	t.Run("failed checks across codes and both flows lock the account; a locked account refuses the right code", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		u, reg := f.register(phone, base)
+		now := base
+		// Registration tries count too: all but one of a code's tries,
+		// then a fresh code, until the threshold.
+		failures := 0
+		for i := range Policy.MaxAttempts - 1 {
+			wantErr(t, fmt.Sprintf("wrong registration try %d", i+1), f.wrongTry(reg.ID, phone, "", now), phoneauth.ErrCodeWrong)
+			failures++
+		}
+		wantErr(t, "VerifyRegistration", verifyRegistration(t.Context(), f.s, reg.ID, phone, reg.CodeHash, now), nil)
+		failures = 0 // a success clears the count
+		var c phoneauth.Challenge
+		for failures < Policy.LockoutThreshold-1 {
+			if failures%(Policy.MaxAttempts-1) == 0 {
+				now = now.Add(time.Second)
+				c = f.putLogin(u.ID, fmt.Sprint("code", failures), now) // a new code does not reset the count
+			}
+			wantErr(t, fmt.Sprintf("wrong login try %d", failures+1), f.wrongTry("", "", u.ID, now), phoneauth.ErrCodeWrong)
+			failures++
+		}
+		now = now.Add(time.Second)
+		c = f.putLogin(u.ID, "last", now)
+		err := f.wrongTry("", "", u.ID, now)
+		wantErr(t, "the threshold-th failure", err, phoneauth.ErrAccountLocked)
+		wantErr(t, "the threshold-th failure", err, phoneauth.ErrCodeWrong)
+		if limitOf(err) != phoneauth.LimitLockout {
+			t.Errorf("the threshold-th failure: limit %q, want %q", limitOf(err), phoneauth.LimitLockout)
+		}
+		got := f.user(phone)
+		if want := now.Add(Policy.LockoutDuration); got.LockedUntil.Sub(want).Abs() > time.Millisecond {
+			t.Errorf("UserByPhone: LockedUntil %s, want %s", got.LockedUntil, want)
+		}
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		wantErr(t, "right code while locked", err, phoneauth.ErrAccountLocked)
+		// The lockout ends by itself; the right code then works and
+		// clears the record.
+		after := got.LockedUntil
+		c = f.putLogin(u.ID, "after", after)
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, after, newSession(u.ID, after), newPair(after).records())
+		wantErr(t, "right code once the lockout has ended", err, nil)
+	})
+
+	t.Run("each further lockout doubles, and the verify methods return the account with their answer", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		u := f.verified(phone)
+		now := base
+		for lockout, want := range []time.Duration{Policy.LockoutDuration, 2 * Policy.LockoutDuration, 4 * Policy.LockoutDuration} {
+			var err error
+			for i := 0; i < Policy.LockoutThreshold; i++ {
+				if i%Policy.MaxAttempts == 0 {
+					f.putLogin(u.ID, fmt.Sprint(lockout, i), now)
+				}
+				var got phoneauth.User
+				got, err = f.s.VerifyLogin(t.Context(), u.ID, Try(hash("wrong"), now), newSession(u.ID, now), newPair(now).records())
+				if got.Phone != phone || got.ID != u.ID {
+					t.Fatalf("VerifyLogin returned user %+v with %v, want %s", got, err, phone)
+				}
+			}
+			var th *phoneauth.ThrottledError
+			if !errors.As(err, &th) || th.Limit != phoneauth.LimitLockout || th.RetryAfter != want {
+				t.Fatalf("lockout %d: %v, want a lockout of %s", lockout+1, err, want)
+			}
+			now = now.Add(want)
+		}
 	})
 }

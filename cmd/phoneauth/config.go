@@ -56,12 +56,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Policy: phoneauth.Policy{
 			CodeTTL:       p.duration("PHONEAUTH_CODE_TTL", 5*time.Minute, time.Second),
 			LoginThrottle: p.duration("PHONEAUTH_LOGIN_THROTTLE", 5*time.Minute, 0),
-			CodeLength:    p.integer("PHONEAUTH_CODE_LENGTH", 6, 4, 10),
-			MaxAttempts:   p.integer("PHONEAUTH_MAX_ATTEMPTS", 5, 1, 100),
+			CodeLength:    p.integer("PHONEAUTH_CODE_LENGTH", 6, 6, 10),
+			MaxAttempts:   p.integer("PHONEAUTH_MAX_ATTEMPTS", 5, 1, 10),
 			AccessTTL:     p.duration("PHONEAUTH_ACCESS_TTL", 15*time.Minute, time.Second),
 			RefreshTTL:    p.duration("PHONEAUTH_REFRESH_TTL", 720*time.Hour, time.Second),
 			IPRateLimit:   p.integer("PHONEAUTH_IP_RATE_LIMIT", 10, 0, 1_000_000),
 			SMSPerHour:    p.integer("PHONEAUTH_SMS_PER_HOUR", 1000, 0, 100_000_000),
+
+			IPVerifyRateLimit: p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", 30, 0, 1_000_000),
+			LockoutThreshold:  p.integer("PHONEAUTH_LOCKOUT_THRESHOLD", 20, 1, 100),
+			LockoutDuration:   p.duration("PHONEAUTH_LOCKOUT_DURATION", 15*time.Minute, time.Second),
 		},
 		DBMaxConns:    int32(p.integer("PHONEAUTH_DB_MAX_CONNS", 10, 1, 1000)),
 		DBStmtTimeout: p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", 5*time.Second, time.Millisecond),

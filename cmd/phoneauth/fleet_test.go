@@ -44,7 +44,6 @@ var fleetSeed = flag.Uint64("fleet.seed", 0, "seed of the fleet tests' choice of
 var (
 	bodyVerified        = map[string]any{"message": "User verify Successfully!"}
 	bodyLoggedOut       = map[string]any{"message": "Logged out"}
-	bodyLoginPending    = map[string]any{"message": "User already have a request for login"}
 	bodyUserExists      = map[string]any{"error": "Account already Exists"}
 	bodyNoUser          = map[string]any{"error": "User does not exist"}
 	bodyCodeWrong       = map[string]any{"error": "Invalid code"}
@@ -110,7 +109,7 @@ func testFleet(t *testing.T, b backends) {
 			userID := u.login(in[0])
 			for _, p := range in[1:] {
 				r := u.call(p, "POST", "/auth/api/login/", "", map[string]any{"phone": u.phone})
-				u.want("second login via "+p.name, r, 429, bodyLoginPending)
+				u.want("second login via "+p.name, r, 429, map[string]any{"message": "User already have a request for login", "user_id": userID})
 				wantRetryAfter(t, r, 300)
 			}
 			if got := f.sms.count(u.phone, "login"); got != 1 {

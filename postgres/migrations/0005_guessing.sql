@@ -1,0 +1,9 @@
+-- Guessing is bounded in the database, so no restart or Redis flush gives
+-- a code or an account fresh tries. A challenge counts the tries decided
+-- against it; an account counts its consecutive failed code checks across
+-- codes and flows, its lockouts since its last success, and when the
+-- current lockout ends.
+ALTER TABLE challenges ADD COLUMN attempts integer NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN failed_checks integer NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN lockouts integer NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN locked_until timestamptz;
