@@ -10,7 +10,6 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -280,37 +279,6 @@ func checkUser(t *testing.T, what string, got, want phoneauth.User) {
 		t.Errorf("%s: got CreatedAt in zone %s, want UTC", what, got.CreatedAt.Location())
 	}
 }
-
-// checkChallenge compares challenges field by field; times at millisecond
-// precision and in UTC.
-func checkChallenge(t *testing.T, what string, got, want phoneauth.Challenge) {
-	t.Helper()
-	if got.ID != want.ID || got.UserID != want.UserID || got.Purpose != want.Purpose {
-		t.Errorf("%s: got challenge {ID:%s UserID:%s Purpose:%s}, want {ID:%s UserID:%s Purpose:%s}",
-			what, got.ID, got.UserID, got.Purpose, want.ID, want.UserID, want.Purpose)
-	}
-	if !bytes.Equal(got.CodeHash, want.CodeHash) {
-		t.Errorf("%s: got CodeHash %x, want %x", what, got.CodeHash, want.CodeHash)
-	}
-	for _, tc := range []struct {
-		name      string
-		got, want time.Time
-	}{
-		{"CreatedAt", got.CreatedAt, want.CreatedAt},
-		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
-	} {
-		if g, w := tc.got.Truncate(time.Millisecond), tc.want.Truncate(time.Millisecond); !g.Equal(w) {
-			t.Errorf("%s: got %s %s, want %s (at millisecond precision)", what, tc.name, g, w)
-		}
-		if tc.got.Location() != time.UTC {
-			t.Errorf("%s: got %s in zone %s, want UTC", what, tc.name, tc.got.Location())
-		}
-	}
-}
-
-// longAgo is a time at which every challenge created has expired, by base
-// and by any clock the database may have.
-var longAgo = base.AddDate(-10, 0, 0)
 
 // race runs f on Concurrency goroutines released at the same moment and
 // returns their errors, in goroutine order.
