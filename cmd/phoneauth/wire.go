@@ -52,10 +52,7 @@ func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.
 
 func migrateDatabase(ctx context.Context, c config) error {
 	if c.postgres() {
-		s, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
-			MaxConns:         c.DBMaxConns,
-			StatementTimeout: c.DBStmtTimeout,
-		})
+		s, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
 		if err != nil {
 			return err
 		}
@@ -83,7 +80,7 @@ func jwtSecret(c config, log *slog.Logger) ([]byte, error) {
 	switch {
 	case err == nil:
 		secret := bytes.TrimSpace(b)
-		if len(secret) < minSecret {
+		if token.CheckSecret(secret) != nil {
 			return nil, fmt.Errorf("secret file %s is damaged: delete it to generate a new one (every token is then void)", path)
 		}
 		log.Warn("PHONEAUTH_JWT_SECRET is not set: using the generated secret beside the database; set it in production", "file", path)
@@ -185,10 +182,7 @@ func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error
 func openPostgres(ctx context.Context, c config, log *slog.Logger) (backend, error) {
 	var s *postgres.Store
 	err := retry(ctx, log, "database", func() error {
-		opened, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
-			MaxConns:         c.DBMaxConns,
-			StatementTimeout: c.DBStmtTimeout,
-		})
+		opened, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
 		if err != nil {
 			return fmt.Errorf("open database: %w", err)
 		}
