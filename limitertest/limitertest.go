@@ -5,6 +5,7 @@ package limitertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -53,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Limiter) {
 		{"Refund never takes a counter below zero", testRefundFloor},
 		{"Refund keeps the window of the first Hit, even down to zero", testRefundKeepsWindow},
 		{"64 concurrent Hits and 32 concurrent Refunds of a counter at 32 net out exactly", testRefundRace},
+		{"Hit and Hold with a window or ttl of 0 or less fail, not with ErrUnavailable, and store nothing", testNonPositiveDurations},
 		{"Ping reports the backend answers", testPing},
 	}
 	for _, tt := range tests {
@@ -432,6 +434,26 @@ func testRefundRace(t *testing.T, l phoneauth.Limiter) {
 	}
 }
 
+func testNonPositiveDurations(t *testing.T, l phoneauth.Limiter) {
+	for _, d := range []time.Duration{0, -time.Second} {
+		// Both calls on both keys: whatever either of them stored, one of
+		// the checks below sees it.
+		counter, held := "ip:127.0.0.1:"+d.String(), "login:u1:"+d.String()
+		for _, key := range []string{counter, held} {
+			_, _, err := l.Hit(t.Context(), key, d)
+			checkInvalid(t, fmt.Sprintf("Hit(%q, %s)", key, d), err)
+			_, _, err = l.Hold(t.Context(), key, "a", d)
+			checkInvalid(t, fmt.Sprintf("Hold(%q, %q, %s)", key, "a", d), err)
+		}
+		if got, _ := hit(t, l, counter, longTTL); got != 1 {
+			t.Errorf("Hit after Hit and Hold with %s = %d, want 1: they must store nothing", d, got)
+		}
+		if ok, _ := hold(t, l, held, "b", longTTL); !ok {
+			t.Errorf("Hold by another owner after Hit and Hold with %s = false, want true: they must store nothing", d)
+		}
+	}
+}
+
 func testPing(t *testing.T, l phoneauth.Limiter) {
 	if err := l.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
@@ -474,6 +496,15 @@ func release(t *testing.T, l phoneauth.Limiter, key string) {
 	t.Helper()
 	if err := l.Release(t.Context(), key); err != nil {
 		t.Fatalf("Release(%q): %v", key, err)
+	}
+}
+
+// checkInvalid fails t unless err is the error of a call with an invalid
+// argument: an error, and not one that says the backend is unavailable.
+func checkInvalid(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
+		t.Errorf("%s: error %v, want one that does not wrap %v", what, err, phoneauth.ErrUnavailable)
 	}
 }
 
