@@ -14,12 +14,16 @@ import (
 type Limiter interface {
 	// Hit adds one to the counter key and returns the new count and how
 	// long until the counter resets. A counter lives for window from its
-	// first hit (a fixed window); the increment is atomic.
+	// first hit (a fixed window); the increment is atomic. window must be
+	// positive: for 0 or less Hit returns an error that does not wrap
+	// ErrUnavailable, and stores nothing.
 	Hit(ctx context.Context, key string, window time.Duration) (count int64, reset time.Duration, err error)
 
 	// Hold takes key for owner for ttl if nobody holds it and returns
 	// true. If it is held (by anyone, owner included) it returns false and
-	// how long the hold has left, without extending it. Atomic.
+	// how long the hold has left, without extending it. Atomic. ttl must be
+	// positive: for 0 or less Hold returns an error that does not wrap
+	// ErrUnavailable, and stores nothing.
 	Hold(ctx context.Context, key, owner string, ttl time.Duration) (ok bool, left time.Duration, err error)
 
 	// Unhold deletes the hold key if owner holds it, and does nothing

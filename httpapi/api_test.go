@@ -33,6 +33,7 @@ func TestNonJSONRequestsAreRefused(t *testing.T) {
 		}
 	}
 	t.Run("charset parameter is allowed", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
 		r := h.do(http.MethodPost, "/auth/api/Register/", "application/json; charset=utf-8", `{"phonenumber":"+14155552671"}`, nil)
 		want(t, "json with charset", r, http.StatusOK, nil)
 	})
@@ -40,7 +41,6 @@ func TestNonJSONRequestsAreRefused(t *testing.T) {
 
 func TestBadBodiesAreClearErrors(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{})
 	tests := []struct {
 		name   string
 		body   string
@@ -62,14 +62,16 @@ func TestBadBodiesAreClearErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, harnessOptions{})
 			r := h.do(http.MethodPost, "/auth/api/Register/", "application/json", tt.body, nil)
 			want(t, tt.name, r, tt.status, errBody(tt.msg))
+			if n := len(h.sender.Sent()); n != 0 {
+				t.Errorf("bad request sent %d SMS, want 0", n)
+			}
 		})
 	}
-	if n := len(h.sender.Sent()); n != 0 {
-		t.Errorf("bad requests sent %d SMS, want 0", n)
-	}
 	t.Run("unknown fields are ignored", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
 		r := h.do(http.MethodPost, "/auth/api/Register/", "application/json", `{"phonenumber":"+14155552671","extra":1}`, nil)
 		want(t, "unknown field", r, http.StatusOK, nil)
 	})
@@ -123,6 +125,8 @@ func TestRegister(t *testing.T) {
 	if len(sent) != 1 || sent[0].To != "+15550100000" || sent[0].Purpose != phoneauth.PurposeRegister || len(sent[0].Code) != 6 || !strings.Contains(sent[0].Text, sent[0].Code) {
 		t.Fatalf("sent = %+v", sent)
 	}
+	// These rows only read the account registered above: a refused
+	// registration changes nothing.
 	for _, same := range []string{"+15550100000", "5550100000", "(555) 010-0000", "+1 555 010 0000"} {
 		t.Run("same account written as "+same, func(t *testing.T) {
 			r := h.post("/auth/api/register/", map[string]any{"phonenumber": same})
@@ -130,11 +134,13 @@ func TestRegister(t *testing.T) {
 		})
 	}
 	t.Run("verified account is also 409", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
 		h.verified("+14155550101")
 		r := h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550101"})
 		want(t, "verified", r, http.StatusConflict, errBody("Account already Exists"))
 	})
 	t.Run("unverified account with an expired code can register again", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
 		first := h.register("+14155550102")
 		h.clock.Advance(5*time.Minute + time.Second)
 		second := h.register("+14155550102")
@@ -188,36 +194,65 @@ func TestRegisterSendFailureLeavesNothingBehind(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{})
 	const phone = "+14155550130"
-	tok := h.register(phone)
-	code := h.sender.LastCode(phone)
-	other := h.register("+14155550131")
-	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
+	// fixture is a server of its own for each row, with phone and another
+	// number registered.
+	type fixture struct {
+		h                       *harness
+		tok, code, wrong, other string
+	}
+	newFixture := func(t *testing.T) fixture {
+		t.Helper()
+		h := newHarness(t, harnessOptions{})
+		tok := h.register(phone)
+		code := h.sender.LastCode(phone)
+		return fixture{h: h, tok: tok, code: code, wrong: wrongCode(code), other: h.register("+14155550131")}
 	}
 	tests := []struct {
 		name   string
-		body   map[string]any
 		status int
 		resp   map[string]any
+		body   func(f fixture) map[string]any
 	}{
-		{"all fields missing", map[string]any{}, 400, errBody("Missing required fields: code, token, phone")},
-		{"code missing", map[string]any{"token": tok, "phone": phone}, 400, errBody("Missing required fields: code")},
-		{"unknown token", map[string]any{"code": code, "token": uuid.NewString(), "phone": phone}, 400, errBody("Invalid verification token")},
-		{"token that is not a UUID", map[string]any{"code": code, "token": "abc", "phone": phone}, 400, errBody("Invalid verification token")},
-		{"token of another phone", map[string]any{"code": code, "token": other, "phone": phone}, 400, errBody("Invalid verification token")},
-		{"invalid phone", map[string]any{"code": code, "token": tok, "phone": "12"}, 400, errBody("Invalid phone number")},
-		{"wrong code", map[string]any{"code": wrong, "token": tok, "phone": phone}, 400, errBody("Invalid code")},
-		{"right code, phone written another way", map[string]any{"code": code, "token": tok, "phone": "(415) 555-0130"}, 200, map[string]any{"message": "User verify Successfully!"}},
-		{"code is spent", map[string]any{"code": code, "token": tok, "phone": phone}, 400, errBody("Invalid verification token")},
+		{"all fields missing", 400, errBody("Missing required fields: code, token, phone"), func(fixture) map[string]any {
+			return map[string]any{}
+		}},
+		{"code missing", 400, errBody("Missing required fields: code"), func(f fixture) map[string]any {
+			return map[string]any{"token": f.tok, "phone": phone}
+		}},
+		{"unknown token", 400, errBody("Invalid verification token"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "token": uuid.NewString(), "phone": phone}
+		}},
+		{"token that is not a UUID", 400, errBody("Invalid verification token"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "token": "abc", "phone": phone}
+		}},
+		{"token of another phone", 400, errBody("Invalid verification token"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "token": f.other, "phone": phone}
+		}},
+		{"invalid phone", 400, errBody("Invalid phone number"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "token": f.tok, "phone": "12"}
+		}},
+		{"wrong code", 400, errBody("Invalid code"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.wrong, "token": f.tok, "phone": phone}
+		}},
 	}
 	for _, tt := range tests {
-		r := h.post("/auth/api/verify/", tt.body)
-		want(t, tt.name, r, tt.status, tt.resp)
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			want(t, tt.name, f.h.post("/auth/api/verify/", tt.body(f)), tt.status, tt.resp)
+		})
 	}
+	t.Run("after a wrong code the right one, phone written another way, verifies, and the code is then spent", func(t *testing.T) {
+		f := newFixture(t)
+		r := f.h.post("/auth/api/verify/", map[string]any{"code": f.wrong, "token": f.tok, "phone": phone})
+		want(t, "wrong code", r, 400, errBody("Invalid code"))
+		r = f.h.post("/auth/api/verify/", map[string]any{"code": f.code, "token": f.tok, "phone": "(415) 555-0130"})
+		want(t, "right code, phone written another way", r, 200, map[string]any{"message": "User verify Successfully!"})
+		r = f.h.post("/auth/api/verify/", map[string]any{"code": f.code, "token": f.tok, "phone": phone})
+		want(t, "code is spent", r, 400, errBody("Invalid verification token"))
+	})
 	t.Run("expired code", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
 		tok := h.register("+14155550132")
 		h.clock.Advance(5*time.Minute + time.Second)
 		r := h.post("/auth/api/verify/", map[string]any{"code": h.sender.LastCode("+14155550132"), "token": tok, "phone": "+14155550132"})
@@ -227,19 +262,14 @@ func TestVerify(t *testing.T) {
 
 func TestTooManyWrongCodesKillTheCode(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 3 }})
-	wrongFor := func(code string) string {
-		if code == "000000" {
-			return "111111"
-		}
-		return "000000"
-	}
+	o := harnessOptions{policy: func(p *phoneauth.Policy) { p.MaxAttempts = 3 }}
 	t.Run("registration", func(t *testing.T) {
+		h := newHarness(t, o)
 		const phone = "+14155550140"
 		tok := h.register(phone)
 		code := h.sender.LastCode(phone)
 		for i, wantStatus := range []int{400, 400, 429} {
-			r := h.post("/auth/api/verify/", map[string]any{"code": wrongFor(code), "token": tok, "phone": phone})
+			r := h.post("/auth/api/verify/", map[string]any{"code": wrongCode(code), "token": tok, "phone": phone})
 			want(t, fmt.Sprintf("wrong try %d", i+1), r, wantStatus, nil)
 		}
 		h.clock.Advance(time.Minute)
@@ -250,12 +280,13 @@ func TestTooManyWrongCodesKillTheCode(t *testing.T) {
 		}
 	})
 	t.Run("login, and a new code starts afresh", func(t *testing.T) {
+		h := newHarness(t, o)
 		const phone = "+14155550141"
 		h.verified(phone)
 		id := h.login(phone)
 		code := h.sender.LastCode(phone)
 		for range 3 {
-			h.post("/auth/api/login/verify/", map[string]any{"code": wrongFor(code), "user_id": id})
+			h.post("/auth/api/login/verify/", map[string]any{"code": wrongCode(code), "user_id": id})
 		}
 		h.clock.Advance(2 * time.Minute)
 		r := h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id})
@@ -324,40 +355,64 @@ func TestLoginSendFailureLeavesNoThrottle(t *testing.T) {
 
 func TestLoginVerify(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{})
 	const phone = "+14155550170"
-	h.verified(phone)
-	h.verified("+14155550171")
-	idle := h.login("+14155550171")
-	h.post("/auth/api/login/verify/", map[string]any{"code": h.sender.LastCode("+14155550171"), "user_id": idle})
-	id := h.login(phone)
-	code := h.sender.LastCode(phone)
-	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
+	// fixture is a server of its own for each row, with a login pending
+	// for phone and another account signed in, so with none pending.
+	type fixture struct {
+		h                     *harness
+		id, code, wrong, idle string
+	}
+	newFixture := func(t *testing.T) fixture {
+		t.Helper()
+		h := newHarness(t, harnessOptions{})
+		h.verified(phone)
+		idle, _, _ := h.signIn("+14155550171")
+		id := h.login(phone)
+		code := h.sender.LastCode(phone)
+		return fixture{h: h, id: id, code: code, wrong: wrongCode(code), idle: idle}
 	}
 	tests := []struct {
 		name   string
-		body   map[string]any
 		status int
 		resp   map[string]any
+		body   func(f fixture) map[string]any
 	}{
-		{"missing", map[string]any{"code": code}, 400, errBody("Missing required fields: user_id")},
-		{"unknown user", map[string]any{"code": code, "user_id": uuid.NewString()}, 400, errBody("login first")},
-		{"user_id not a UUID", map[string]any{"code": code, "user_id": "42"}, 400, errBody("login first")},
-		{"no pending login", map[string]any{"code": code, "user_id": idle}, 400, errBody("login first")},
-		{"wrong code", map[string]any{"code": wrong, "user_id": id}, 400, errBody("Invalid code")},
+		{"missing", 400, errBody("Missing required fields: user_id"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code}
+		}},
+		{"unknown user", 400, errBody("login first"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "user_id": uuid.NewString()}
+		}},
+		{"user_id not a UUID", 400, errBody("login first"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "user_id": "42"}
+		}},
+		{"no pending login", 400, errBody("login first"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.code, "user_id": f.idle}
+		}},
+		{"wrong code", 400, errBody("Invalid code"), func(f fixture) map[string]any {
+			return map[string]any{"code": f.wrong, "user_id": f.id}
+		}},
 	}
 	for _, tt := range tests {
-		want(t, tt.name, h.post("/auth/api/login/verify/", tt.body), tt.status, tt.resp)
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			want(t, tt.name, f.h.post("/auth/api/login/verify/", tt.body(f)), tt.status, tt.resp)
+		})
 	}
-	r := h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id})
-	if r.status != 200 || r.str("access_token") == "" || r.str("refresh_token") == "" || len(r.body) != 2 {
-		t.Fatalf("login verify = %d %v", r.status, r.body)
-	}
-	want(t, "code is single use", h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id}), 400, errBody("login first"))
-
+	t.Run("after a wrong code the right one opens a session, and the code is then spent", func(t *testing.T) {
+		f := newFixture(t)
+		r := f.h.post("/auth/api/login/verify/", map[string]any{"code": f.wrong, "user_id": f.id})
+		want(t, "wrong code", r, 400, errBody("Invalid code"))
+		r = f.h.post("/auth/api/login/verify/", map[string]any{"code": f.code, "user_id": f.id})
+		if r.status != 200 || r.str("access_token") == "" || r.str("refresh_token") == "" || len(r.body) != 2 {
+			t.Fatalf("login verify = %d %v", r.status, r.body)
+		}
+		r = f.h.post("/auth/api/login/verify/", map[string]any{"code": f.code, "user_id": f.id})
+		want(t, "code is single use", r, 400, errBody("login first"))
+	})
 	t.Run("expired", func(t *testing.T) {
+		h := newHarness(t, harnessOptions{})
+		h.verified(phone)
 		id := h.login(phone)
 		h.clock.Advance(5*time.Minute + time.Second)
 		r := h.post("/auth/api/login/verify/", map[string]any{"code": h.sender.LastCode(phone), "user_id": id})
@@ -398,78 +453,101 @@ func TestParallelRegistrationVerificationOfOneCodeHasOneWinner(t *testing.T) {
 
 func TestTokens(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, harnessOptions{})
 	const phone = "+14155550190"
-	id, access, refresh := h.signIn(phone)
-
-	r := h.auth("GET", "/auth/api/me/", access)
-	if r.status != 200 || r.str("user_id") != id || r.str("phone") != phone || r.body["verified"] != true || len(r.body) != 4 {
-		t.Fatalf("me = %d %v", r.status, r.body)
+	// session is a server of its own for each row, with phone signed in.
+	type session struct {
+		h                   *harness
+		id, access, refresh string
 	}
-	if _, err := time.Parse(time.RFC3339, r.str("created_at")); err != nil {
-		t.Errorf("created_at %q: %v", r.str("created_at"), err)
+	signedIn := func(t *testing.T) session {
+		t.Helper()
+		h := newHarness(t, harnessOptions{})
+		id, access, refresh := h.signIn(phone)
+		return session{h: h, id: id, access: access, refresh: refresh}
 	}
 
-	foreign := func(typ phoneauth.TokenType, sub string) string {
-		tok, err := h.signer.Issue(sub, typ, h.clock.Now())
-		if err != nil {
-			t.Fatal(err)
+	t.Run("me answers with the account of the access token", func(t *testing.T) {
+		s := signedIn(t)
+		r := s.h.auth("GET", "/auth/api/me/", s.access)
+		if r.status != 200 || r.str("user_id") != s.id || r.str("phone") != phone || r.body["verified"] != true || len(r.body) != 4 {
+			t.Fatalf("me = %d %v", r.status, r.body)
 		}
-		return tok.Raw
-	}
+		if _, err := time.Parse(time.RFC3339, r.str("created_at")); err != nil {
+			t.Errorf("created_at %q: %v", r.str("created_at"), err)
+		}
+	})
+
 	tests := []struct {
-		name, method, path, header string
-		msg                        string
+		name, method, path string
+		msg                string
+		header             func(s session) string
 	}{
-		{"me without header", "GET", "/auth/api/me/", "", "Missing Authorization header"},
-		{"me with basic auth", "GET", "/auth/api/me/", "Basic abc", "Authorization header must be 'Bearer <token>'"},
-		{"me with garbage", "GET", "/auth/api/me/", "Bearer abc.def.ghi", "Token is invalid"},
-		{"me with refresh token", "GET", "/auth/api/me/", "Bearer " + refresh, "Only access tokens are allowed"},
-		{"refresh with access token", "POST", "/auth/api/token/refresh/", "Bearer " + access, "Only refresh tokens are allowed"},
-		{"me for an unknown subject", "GET", "/auth/api/me/", "Bearer " + foreign(phoneauth.TokenAccess, uuid.NewString()), "Token subject is not a known user"},
-		{"logout without header", "POST", "/auth/api/logout/", "", "Missing Authorization header"},
+		{"me without header", "GET", "/auth/api/me/", "Missing Authorization header", func(session) string {
+			return ""
+		}},
+		{"me with basic auth", "GET", "/auth/api/me/", "Authorization header must be 'Bearer <token>'", func(session) string {
+			return "Basic abc"
+		}},
+		{"me with garbage", "GET", "/auth/api/me/", "Token is invalid", func(session) string {
+			return "Bearer abc.def.ghi"
+		}},
+		{"me with refresh token", "GET", "/auth/api/me/", "Only access tokens are allowed", func(s session) string {
+			return "Bearer " + s.refresh
+		}},
+		{"refresh with access token", "POST", "/auth/api/token/refresh/", "Only refresh tokens are allowed", func(s session) string {
+			return "Bearer " + s.access
+		}},
+		{"me for an unknown subject", "GET", "/auth/api/me/", "Token subject is not a known user", func(s session) string {
+			return "Bearer " + s.h.issue(phoneauth.TokenAccess, uuid.NewString())
+		}},
+		{"logout without header", "POST", "/auth/api/logout/", "Missing Authorization header", func(session) string {
+			return ""
+		}},
 	}
 	for _, tt := range tests {
-		hdr := map[string]string{}
-		if tt.header != "" {
-			hdr["Authorization"] = tt.header
-		}
-		want(t, tt.name, h.do(tt.method, tt.path, "", "", hdr), 401, errBody(tt.msg))
+		t.Run(tt.name, func(t *testing.T) {
+			s := signedIn(t)
+			hdr := map[string]string{}
+			if v := tt.header(s); v != "" {
+				hdr["Authorization"] = v
+			}
+			want(t, tt.name, s.h.do(tt.method, tt.path, "", "", hdr), 401, errBody(tt.msg))
+		})
 	}
 
 	t.Run("a token minted elsewhere with the same secret is accepted", func(t *testing.T) {
-		want(t, "foreign access", h.auth("GET", "/auth/api/me/", foreign(phoneauth.TokenAccess, id)), 200, nil)
+		s := signedIn(t)
+		want(t, "foreign access", s.h.auth("GET", "/auth/api/me/", s.h.issue(phoneauth.TokenAccess, s.id)), 200, nil)
 	})
-
-	// Rotation, then reuse detection.
-	r = h.auth("POST", "/auth/api/token/refresh/", refresh)
-	if r.status != 200 || r.str("access_token") == "" || r.str("refresh_token") == refresh {
-		t.Fatalf("refresh = %d %v", r.status, r.body)
-	}
-	access2, refresh2 := r.str("access_token"), r.str("refresh_token")
-	want(t, "new access works", h.auth("GET", "/auth/api/me/", access2), 200, nil)
-	want(t, "spent refresh token again", h.auth("POST", "/auth/api/token/refresh/", refresh), 401,
-		errBody("Refresh token was already used; the session has been revoked"))
-	want(t, "newest refresh token after reuse", h.auth("POST", "/auth/api/token/refresh/", refresh2), 401, errBody("Token has been revoked"))
-	want(t, "access token after reuse", h.auth("GET", "/auth/api/me/", access2), 401, errBody("Token has been revoked"))
-
+	t.Run("refresh rotates the tokens, and the spent refresh token presented again revokes the session", func(t *testing.T) {
+		s := signedIn(t)
+		r := s.h.auth("POST", "/auth/api/token/refresh/", s.refresh)
+		if r.status != 200 || r.str("access_token") == "" || r.str("refresh_token") == s.refresh {
+			t.Fatalf("refresh = %d %v", r.status, r.body)
+		}
+		access2, refresh2 := r.str("access_token"), r.str("refresh_token")
+		want(t, "new access works", s.h.auth("GET", "/auth/api/me/", access2), 200, nil)
+		want(t, "spent refresh token again", s.h.auth("POST", "/auth/api/token/refresh/", s.refresh), 401,
+			errBody("Refresh token was already used; the session has been revoked"))
+		want(t, "newest refresh token after reuse", s.h.auth("POST", "/auth/api/token/refresh/", refresh2), 401, errBody("Token has been revoked"))
+		want(t, "access token after reuse", s.h.auth("GET", "/auth/api/me/", access2), 401, errBody("Token has been revoked"))
+	})
 	t.Run("logout with the access token revokes the session", func(t *testing.T) {
-		h.clock.Advance(5 * time.Minute)
-		_, access, refresh := h.signIn("+14155550191")
-		want(t, "logout", h.auth("POST", "/auth/api/logout/", access), 200, map[string]any{"message": "Logged out"})
-		want(t, "me", h.auth("GET", "/auth/api/me/", access), 401, errBody("Token has been revoked"))
-		want(t, "refresh", h.auth("POST", "/auth/api/token/refresh/", refresh), 401, errBody("Token has been revoked"))
-		want(t, "logout twice", h.auth("POST", "/auth/api/logout/", access), 200, nil)
+		s := signedIn(t)
+		want(t, "logout", s.h.auth("POST", "/auth/api/logout/", s.access), 200, map[string]any{"message": "Logged out"})
+		want(t, "me", s.h.auth("GET", "/auth/api/me/", s.access), 401, errBody("Token has been revoked"))
+		want(t, "refresh", s.h.auth("POST", "/auth/api/token/refresh/", s.refresh), 401, errBody("Token has been revoked"))
+		want(t, "logout twice", s.h.auth("POST", "/auth/api/logout/", s.access), 200, nil)
 	})
 	t.Run("logout with the refresh token revokes the session", func(t *testing.T) {
-		_, access, refresh := h.signIn("+14155550192")
-		want(t, "logout", h.auth("POST", "/auth/api/logout/", refresh), 200, nil)
-		want(t, "me", h.auth("GET", "/auth/api/me/", access), 401, errBody("Token has been revoked"))
+		s := signedIn(t)
+		want(t, "logout", s.h.auth("POST", "/auth/api/logout/", s.refresh), 200, nil)
+		want(t, "me", s.h.auth("GET", "/auth/api/me/", s.access), 401, errBody("Token has been revoked"))
 	})
 	t.Run("expired tokens", func(t *testing.T) {
-		_, access, _ := h.signIn("+14155550193")
-		h.clock.Advance(15*time.Minute + time.Second)
-		want(t, "me", h.auth("GET", "/auth/api/me/", access), 401, errBody("Token has expired"))
+		s := signedIn(t)
+		s.h.clock.Advance(15*time.Minute + time.Second)
+		want(t, "me", s.h.auth("GET", "/auth/api/me/", s.access), 401, errBody("Token has expired"))
 	})
 }
 

@@ -187,6 +187,26 @@ func want(t testing.TB, what string, got response, status int, body map[string]a
 
 func errBody(msg string) map[string]any { return map[string]any{"error": msg} }
 
+// wrongCode returns a code of the default length that is not code.
+func wrongCode(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
+
+// issue returns a token of type typ for subject sub, signed with the
+// harness's secret at its clock's time, as another instance of the service
+// would sign it.
+func (h *harness) issue(typ phoneauth.TokenType, sub string) string {
+	h.t.Helper()
+	tok, err := h.signer.Issue(sub, typ, h.clock.Now())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok.Raw
+}
+
 // register registers phone and returns the verification token.
 func (h *harness) register(phone string) string {
 	h.t.Helper()

@@ -128,25 +128,6 @@ func TestSweepDropsExpiredEntries(t *testing.T) {
 	}
 }
 
-func TestNonPositiveDurationsFail(t *testing.T) {
-	t.Parallel()
-	for _, d := range []time.Duration{0, -time.Second} {
-		t.Run(fmt.Sprintf("window or ttl %s", d), func(t *testing.T) {
-			t.Parallel()
-			l := New()
-			if _, _, err := l.Hit(t.Context(), "k", d); err == nil {
-				t.Error("Hit: no error")
-			}
-			if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil {
-				t.Error("Hold: no error")
-			}
-			if got := size(l); got != 0 {
-				t.Errorf("%d entries stored, want 0", got)
-			}
-		})
-	}
-}
-
 func held(t *testing.T, l *Limiter, key string, ttl time.Duration) bool {
 	t.Helper()
 	ok, _, err := l.Hold(t.Context(), key, "owner", ttl)

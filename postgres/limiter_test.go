@@ -19,23 +19,6 @@ func TestLimiter(t *testing.T) {
 	})
 }
 
-func TestLimiterNonPositiveDurationsFailWithoutStoring(t *testing.T) {
-	t.Parallel()
-	s, _ := newStore(t, Options{})
-	l := s.Limiter()
-	for _, d := range []time.Duration{0, -time.Second} {
-		if _, _, err := l.Hit(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
-			t.Errorf("Hit(window %s): error %v, want a non-ErrUnavailable error", d, err)
-		}
-		if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
-			t.Errorf("Hold(ttl %s): error %v, want a non-ErrUnavailable error", d, err)
-		}
-	}
-	if got := limitRows(t, s); got != 0 {
-		t.Errorf("%d rows in limits, want 0", got)
-	}
-}
-
 func TestLimiterOutage(t *testing.T) {
 	t.Parallel()
 	for _, o := range outages {

@@ -24,34 +24,93 @@ import (
 
 var _ phoneauth.Store = (*Store)(nil)
 
-// Options tune the connection pool. Zero fields take the defaults; they
-// override the pool_max_conns, connect_timeout and statement_timeout
-// parameters of the URL.
+// Options tune the connection pool. Zero fields take the values of
+// DefaultOptions; they override the pool_max_conns, connect_timeout and
+// statement_timeout parameters of the URL. Validate owns their ranges.
 type Options struct {
-	// MaxConns caps the pool's connections. Default 10.
+	// MaxConns caps the pool's connections: 1 to 1000. Default 10.
 	MaxConns int32
 	// StatementTimeout is PostgreSQL's statement_timeout, set on every
-	// connection, so a statement stuck on a lock gives up. Default 5s.
+	// connection, so a statement stuck on a lock gives up. At least 1ms,
+	// the server's unit. Default 5s.
 	StatementTimeout time.Duration
 	// ConnectTimeout bounds the opening of a connection, so an unreachable
-	// server fails a call quickly instead of hanging. Default 3s.
+	// server fails a call quickly instead of hanging. Positive. Default 3s.
 	ConnectTimeout time.Duration
 }
 
-func (o Options) withDefaults() (Options, error) {
-	if o.MaxConns < 0 || o.StatementTimeout < 0 || o.ConnectTimeout < 0 {
-		return o, errors.New("postgres: options must not be negative")
+// DefaultOptions are the options Open uses for the zero fields of its
+// Options.
+func DefaultOptions() Options {
+	return Options{
+		MaxConns:         10,
+		StatementTimeout: 5 * time.Second,
+		ConnectTimeout:   3 * time.Second,
 	}
+}
+
+// OptionsError says which field of Options is out of range, so that a
+// caller reading the options from somewhere (environment variables, a
+// file) can name the setting behind it.
+type OptionsError struct {
+	Field   string // the Options field, such as "MaxConns"
+	Problem string // what is wrong, such as "must be between 1 and 1000"
+}
+
+func (e *OptionsError) Error() string { return "postgres: " + e.Field + " " + e.Problem }
+
+// Validate reports each field of o that is out of range as an
+// *OptionsError, joined with errors.Join; nil if all are in range. Zero
+// is out of range: Open replaces zero fields with their defaults before
+// it validates.
+func (o Options) Validate() error {
+	var errs []error
+	if o.MaxConns < 1 || o.MaxConns > 1000 {
+		errs = append(errs, &OptionsError{"MaxConns", "must be between 1 and 1000"})
+	}
+	if o.StatementTimeout < time.Millisecond {
+		errs = append(errs, &OptionsError{"StatementTimeout", "must be at least 1ms"})
+	}
+	if o.ConnectTimeout <= 0 {
+		errs = append(errs, &OptionsError{"ConnectTimeout", "must be positive"})
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns o with its zero fields set from DefaultOptions, or
+// the errors of Validate.
+func (o Options) withDefaults() (Options, error) {
+	d := DefaultOptions()
 	if o.MaxConns == 0 {
-		o.MaxConns = 10
+		o.MaxConns = d.MaxConns
 	}
 	if o.StatementTimeout == 0 {
-		o.StatementTimeout = 5 * time.Second
+		o.StatementTimeout = d.StatementTimeout
 	}
 	if o.ConnectTimeout == 0 {
-		o.ConnectTimeout = 3 * time.Second
+		o.ConnectTimeout = d.ConnectTimeout
 	}
-	return o, nil
+	return o, o.Validate()
+}
+
+// CheckURL returns an error if Open cannot use url, a postgres:// URL or
+// key=value string. Its text is a predicate on the URL, to follow the name
+// of the setting that holds it, as in "PHONEAUTH_DATABASE_URL is not a
+// valid PostgreSQL URL"; it never quotes the URL, which may hold a
+// password.
+func CheckURL(url string) error {
+	_, err := parseURL(url)
+	return err
+}
+
+// parseURL is pgxpool.ParseConfig with the error CheckURL documents.
+func parseURL(url string) (*pgxpool.Config, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// Not wrapped: the parser's message can quote the URL.
+		return nil, errors.New("is not a valid PostgreSQL URL")
+	}
+	return cfg, nil
 }
 
 // Store is a phoneauth.Store in a PostgreSQL database. Build it with Open
@@ -84,18 +143,18 @@ var errNoAnswer = errors.New("postgres: no answer in time")
 
 // Open connects to the database at url, a postgres:// URL or key=value
 // string. Parameters such as search_path in it apply to every connection.
-// Open checks that the server answers: errors wrap phoneauth.ErrUnavailable
-// when it cannot be reached, and never repeat the URL, which may hold a
-// password.
+// Open checks that the server answers. Errors: a url that fails CheckURL,
+// options that fail Validate once the zero fields have their defaults, or
+// one wrapping phoneauth.ErrUnavailable when the server cannot be reached;
+// they never repeat the URL, which may hold a password.
 func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(url)
+	cfg, err := parseURL(url)
 	if err != nil {
-		// Not wrapped: the parser's message can quote the URL.
-		return nil, errors.New("postgres: the database URL is malformed")
+		return nil, fmt.Errorf("postgres: database URL %w", err)
 	}
 	cfg.MaxConns = o.MaxConns
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout

@@ -242,9 +242,13 @@ func TestOpen(t *testing.T) {
 		}
 	})
 
-	t.Run("negative options are refused", func(t *testing.T) {
+	t.Run("options out of range are refused", func(t *testing.T) {
 		t.Parallel()
-		for _, o := range []Options{{MaxConns: -1}, {StatementTimeout: -time.Second}, {ConnectTimeout: -time.Second}} {
+		for _, o := range []Options{
+			{MaxConns: -1}, {MaxConns: 1001},
+			{StatementTimeout: -time.Second}, {StatementTimeout: time.Millisecond - 1},
+			{ConnectTimeout: -time.Second},
+		} {
 			if _, err := Open(t.Context(), "postgres://127.0.0.1:1/db", o); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
 				t.Errorf("Open with %+v: got error %v, want an options error", o, err)
 			}

@@ -56,8 +56,9 @@ type Limiter struct {
 // Open connects to the Redis at url (redis://[user:password@]host:port/db,
 // rediss:// for TLS; see go-redis ParseURL for the query options) with
 // dial, read, write and pool timeouts of o.Timeout unless url sets them,
-// and checks that it answers within ctx and o.Timeout. Errors: a malformed
-// url, or one wrapping phoneauth.ErrUnavailable when Redis does not answer.
+// and checks that it answers within ctx and o.Timeout. Errors: a url that
+// fails CheckURL, or one wrapping phoneauth.ErrUnavailable when Redis does
+// not answer.
 func Open(ctx context.Context, url string, o Options) (*Limiter, error) {
 	o = o.withDefaults()
 	opts, err := clientOptions(url, o)
@@ -73,11 +74,31 @@ func Open(ctx context.Context, url string, o Options) (*Limiter, error) {
 	return l, nil
 }
 
-// clientOptions are the client options Open uses for url.
-func clientOptions(url string, o Options) (*goredis.Options, error) {
+// CheckURL returns an error if Open cannot use url: one go-redis's
+// ParseURL refuses. Its text is a predicate on the URL, to follow the name
+// of the setting that holds it, as in "PHONEAUTH_REDIS_URL is not a valid
+// redis:// or rediss:// URL"; it never quotes the URL, which may hold a
+// password.
+func CheckURL(url string) error {
+	_, err := parseURL(url)
+	return err
+}
+
+// parseURL is goredis.ParseURL with the error CheckURL documents.
+func parseURL(url string) (*goredis.Options, error) {
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse url: %w", err)
+		// Not wrapped: the parser's message can quote the URL.
+		return nil, errors.New("is not a valid redis:// or rediss:// URL")
+	}
+	return opts, nil
+}
+
+// clientOptions are the client options Open uses for url.
+func clientOptions(url string, o Options) (*goredis.Options, error) {
+	opts, err := parseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: url %w", err)
 	}
 	for _, d := range []*time.Duration{&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.PoolTimeout} {
 		if *d == 0 {

@@ -74,26 +74,6 @@ func TestKeysLiveUnderThePrefix(t *testing.T) {
 	})
 }
 
-func TestNonPositiveDurationsFailWithoutStoring(t *testing.T) {
-	t.Parallel()
-	u := redisURL(t)
-	l := open(t, u, Options{})
-	direct := client(t, u)
-	for _, d := range []time.Duration{0, -time.Second} {
-		t.Run(d.String(), func(t *testing.T) {
-			if _, _, err := l.Hit(t.Context(), "k", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
-				t.Errorf("Hit: error %v, want a non-ErrUnavailable error", err)
-			}
-			if _, _, err := l.Hold(t.Context(), "k", "owner", d); err == nil || errors.Is(err, phoneauth.ErrUnavailable) {
-				t.Errorf("Hold: error %v, want a non-ErrUnavailable error", err)
-			}
-			if n, err := direct.Exists(t.Context(), l.prefix+"k").Result(); err != nil || n != 0 {
-				t.Errorf("EXISTS = %d, %v; want 0", n, err)
-			}
-		})
-	}
-}
-
 func TestCancelledContextIsNotUnavailable(t *testing.T) {
 	t.Parallel()
 	l := open(t, redisURL(t), Options{})

@@ -492,12 +492,19 @@ func TestNewWebhookValidates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w, err := sms.NewWebhook(sms.WebhookConfig{URL: tt.url, Secret: tt.secret})
+			c := sms.WebhookConfig{URL: tt.url, Secret: tt.secret}
+			if verr := c.Validate(); tt.wantErr != (verr != nil) {
+				t.Errorf("Validate = %v, want error: %v", verr, tt.wantErr)
+			}
+			w, err := sms.NewWebhook(c)
 			if tt.wantErr != (err != nil) {
 				t.Fatalf("NewWebhook error = %v, want error: %v", err, tt.wantErr)
 			}
 			if err == nil {
 				return
+			}
+			if _, ok := errors.AsType[*sms.ConfigError](err); !ok {
+				t.Errorf("NewWebhook error %v is not a *sms.ConfigError", err)
 			}
 			if w != nil {
 				t.Errorf("NewWebhook returned %v with its error, want nil", w)

@@ -66,37 +66,59 @@ type Webhook struct {
 	now      func() time.Time
 }
 
-// NewWebhook returns a Webhook for c. It returns an error if c.URL is not
-// an absolute http or https URL with a host, or if c.Secret has the whsec_
-// prefix but is not valid base64 of a non-empty key. Errors never contain
-// the secret nor the URL's credentials, path or query.
-func NewWebhook(c WebhookConfig) (*Webhook, error) {
-	u, err := url.Parse(c.URL)
-	if err != nil {
-		// A *url.Error repeats the raw URL, which may hold credentials.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("sms webhook: invalid URL: %w", err)
-	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return nil, fmt.Errorf("sms webhook: invalid URL: scheme must be http or https, not %q", u.Scheme)
-	}
-	if u.Hostname() == "" {
-		return nil, errors.New("sms webhook: invalid URL: no host")
-	}
+// ConfigError says which field of a WebhookConfig NewWebhook refuses, so
+// that a caller reading the configuration from somewhere (environment
+// variables, a file) can name the setting behind it.
+type ConfigError struct {
+	Field   string // the WebhookConfig field: "URL" or "Secret"
+	Problem string // what is wrong, such as "is required"
+}
 
+func (e *ConfigError) Error() string { return "sms webhook: " + e.Field + " " + e.Problem }
+
+// Validate reports each field of c that NewWebhook refuses as a
+// *ConfigError, joined with errors.Join; nil if NewWebhook accepts c. URL
+// must be an absolute http or https URL with a host; a Secret with the
+// whsec_ prefix must be valid base64 of a non-empty key. The errors never
+// contain the secret nor any part of the URL, which may carry credentials.
+func (c WebhookConfig) Validate() error {
+	_, _, err := c.parse()
+	return err
+}
+
+// parse returns c's URL and signing key (nil: do not sign), or the
+// errors Validate documents.
+func (c WebhookConfig) parse() (*url.URL, []byte, error) {
+	var errs []error
+	// url.Parse's errors are not kept: they repeat the raw URL.
+	u, err := url.Parse(c.URL)
+	switch {
+	case c.URL == "":
+		errs = append(errs, &ConfigError{"URL", "is required"})
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
+		errs = append(errs, &ConfigError{"URL", "must be an absolute http:// or https:// URL"})
+	}
 	var key []byte
 	if rest, ok := strings.CutPrefix(c.Secret, secretPrefix); ok {
 		key, err = base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("sms webhook: secret has the %s prefix but is not base64: %w", secretPrefix, err)
-		}
-		if len(key) == 0 {
-			return nil, fmt.Errorf("sms webhook: secret has the %s prefix but no key", secretPrefix)
+		if err != nil || len(key) == 0 {
+			errs = append(errs, &ConfigError{"Secret", "starts with " + secretPrefix + " but the rest is not base64 of a key"})
 		}
 	} else if c.Secret != "" {
 		key = []byte(c.Secret)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	return u, key, nil
+}
+
+// NewWebhook returns a Webhook for c. It returns the errors of
+// c.Validate if c is not usable.
+func NewWebhook(c WebhookConfig) (*Webhook, error) {
+	u, key, err := c.parse()
+	if err != nil {
+		return nil, err
 	}
 
 	// Webhook URLs often carry a token in the path or query, so errors

@@ -102,11 +102,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return OpenWith(ctx, path, Options{})
 }
 
+// CheckPath returns an error if OpenWith refuses path, which must be a
+// plain file name: not empty, without '?' (the DSN's parameters start
+// there) or '#', and not starting with "file:", so the driver never reads
+// it as a URI. Its text is a predicate on the path, to follow the name of
+// the setting that holds it.
+func CheckPath(path string) error {
+	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return errors.New("must not be empty, contain '?' or '#', or be a file: URI")
+	}
+	return nil
+}
+
 // OpenWith opens the SQLite database at path, creating the file if it does
-// not exist, and checks, within o.CallTimeout, that it can be used. The path
-// must not contain '?', which would be read as the start of the DSN's
-// parameters. Errors wrap phoneauth.ErrUnavailable when the file cannot be
-// opened.
+// not exist, and checks, within o.CallTimeout, that it can be used. Errors:
+// a path that fails CheckPath, or one wrapping phoneauth.ErrUnavailable
+// when the file cannot be opened.
 func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -114,8 +125,8 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, o.CallTimeout, errNoAnswer)
 	defer cancel()
-	if path == "" || strings.ContainsRune(path, '?') || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("sqlite: open %q: path must be a plain file name without '?'", path)
+	if err := CheckPath(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %q: path %w", path, err)
 	}
 	dsn := path + "?" + pragmas.Encode()
 	write, err := sql.Open("sqlite", dsn)

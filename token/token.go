@@ -23,6 +23,18 @@ import (
 // the hash output (32 bytes) weaken the signature.
 const MinSecretLen = 32
 
+// CheckSecret returns an error if secret is too short for New: under
+// MinSecretLen bytes. Its text is a predicate on the secret, to follow the
+// name of the setting that holds it, as in "PHONEAUTH_JWT_SECRET is 5
+// bytes; it must be at least 32 bytes (256 bits)"; it never quotes the
+// secret.
+func CheckSecret(secret []byte) error {
+	if len(secret) < MinSecretLen {
+		return fmt.Errorf("is %d bytes; it must be at least %d bytes (%d bits)", len(secret), MinSecretLen, 8*MinSecretLen)
+	}
+	return nil
+}
+
 // header is the JOSE header of every issued token, byte for byte what PyJWT
 // writes (it sorts the header keys).
 const header = `{"alg":"HS256","typ":"JWT"}`
@@ -48,11 +60,11 @@ const ClockSkew = 5 * time.Second
 // New returns a Signer that signs with secret and gives access and refresh
 // tokens the given lifetimes. Lifetimes are counted in whole seconds, as the
 // claims are; a fraction of a second is dropped. It returns an error if
-// secret is shorter than MinSecretLen or a lifetime is under one second.
+// secret fails CheckSecret or a lifetime is under one second.
 func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 	var errs []error
-	if len(secret) < MinSecretLen {
-		errs = append(errs, fmt.Errorf("token: secret must be at least %d bytes, got %d", MinSecretLen, len(secret)))
+	if err := CheckSecret(secret); err != nil {
+		errs = append(errs, fmt.Errorf("token: secret %w", err))
 	}
 	if accessTTL < time.Second {
 		errs = append(errs, fmt.Errorf("token: access TTL must be at least one second, got %s", accessTTL))

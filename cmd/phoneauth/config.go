@@ -1,20 +1,20 @@
 package main
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/postgres"
+	"github.com/phoneauth/phoneauth/redis"
+	"github.com/phoneauth/phoneauth/sms"
+	"github.com/phoneauth/phoneauth/sqlite"
+	"github.com/phoneauth/phoneauth/token"
 )
 
 // config is every PHONEAUTH_* setting, read once by loadConfig.
@@ -30,16 +30,44 @@ type config struct {
 	RedisURL       string
 	RedisPrefix    string
 	TrustedProxies []netip.Prefix
-	DBMaxConns     int32
-	DBStmtTimeout  time.Duration
+	DB             postgres.Options // MaxConns and StatementTimeout from the environment
 	LogFormat      string
 }
 
-// minSecret is the shortest HS256 secret accepted: 256 bits.
-const minSecret = 32
+// policyVars, dbVars and webhookVars name the variable behind each field
+// that phoneauth.Policy.Validate, postgres.Options.Validate and
+// sms.WebhookConfig.Validate report.
+var (
+	policyVars = map[string]string{
+		"CodeTTL":       "PHONEAUTH_CODE_TTL",
+		"LoginThrottle": "PHONEAUTH_LOGIN_THROTTLE",
+		"CodeLength":    "PHONEAUTH_CODE_LENGTH",
+		"MaxAttempts":   "PHONEAUTH_MAX_ATTEMPTS",
+		"AccessTTL":     "PHONEAUTH_ACCESS_TTL",
+		"RefreshTTL":    "PHONEAUTH_REFRESH_TTL",
+		"IPRateLimit":   "PHONEAUTH_IP_RATE_LIMIT",
+		"SMSPerHour":    "PHONEAUTH_SMS_PER_HOUR",
+
+		"IPVerifyRateLimit": "PHONEAUTH_IP_VERIFY_RATE_LIMIT",
+		"LockoutThreshold":  "PHONEAUTH_LOCKOUT_THRESHOLD",
+		"LockoutDuration":   "PHONEAUTH_LOCKOUT_DURATION",
+	}
+	dbVars = map[string]string{
+		"MaxConns":         "PHONEAUTH_DB_MAX_CONNS",
+		"StatementTimeout": "PHONEAUTH_DB_STATEMENT_TIMEOUT",
+	}
+	webhookVars = map[string]string{
+		"URL":    "PHONEAUTH_SMS_WEBHOOK_URL",
+		"Secret": "PHONEAUTH_SMS_WEBHOOK_SECRET",
+	}
+)
 
 // loadConfig reads the configuration from getenv. Every bad variable is
-// named in the returned error.
+// named in the returned error. The defaults and checks of a value belong
+// to the package that uses it (phoneauth.DefaultPolicy and Policy.Validate,
+// postgres.DefaultOptions and Options.Validate, token.CheckSecret, ...):
+// loadConfig parses the variables, asks the owners, and names the
+// variable behind each refusal.
 func loadConfig(getenv func(string) string) (config, error) {
 	p := envParser{getenv: getenv}
 	c := config{
@@ -51,27 +79,32 @@ func loadConfig(getenv func(string) string) (config, error) {
 		WebhookSecret: getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
 		Region:        strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
 		RedisURL:      getenv("PHONEAUTH_REDIS_URL"),
-		RedisPrefix:   p.str("PHONEAUTH_REDIS_PREFIX", "phoneauth:"),
+		RedisPrefix:   p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
 		LogFormat:     p.str("PHONEAUTH_LOG_FORMAT", "text"),
-		Policy: phoneauth.Policy{
-			CodeTTL:       p.duration("PHONEAUTH_CODE_TTL", 5*time.Minute, time.Second),
-			LoginThrottle: p.duration("PHONEAUTH_LOGIN_THROTTLE", 5*time.Minute, 0),
-			CodeLength:    p.integer("PHONEAUTH_CODE_LENGTH", 6, 6, 10),
-			MaxAttempts:   p.integer("PHONEAUTH_MAX_ATTEMPTS", 5, 1, 10),
-			AccessTTL:     p.duration("PHONEAUTH_ACCESS_TTL", 15*time.Minute, time.Second),
-			RefreshTTL:    p.duration("PHONEAUTH_REFRESH_TTL", 720*time.Hour, time.Second),
-			IPRateLimit:   p.integer("PHONEAUTH_IP_RATE_LIMIT", 10, 0, 1_000_000),
-			SMSPerHour:    p.integer("PHONEAUTH_SMS_PER_HOUR", 1000, 0, 100_000_000),
-
-			IPVerifyRateLimit: p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", 30, 0, 1_000_000),
-			LockoutThreshold:  p.integer("PHONEAUTH_LOCKOUT_THRESHOLD", 20, 1, 100),
-			LockoutDuration:   p.duration("PHONEAUTH_LOCKOUT_DURATION", 15*time.Minute, time.Second),
-		},
-		DBMaxConns:    int32(p.integer("PHONEAUTH_DB_MAX_CONNS", 10, 1, 1000)),
-		DBStmtTimeout: p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", 5*time.Second, time.Millisecond),
+		Policy:        phoneauth.DefaultPolicy(),
+		DB:            postgres.DefaultOptions(),
 	}
-	if len(c.JWTSecret) > 0 && len(c.JWTSecret) < minSecret {
-		p.fail("PHONEAUTH_JWT_SECRET", fmt.Sprintf("is %d bytes; it must be at least %d bytes (256 bits)", len(c.JWTSecret), minSecret))
+	p.duration("PHONEAUTH_CODE_TTL", &c.Policy.CodeTTL)
+	p.duration("PHONEAUTH_LOGIN_THROTTLE", &c.Policy.LoginThrottle)
+	p.integer("PHONEAUTH_CODE_LENGTH", &c.Policy.CodeLength)
+	p.integer("PHONEAUTH_MAX_ATTEMPTS", &c.Policy.MaxAttempts)
+	p.duration("PHONEAUTH_ACCESS_TTL", &c.Policy.AccessTTL)
+	p.duration("PHONEAUTH_REFRESH_TTL", &c.Policy.RefreshTTL)
+	p.integer("PHONEAUTH_IP_RATE_LIMIT", &c.Policy.IPRateLimit)
+	p.integer("PHONEAUTH_SMS_PER_HOUR", &c.Policy.SMSPerHour)
+	p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", &c.Policy.IPVerifyRateLimit)
+	p.integer("PHONEAUTH_LOCKOUT_THRESHOLD", &c.Policy.LockoutThreshold)
+	p.duration("PHONEAUTH_LOCKOUT_DURATION", &c.Policy.LockoutDuration)
+	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
+		return p.quoted(policyVars[e.Field], e.Problem)
+	})
+	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
+	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
+	failFields(&p, c.DB.Validate(), func(e *postgres.OptionsError) (string, string) {
+		return p.quoted(dbVars[e.Field], e.Problem)
+	})
+	if len(c.JWTSecret) > 0 {
+		p.check("PHONEAUTH_JWT_SECRET", token.CheckSecret(c.JWTSecret))
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
@@ -79,17 +112,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch c.SMSProvider {
 	case "console":
 	case "webhook":
-		if c.WebhookURL == "" {
-			p.fail("PHONEAUTH_SMS_WEBHOOK_URL", "is required when PHONEAUTH_SMS_PROVIDER=webhook")
-		} else if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			// The URL itself is not repeated: it may carry credentials.
-			p.fail("PHONEAUTH_SMS_WEBHOOK_URL", "must be an absolute http:// or https:// URL")
-		}
-		if strings.HasPrefix(c.WebhookSecret, "whsec_") {
-			if key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(c.WebhookSecret, "whsec_")); err != nil || len(key) == 0 {
-				p.fail("PHONEAUTH_SMS_WEBHOOK_SECRET", "starts with whsec_ but the rest is not base64 of a key")
+		webhook := sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret}
+		failFields(&p, webhook.Validate(), func(e *sms.ConfigError) (string, string) {
+			if e.Field == "URL" && c.WebhookURL == "" {
+				return webhookVars[e.Field], e.Problem + " when PHONEAUTH_SMS_PROVIDER=webhook"
 			}
-		}
+			return webhookVars[e.Field], e.Problem
+		})
 	default:
 		p.fail("PHONEAUTH_SMS_PROVIDER", fmt.Sprintf("%q is not a provider (console, webhook)", c.SMSProvider))
 	}
@@ -98,22 +127,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	switch {
 	case strings.HasPrefix(c.DatabaseURL, "sqlite:"):
-		if path := sqlitePath(c.DatabaseURL); path == "" || strings.ContainsAny(path, "?#") {
-			p.fail("PHONEAUTH_DATABASE_URL", "sqlite: needs a plain file path, as in sqlite:phoneauth.db")
+		if err := sqlite.CheckPath(sqlitePath(c.DatabaseURL)); err != nil {
+			p.fail("PHONEAUTH_DATABASE_URL", "needs a plain file path after sqlite:, as in sqlite:phoneauth.db: the path "+err.Error())
 		}
 	case c.postgres():
-		if _, err := pgconn.ParseConfig(c.DatabaseURL); err != nil {
-			p.fail("PHONEAUTH_DATABASE_URL", "is not a valid PostgreSQL URL")
-		}
+		p.check("PHONEAUTH_DATABASE_URL", postgres.CheckURL(c.DatabaseURL))
 	default:
 		p.fail("PHONEAUTH_DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://")
 	}
 	if c.RedisURL != "" {
-		// Parse errors are not repeated: they quote the URL, password
-		// included.
-		if _, err := goredis.ParseURL(c.RedisURL); err != nil {
-			p.fail("PHONEAUTH_REDIS_URL", "is not a valid redis:// or rediss:// URL")
-		}
+		p.check("PHONEAUTH_REDIS_URL", redis.CheckURL(c.RedisURL))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p.fail("PHONEAUTH_LOG_FORMAT", "must be text or json")
@@ -156,14 +179,60 @@ func sqlitePath(url string) string {
 	return strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "//")
 }
 
-// envParser reads typed variables and collects one error per bad one.
+// envParser reads typed variables and collects one error per bad one. A
+// variable that is unset, or not of its type, leaves its default as it is.
 type envParser struct {
 	getenv func(string) string
 	errs   []error
 }
 
+// fail records that variable name msg, as in "is required".
 func (p *envParser) fail(name, msg string) {
 	p.errs = append(p.errs, fmt.Errorf("%s %s", name, msg))
+}
+
+// check records err, if any, as what is wrong with variable name: err is
+// an owner's check whose text is a predicate, such as token.CheckSecret's.
+func (p *envParser) check(name string, err error) {
+	if err != nil {
+		p.fail(name, err.Error())
+	}
+}
+
+// failFields records the errors joined in err, the result of an owner's
+// Validate: each of type E under the variable that name gives for it, any
+// other (or one name gives no variable for) as it is.
+func failFields[E error](p *envParser, err error, name func(E) (variable, problem string)) {
+	for _, err := range joined(err) {
+		if e, ok := errors.AsType[E](err); ok {
+			if v, problem := name(e); v != "" {
+				p.fail(v, problem)
+				continue
+			}
+		}
+		p.errs = append(p.errs, err)
+	}
+}
+
+// quoted returns name and problem with the value of variable name before
+// it, as in `"2" must be between 4 and 10`: for values that are no secret.
+func (p *envParser) quoted(name, problem string) (string, string) {
+	return name, fmt.Sprintf("%q %s", p.getenv(name), problem)
+}
+
+// joined returns the errors err joins with errors.Join, or err alone.
+func joined(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var errs []error
+		for _, e := range j.Unwrap() {
+			errs = append(errs, joined(e)...)
+		}
+		return errs
+	}
+	return []error{err}
 }
 
 func (p *envParser) str(name, def string) string {
@@ -173,36 +242,46 @@ func (p *envParser) str(name, def string) string {
 	return def
 }
 
-func (p *envParser) duration(name string, def, min time.Duration) time.Duration {
+// duration sets *d to variable name, if set and a duration.
+func (p *envParser) duration(name string, d *time.Duration) {
 	v := p.getenv(name)
 	if v == "" {
-		return def
+		return
 	}
-	d, err := time.ParseDuration(v)
+	parsed, err := time.ParseDuration(v)
 	if err != nil {
 		p.fail(name, fmt.Sprintf("%q is not a duration such as 5m or 30s", v))
-		return def
+		return
 	}
-	if d < min {
-		p.fail(name, fmt.Sprintf("%q must be at least %s", v, min))
-		return def
-	}
-	return d
+	*d = parsed
 }
 
-func (p *envParser) integer(name string, def, min, max int) int {
+// integer sets *n to variable name, if set and a whole number.
+func (p *envParser) integer(name string, n *int) {
+	if v, ok := p.whole(name, strconv.IntSize); ok {
+		*n = int(v)
+	}
+}
+
+// integer32 is integer for an int32.
+func (p *envParser) integer32(name string, n *int32) {
+	if v, ok := p.whole(name, 32); ok {
+		*n = int32(v)
+	}
+}
+
+// whole parses variable name as a whole number of bits bits; ok is false
+// if it is unset or not a whole number. A number too large for bits comes
+// back as the largest one of its sign, for the owner's range to refuse.
+func (p *envParser) whole(name string, bits int) (n int64, ok bool) {
 	v := p.getenv(name)
 	if v == "" {
-		return def
+		return 0, false
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
+	n, err := strconv.ParseInt(v, 10, bits)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
 		p.fail(name, fmt.Sprintf("%q is not a whole number", v))
-		return def
+		return 0, false
 	}
-	if n < min || n > max {
-		p.fail(name, fmt.Sprintf("%d is outside %d..%d", n, min, max))
-		return def
-	}
-	return n
+	return n, true
 }

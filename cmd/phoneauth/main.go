@@ -17,6 +17,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -25,6 +27,11 @@ var version = ""
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// go-redis logs through one logger per process (v9 has no per-client
+	// option), so main, which owns the process, points it at stderr in
+	// the configured format; run sets nothing global and tests run it in
+	// parallel. An invalid format stops run before Redis is dialled.
+	goredis.SetLogger(redisLogger{newLogger(os.Getenv("PHONEAUTH_LOG_FORMAT"), os.Stderr)})
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "phoneauth:", err)
 		os.Exit(1)

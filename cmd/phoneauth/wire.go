@@ -14,10 +14,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/httpapi"
@@ -29,54 +27,44 @@ import (
 	"github.com/phoneauth/phoneauth/token"
 )
 
-func newLogger(c config, w io.Writer) *slog.Logger {
-	if c.LogFormat == "json" {
+// newLogger returns a logger writing to w in format: "json", or text.
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
 }
 
-// store is what serve needs of a storage backend beyond phoneauth.Store.
-type store interface {
-	phoneauth.Store
-	Migrate(ctx context.Context) error
-}
-
-// openStore opens the database PHONEAUTH_DATABASE_URL names and returns it
-// with its closer.
-func openStore(ctx context.Context, c config) (store, func(), error) {
-	if strings.HasPrefix(c.DatabaseURL, "sqlite:") {
-		s, err := sqlite.Open(ctx, sqlitePath(c.DatabaseURL))
-		if err != nil {
-			return nil, nil, err
-		}
-		return s, func() { _ = s.Close() }, nil
-	}
-	s, err := postgres.Open(ctx, c.DatabaseURL, postgres.Options{
-		MaxConns:         c.DBMaxConns,
-		StatementTimeout: c.DBStmtTimeout,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, s.Close, nil
-}
-
+// migrate applies the pending migrations to the database
+// PHONEAUTH_DATABASE_URL names. Unlike serve it waits for nothing: a
+// deploy step should fail rather than hang.
 func migrate(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	c, err := loadConfig(getenv)
 	if err != nil {
 		return err
 	}
-	s, closeStore, err := openStore(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	if err := s.Migrate(ctx); err != nil {
+	if err := migrateDatabase(ctx, c); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "migrations applied")
 	return nil
+}
+
+func migrateDatabase(ctx context.Context, c config) error {
+	if c.postgres() {
+		s, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.Migrate(ctx)
+	}
+	s, err := sqlite.Open(ctx, sqlitePath(c.DatabaseURL))
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.Migrate(ctx)
 }
 
 // jwtSecret returns the configured secret or, for SQLite, one generated on
@@ -92,7 +80,7 @@ func jwtSecret(c config, log *slog.Logger) ([]byte, error) {
 	switch {
 	case err == nil:
 		secret := bytes.TrimSpace(b)
-		if len(secret) < minSecret {
+		if token.CheckSecret(secret) != nil {
 			return nil, fmt.Errorf("secret file %s is damaged: delete it to generate a new one (every token is then void)", path)
 		}
 		log.Warn("PHONEAUTH_JWT_SECRET is not set: using the generated secret beside the database; set it in production", "file", path)
@@ -136,29 +124,115 @@ func writeSecret(path, content string) error {
 }
 
 // redisLogger sends go-redis's own messages (failed dials while Redis is
-// down) to our log, so every line stays in the configured format.
+// down) to our log, so every line stays in the configured format. go-redis
+// has one logger per process, so main installs it.
 type redisLogger struct{ log *slog.Logger }
 
 func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
-// newLimiter returns where the counters live: Redis when configured, else
-// the PostgreSQL database (shared by a fleet), else this process's memory
-// (SQLite: one instance by construction).
-func newLimiter(ctx context.Context, c config, log *slog.Logger, s store) (phoneauth.Limiter, func(), error) {
+// backend is where the service keeps its state: the store, the limiter
+// that holds the counters, the jobs that delete expired rows, and one
+// close for all of it.
+type backend struct {
+	store   phoneauth.Store
+	limiter phoneauth.Limiter
+	pruners []pruner
+	close   func()
+}
+
+// openBackend opens the database PHONEAUTH_DATABASE_URL names, migrated,
+// with the counters in Redis when PHONEAUTH_REDIS_URL is set, else in the
+// database's own place for them. A SQLite file opens or does not, so its
+// failure is final; PostgreSQL and Redis may come up after us and are
+// waited for until ctx is done. On error nothing is left open.
+func openBackend(ctx context.Context, c config, log *slog.Logger) (backend, error) {
+	if c.postgres() {
+		return openPostgres(ctx, c, log)
+	}
+	return openSQLite(ctx, c, log)
+}
+
+// openSQLite opens the SQLite file once. Without Redis the counters live in
+// this process's memory: one instance per file by construction.
+func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error) {
+	s, err := sqlite.Open(ctx, sqlitePath(c.DatabaseURL))
+	if err != nil {
+		return backend{}, fmt.Errorf("open database: %w", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		_ = s.Close()
+		return backend{}, fmt.Errorf("migrate: %w", err)
+	}
+	b := backend{
+		store:   s,
+		pruners: []pruner{pruneExpired(s)},
+		close:   func() { _ = s.Close() },
+	}
 	if c.RedisURL != "" {
-		goredis.SetLogger(redisLogger{log})
-		l, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
+		return b.withRedis(ctx, c, log)
+	}
+	b.limiter = inmem.New()
+	return b, nil
+}
+
+// openPostgres waits for PostgreSQL. Without Redis the counters live in its
+// limits table, shared by a fleet and pruned with the rest.
+func openPostgres(ctx context.Context, c config, log *slog.Logger) (backend, error) {
+	var s *postgres.Store
+	err := retry(ctx, log, "database", func() error {
+		opened, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
 		if err != nil {
-			return nil, nil, err
+			return fmt.Errorf("open database: %w", err)
 		}
-		return l, func() { _ = l.Close() }, nil
+		if err := opened.Migrate(ctx); err != nil {
+			opened.Close()
+			return fmt.Errorf("migrate: %w", err)
+		}
+		s = opened
+		return nil
+	})
+	if err != nil {
+		return backend{}, err
 	}
-	if pg, ok := s.(*postgres.Store); ok {
-		return pg.Limiter(), func() {}, nil
+	b := backend{
+		store:   s,
+		pruners: []pruner{pruneExpired(s)},
+		close:   s.Close,
 	}
-	return inmem.New(), func() {}, nil
+	if c.RedisURL != "" {
+		return b.withRedis(ctx, c, log)
+	}
+	l := s.Limiter()
+	b.limiter = l
+	b.pruners = append(b.pruners, l.Prune)
+	return b, nil
+}
+
+// withRedis returns b with its counters in Redis, waited for until ctx is
+// done. On error it closes b.
+func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (backend, error) {
+	var l *redis.Limiter
+	err := retry(ctx, log, "redis", func() error {
+		opened, err := redis.Open(ctx, c.RedisURL, redis.Options{Prefix: c.RedisPrefix})
+		if err != nil {
+			return fmt.Errorf("open redis: %w", err)
+		}
+		l = opened
+		return nil
+	})
+	if err != nil {
+		b.close()
+		return backend{}, err
+	}
+	closeStore := b.close
+	b.limiter = l
+	b.close = func() {
+		_ = l.Close()
+		closeStore()
+	}
+	return b, nil
 }
 
 func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
@@ -175,90 +249,72 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err = errors.Join(err, c.checkServe()); err != nil {
 		return err
 	}
-	log := newLogger(c, stderr)
-	var s store
-	closeStore := func() {}
-	defer func() { closeStore() }()
-	// A PostgreSQL server may come up after us; a SQLite file opens or
-	// does not, so its failure is final.
-	waitFor := func(_ string, fn func() error) error { return fn() }
-	if c.postgres() {
-		waitFor = func(what string, fn func() error) error { return retry(ctx, log, what, fn) }
-	}
-	err = waitFor("database", func() error {
-		opened, closer, err := openStore(ctx, c)
-		if err != nil {
-			return fmt.Errorf("open database: %w", err)
-		}
-		if err := opened.Migrate(ctx); err != nil {
-			closer()
-			return fmt.Errorf("migrate: %w", err)
-		}
-		s, closeStore = opened, closer
-		return nil
-	})
+	log := newLogger(c.LogFormat, stderr)
+	b, err := openBackend(ctx, c, log)
 	if err != nil {
 		return err
 	}
-	var limiter phoneauth.Limiter
-	closeLimiter := func() {}
-	defer func() { closeLimiter() }()
-	err = retry(ctx, log, "redis", func() error {
-		l, closer, err := newLimiter(ctx, c, log, s)
-		if err != nil {
-			return fmt.Errorf("open redis: %w", err)
-		}
-		limiter, closeLimiter = l, closer
-		return nil
-	})
+	defer b.close()
+	svc, err := newService(c, log, b)
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := newServer(c, log, svc)
+	// Deferred after b.close, so it runs first: the pruners are done
+	// before the store closes, however serve returns.
+	stopPruning := startPruning(ctx, log, b.pruners)
+	defer stopPruning()
+	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
+	return serveUntilDone(ctx, log, srv, ln)
+}
+
+// newService builds the flows on b, with the SMS provider and the token
+// signer c names.
+func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, error) {
 	sender, err := newSender(c, log)
 	if err != nil {
-		return fmt.Errorf("sms provider: %w", err)
+		return nil, fmt.Errorf("sms provider: %w", err)
 	}
 	secret, err := jwtSecret(c, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	signer, err := token.New(secret, c.Policy.AccessTTL, c.Policy.RefreshTTL)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	svc, err := phoneauth.New(phoneauth.Deps{
-		Store:   s,
+	return phoneauth.New(phoneauth.Deps{
+		Store:   b.store,
 		Sender:  sender,
-		Limiter: limiter,
+		Limiter: b.limiter,
 		Tokens:  signer,
 		Policy:  c.Policy,
 		Region:  c.Region,
 		CodeKey: phoneauth.DeriveKey(secret, "code-hash"),
 		Log:     log,
 	})
-	if err != nil {
-		return err
-	}
-	api := httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Log: log})
+}
 
-	ln, err := net.Listen("tcp", c.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	srv := &http.Server{
-		Handler:           api,
+// newServer returns the HTTP server of svc, with timeouts that keep a slow
+// client from holding a connection.
+func newServer(c config, log *slog.Logger, svc *phoneauth.Service) *http.Server {
+	return &http.Server{
+		Handler:           httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Log: log}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	pruners := []pruner{func(ctx context.Context) (int64, error) { return s.Prune(ctx, time.Now().Add(-pruneMargin)) }}
-	if pl, ok := limiter.(*postgres.Limiter); ok {
-		pruners = append(pruners, pl.Prune)
-	}
-	go prune(ctx, log, pruners...)
-	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
+}
+
+// serveUntilDone serves on ln until ctx is done, then lets in-flight
+// requests finish (up to 15 s). It returns early if the server fails.
+func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -286,6 +342,23 @@ const (
 
 // pruner deletes expired rows and says how many.
 type pruner func(ctx context.Context) (int64, error)
+
+// pruneExpired is the pruner of s: what expired pruneMargin ago.
+func pruneExpired(s phoneauth.Store) pruner {
+	return func(ctx context.Context) (int64, error) { return s.Prune(ctx, time.Now().Add(-pruneMargin)) }
+}
+
+// startPruning runs prune in the background until ctx is done or stop is
+// called. stop returns once prune has, so nothing prunes a closed store.
+func startPruning(ctx context.Context, log *slog.Logger, pruners []pruner) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { prune(ctx, log, pruners...) })
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}
 
 // prune runs every pruner now and then until ctx is done. Every instance
 // of a fleet may run it: the deletes are idempotent.

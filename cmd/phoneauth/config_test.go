@@ -1,0 +1,214 @@
+package main
+
+import (
+	"net/netip"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/postgres"
+	"github.com/phoneauth/phoneauth/redis"
+)
+
+// env is a getenv backed by a map.
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := loadConfig(env(nil))
+	if err != nil {
+		t.Fatalf("loadConfig with nothing set: %v", err)
+	}
+	want := config{
+		Addr:        "127.0.0.1:8080",
+		DatabaseURL: "sqlite:phoneauth.db",
+		JWTSecret:   []byte(""), // generated beside the SQLite file
+		SMSProvider: "console",
+		Region:      "US",
+		Policy:      phoneauth.DefaultPolicy(),
+		RedisPrefix: redis.DefaultPrefix,
+		DB:          postgres.DefaultOptions(),
+		LogFormat:   "text",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("loadConfig with nothing set =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadConfigParsesGoodValues(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", 32)
+	vars := map[string]string{
+		"PHONEAUTH_ADDR":                 "0.0.0.0:9000",
+		"PHONEAUTH_DATABASE_URL":         "postgresql://app:pw@db:5432/auth?sslmode=disable",
+		"PHONEAUTH_JWT_SECRET":           secret,
+		"PHONEAUTH_SMS_PROVIDER":         "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":      "https://sms.example/hook?key=k",
+		"PHONEAUTH_SMS_WEBHOOK_SECRET":   "whsec_c2VjcmV0LWtleS1ieXRlcw==",
+		"PHONEAUTH_CODE_TTL":             "90s",
+		"PHONEAUTH_LOGIN_THROTTLE":       "0s",
+		"PHONEAUTH_CODE_LENGTH":          "8",
+		"PHONEAUTH_MAX_ATTEMPTS":         "3",
+		"PHONEAUTH_ACCESS_TTL":           "1m",
+		"PHONEAUTH_REFRESH_TTL":          "24h",
+		"PHONEAUTH_DEFAULT_REGION":       "gb",
+		"PHONEAUTH_REDIS_URL":            "rediss://:pw@cache:6380/2",
+		"PHONEAUTH_REDIS_PREFIX":         "auth:",
+		"PHONEAUTH_IP_RATE_LIMIT":        "0",
+		"PHONEAUTH_SMS_PER_HOUR":         "100000000",
+		"PHONEAUTH_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7 ,2001:db8::1/48",
+		"PHONEAUTH_DB_MAX_CONNS":         "1000",
+		"PHONEAUTH_DB_STATEMENT_TIMEOUT": "1ms",
+		"PHONEAUTH_LOG_FORMAT":           "json",
+		"PHONEAUTH_IP_VERIFY_RATE_LIMIT": "0",
+		"PHONEAUTH_LOCKOUT_THRESHOLD":    "100",
+		"PHONEAUTH_LOCKOUT_DURATION":     "1h",
+	}
+	got, err := loadConfig(env(vars))
+	if err != nil {
+		t.Fatalf("loadConfig: %v", err)
+	}
+	db := postgres.DefaultOptions()
+	db.MaxConns, db.StatementTimeout = 1000, time.Millisecond
+	want := config{
+		Addr:          "0.0.0.0:9000",
+		DatabaseURL:   vars["PHONEAUTH_DATABASE_URL"],
+		JWTSecret:     []byte(secret),
+		SMSProvider:   "webhook",
+		WebhookURL:    vars["PHONEAUTH_SMS_WEBHOOK_URL"],
+		WebhookSecret: vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
+		Region:        "GB",
+		Policy: phoneauth.Policy{
+			CodeTTL:       90 * time.Second,
+			LoginThrottle: 0,
+			CodeLength:    8,
+			MaxAttempts:   3,
+			AccessTTL:     time.Minute,
+			RefreshTTL:    24 * time.Hour,
+			IPRateLimit:   0,
+			SMSPerHour:    100_000_000,
+
+			IPVerifyRateLimit: 0,
+			LockoutThreshold:  100,
+			LockoutDuration:   time.Hour,
+		},
+		RedisURL:    vars["PHONEAUTH_REDIS_URL"],
+		RedisPrefix: "auth:",
+		TrustedProxies: []netip.Prefix{
+			netip.MustParsePrefix("10.0.0.0/8"),
+			netip.MustParsePrefix("192.168.1.7/32"),
+			netip.MustParsePrefix("2001:db8::/48"),
+		},
+		DB:        db,
+		LogFormat: "json",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("loadConfig =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadConfigNamesEachBadVariable(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    []string // the variables named, one per line of the error
+		private string   // must not appear in the error
+	}{
+		{"short secret", map[string]string{"PHONEAUTH_JWT_SECRET": "hunter2"}, []string{"PHONEAUTH_JWT_SECRET"}, "hunter2"},
+		{"address without a port", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"duration that does not parse", map[string]string{"PHONEAUTH_CODE_TTL": "five"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
+		{"code TTL under a second", map[string]string{"PHONEAUTH_CODE_TTL": "999ms"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
+		{"negative login throttle", map[string]string{"PHONEAUTH_LOGIN_THROTTLE": "-1s"}, []string{"PHONEAUTH_LOGIN_THROTTLE"}, ""},
+		{"code length below the range", map[string]string{"PHONEAUTH_CODE_LENGTH": "3"}, []string{"PHONEAUTH_CODE_LENGTH"}, ""},
+		{"unsafe code length", map[string]string{"PHONEAUTH_CODE_LENGTH": "5"}, []string{"PHONEAUTH_CODE_LENGTH"}, ""},
+		{"unsafe code TTL", map[string]string{"PHONEAUTH_CODE_TTL": "11m"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
+		{"unsafe max attempts", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "11"}, []string{"PHONEAUTH_MAX_ATTEMPTS"}, ""},
+		{"unsafe lockout threshold", map[string]string{"PHONEAUTH_LOCKOUT_THRESHOLD": "101"}, []string{"PHONEAUTH_LOCKOUT_THRESHOLD"}, ""},
+		{"no lockout threshold", map[string]string{"PHONEAUTH_LOCKOUT_THRESHOLD": "0"}, []string{"PHONEAUTH_LOCKOUT_THRESHOLD"}, ""},
+		{"lockout under a second", map[string]string{"PHONEAUTH_LOCKOUT_DURATION": "500ms"}, []string{"PHONEAUTH_LOCKOUT_DURATION"}, ""},
+		{"lockout over a day", map[string]string{"PHONEAUTH_LOCKOUT_DURATION": "25h"}, []string{"PHONEAUTH_LOCKOUT_DURATION"}, ""},
+		{"negative IP verify limit", map[string]string{"PHONEAUTH_IP_VERIFY_RATE_LIMIT": "-1"}, []string{"PHONEAUTH_IP_VERIFY_RATE_LIMIT"}, ""},
+		{"code length above the range", map[string]string{"PHONEAUTH_CODE_LENGTH": "11"}, []string{"PHONEAUTH_CODE_LENGTH"}, ""},
+		{"no attempts", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "0"}, []string{"PHONEAUTH_MAX_ATTEMPTS"}, ""},
+		{"attempts too large for an int", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "99999999999999999999"}, []string{"PHONEAUTH_MAX_ATTEMPTS"}, ""},
+		{"attempts not a number", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "5x"}, []string{"PHONEAUTH_MAX_ATTEMPTS"}, ""},
+		{"access TTL zero", map[string]string{"PHONEAUTH_ACCESS_TTL": "0s"}, []string{"PHONEAUTH_ACCESS_TTL"}, ""},
+		{"refresh TTL negative", map[string]string{"PHONEAUTH_REFRESH_TTL": "-1h"}, []string{"PHONEAUTH_REFRESH_TTL"}, ""},
+		{"negative IP rate limit", map[string]string{"PHONEAUTH_IP_RATE_LIMIT": "-1"}, []string{"PHONEAUTH_IP_RATE_LIMIT"}, ""},
+		{"SMS budget above the range", map[string]string{"PHONEAUTH_SMS_PER_HOUR": "100000001"}, []string{"PHONEAUTH_SMS_PER_HOUR"}, ""},
+		{"no database connections", map[string]string{"PHONEAUTH_DB_MAX_CONNS": "0"}, []string{"PHONEAUTH_DB_MAX_CONNS"}, ""},
+		{"database connections above the range", map[string]string{"PHONEAUTH_DB_MAX_CONNS": "1001"}, []string{"PHONEAUTH_DB_MAX_CONNS"}, ""},
+		{"database connections too large for an int32", map[string]string{"PHONEAUTH_DB_MAX_CONNS": "4294967296"}, []string{"PHONEAUTH_DB_MAX_CONNS"}, ""},
+		{"statement timeout under a millisecond", map[string]string{"PHONEAUTH_DB_STATEMENT_TIMEOUT": "999us"}, []string{"PHONEAUTH_DB_STATEMENT_TIMEOUT"}, ""},
+		{"unknown SMS provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}, ""},
+		{"webhook without a URL", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
+		{"webhook URL not http, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://u:hunter2@sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
+		{"webhook URL with a port but no host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://:8080/hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
+		{"webhook secret not base64, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_hunter2*"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}, "hunter2"},
+		{"webhook settings ignored with the console", map[string]string{"PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_*", "PHONEAUTH_ADDR": "x"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"unknown region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}, ""},
+		{"unknown database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
+		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
+		{"sqlite path with a fragment", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db#y"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
+		{"sqlite URI", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:file:x.db"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
+		{"sqlite without a path", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
+		{"bad postgres URL, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x"}, []string{"PHONEAUTH_DATABASE_URL"}, "hunter"},
+		{"postgres URL with a bad pool parameter", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter2@127.0.0.1/x?pool_max_conns=many"}, []string{"PHONEAUTH_DATABASE_URL"}, "hunter2"},
+		{"bad redis URL, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}, "hunter"},
+		{"redis URL of another scheme", map[string]string{"PHONEAUTH_REDIS_URL": "http://:hunter2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}, "hunter2"},
+		{"unknown log format", map[string]string{"PHONEAUTH_LOG_FORMAT": "xml"}, []string{"PHONEAUTH_LOG_FORMAT"}, ""},
+		{"a proxy that is not a CIDR", map[string]string{"PHONEAUTH_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, []string{"PHONEAUTH_TRUSTED_PROXIES"}, ""},
+		{
+			"several at once, each named once",
+			map[string]string{
+				"PHONEAUTH_JWT_SECRET":           "hunter2",
+				"PHONEAUTH_CODE_TTL":             "five",
+				"PHONEAUTH_CODE_LENGTH":          "2",
+				"PHONEAUTH_MAX_ATTEMPTS":         "x",
+				"PHONEAUTH_ACCESS_TTL":           "-1m",
+				"PHONEAUTH_DB_MAX_CONNS":         "0",
+				"PHONEAUTH_DB_STATEMENT_TIMEOUT": "0s",
+				"PHONEAUTH_SMS_PROVIDER":         "webhook",
+				"PHONEAUTH_SMS_WEBHOOK_SECRET":   "whsec_",
+				"PHONEAUTH_DATABASE_URL":         "postgres://u:hunter%zz2@127.0.0.1/x",
+				"PHONEAUTH_REDIS_URL":            "redis://:hunter%zz2@127.0.0.1:6379/0",
+				"PHONEAUTH_LOG_FORMAT":           "xml",
+			},
+			[]string{
+				"PHONEAUTH_JWT_SECRET", "PHONEAUTH_CODE_TTL", "PHONEAUTH_CODE_LENGTH", "PHONEAUTH_MAX_ATTEMPTS",
+				"PHONEAUTH_ACCESS_TTL", "PHONEAUTH_DB_MAX_CONNS", "PHONEAUTH_DB_STATEMENT_TIMEOUT",
+				"PHONEAUTH_SMS_WEBHOOK_URL", "PHONEAUTH_SMS_WEBHOOK_SECRET", "PHONEAUTH_DATABASE_URL",
+				"PHONEAUTH_REDIS_URL", "PHONEAUTH_LOG_FORMAT",
+			},
+			"hunter",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(env(tt.vars))
+			if err == nil {
+				t.Fatal("loadConfig succeeded, want an error")
+			}
+			var named []string
+			for line := range strings.Lines(err.Error()) {
+				name, _, _ := strings.Cut(line, " ")
+				named = append(named, name)
+			}
+			slices.Sort(named)
+			want := slices.Sorted(slices.Values(tt.want))
+			if !slices.Equal(named, want) {
+				t.Errorf("loadConfig error names %q, want %q; error:\n%v", named, want, err)
+			}
+			if tt.private != "" && strings.Contains(err.Error(), tt.private) {
+				t.Errorf("loadConfig error repeats %q:\n%v", tt.private, err)
+			}
+		})
+	}
+}
