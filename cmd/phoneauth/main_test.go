@@ -310,22 +310,11 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"short secret", map[string]string{"PHONEAUTH_JWT_SECRET": "short"}, []string{"PHONEAUTH_JWT_SECRET", "at least 32 bytes"}},
-		{"bad duration", map[string]string{"PHONEAUTH_CODE_TTL": "five"}, []string{"PHONEAUTH_CODE_TTL"}},
-		{"bad number", map[string]string{"PHONEAUTH_CODE_LENGTH": "2"}, []string{"PHONEAUTH_CODE_LENGTH"}},
-		{"bad provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}},
-		{"webhook without url", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
-		{"webhook url not http", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x/y"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
-		{"webhook secret not base64", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_***"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}},
-		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
-		{"bad redis url, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
-		{"bad postgres url, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x", "PHONEAUTH_JWT_SECRET": strings.Repeat("s", 32)}, []string{"PHONEAUTH_DATABASE_URL"}},
-		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}},
-		{"bad region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}},
-		{"bad database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}},
-		{"postgres without secret", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x", "PHONEAUTH_CODE_TTL": "x"}, []string{"PHONEAUTH_JWT_SECRET", "PHONEAUTH_CODE_TTL"}},
-		{"bad proxies", map[string]string{"PHONEAUTH_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, []string{"PHONEAUTH_TRUSTED_PROXIES"}},
-		{"several at once", map[string]string{"PHONEAUTH_MAX_ATTEMPTS": "x", "PHONEAUTH_ACCESS_TTL": "-1m"}, []string{"PHONEAUTH_MAX_ATTEMPTS", "PHONEAUTH_ACCESS_TTL"}},
+		// loadConfig's own table (config_test.go) covers every variable;
+		// these show that serve stops on its refusals, and joins them with
+		// what only serving needs.
+		{"a bad variable, secret not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
+		{"postgres without secret, with a bad variable", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://127.0.0.1/x", "PHONEAUTH_CODE_TTL": "x"}, []string{"PHONEAUTH_JWT_SECRET", "PHONEAUTH_CODE_TTL"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
