@@ -10,6 +10,7 @@ import (
 // of the HTTP contract: httpapi maps them.
 var (
 	ErrInvalidPhone      = errors.New("invalid phone number")
+	ErrCannotReceiveSMS  = errors.New("number cannot receive SMS") // outside the SMS regions, or not a mobile number
 	ErrUserExists        = errors.New("account already exists")
 	ErrUserNotFound      = errors.New("user not found")
 	ErrNotVerified       = errors.New("account not verified")
@@ -38,7 +39,7 @@ var (
 // kinds are the error kinds that are answers about the request, not
 // failures of the service: every kind above but ErrUnavailable.
 var kinds = []error{
-	ErrInvalidPhone, ErrUserExists, ErrUserNotFound, ErrNotVerified,
+	ErrInvalidPhone, ErrCannotReceiveSMS, ErrUserExists, ErrUserNotFound, ErrNotVerified,
 	ErrChallengeNotFound, ErrNoPendingLogin, ErrCodeWrong, ErrCodeExpired,
 	ErrTooManyAttempts, ErrAccountLocked, ErrLoginPending, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
 	ErrTokenExpired, ErrNeedAccessToken, ErrNeedRefreshToken,
@@ -68,7 +69,11 @@ type Limit string
 const (
 	LimitLoginPending Limit = "login pending" // a login code was sent recently
 	LimitIP           Limit = "ip rate"       // too many SMS requests from one address
-	LimitSMSBudget    Limit = "sms budget"    // the service-wide SMS budget is spent
+	LimitSMSBudget    Limit = "sms budget"    // the service-wide hourly SMS budget is spent
+	LimitSMSDay       Limit = "sms day"       // the service-wide daily SMS budget is spent
+	LimitSMSPhone     Limit = "sms phone"     // one number had its SMS for the day
+	LimitSMSRange     Limit = "sms range"     // one number range had its SMS for the hour
+	LimitSMSCountry   Limit = "sms country"   // one region had its SMS for the hour
 	LimitAttempts     Limit = "attempts"      // a code had too many wrong tries
 	LimitLockout      Limit = "lockout"       // the account is locked after too many failed checks
 	LimitIPVerify     Limit = "ip verify"     // too many code checks from one address

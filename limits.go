@@ -8,12 +8,16 @@ import (
 )
 
 // admit opens the flows that send an SMS: it reads the phone number as
-// typed and counts the request against the per-IP limit. Errors:
-// ErrInvalidPhone, *ThrottledError (LimitIP).
+// typed, refuses a number that may not be sent a code (a test number
+// always may), and counts the request against the per-IP limit. Errors:
+// ErrInvalidPhone, ErrCannotReceiveSMS, *ThrottledError (LimitIP).
 func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (string, error) {
 	phone, err := ParsePhone(rawPhone, s.region)
 	if err != nil {
 		return "", err
+	}
+	if _, test := s.testCode(phone); !test && !canReceiveSMS(phone, s.smsRegions) {
+		return "", ErrCannotReceiveSMS
 	}
 	if err := s.limitIP(ctx, clientIP); err != nil {
 		return "", err
@@ -63,23 +67,53 @@ func ipKey(ip string) string {
 	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
-// budgetKey counts the SMS the whole service sent in the current hour.
-const budgetKey = "sms:budget"
+// budget is one SMS budget: a counter of SMS sent within a window, and
+// the limit a refusal names.
+type budget struct {
+	key    string
+	limit  int
+	window time.Duration
+	name   Limit
+}
 
-// spendBudget takes one SMS from the service-wide hourly budget and adds
-// to u the step that gives it back. Errors: *ThrottledError
-// (LimitSMSBudget).
-func (s *Service) spendBudget(ctx context.Context, u *undo) error {
-	if s.policy.SMSPerHour == 0 {
-		return nil
+// budgets are the SMS budgets a code to phone spends, the narrowest
+// first: the number per day, its range per hour, its region per hour, the
+// service per hour and per day. The disabled ones are left out.
+func (s *Service) budgets(phone string) []budget {
+	region := RegionOf(phone)
+	all := []budget{
+		{"sms:phone:" + phone, s.policy.SMSPerPhoneDay, 24 * time.Hour, LimitSMSPhone},
+		{"sms:range:" + numberRange(phone), s.policy.SMSPerRangeHour, time.Hour, LimitSMSRange},
+		{"sms:country:" + region, s.policy.SMSPerCountryHour[region], time.Hour, LimitSMSCountry},
+		{"sms:budget", s.policy.SMSPerHour, time.Hour, LimitSMSBudget},
+		{"sms:day", s.policy.SMSPerDay, 24 * time.Hour, LimitSMSDay},
 	}
-	n, reset, err := s.limiter.Hit(ctx, budgetKey, time.Hour)
-	if err != nil {
-		return fmt.Errorf("sms budget: %w", err)
+	var on []budget
+	for _, b := range all {
+		if b.limit > 0 {
+			on = append(on, b)
+		}
 	}
-	if n > int64(s.policy.SMSPerHour) {
-		return &ThrottledError{Limit: LimitSMSBudget, RetryAfter: reset}
+	return on
+}
+
+// spendBudgets takes one SMS from each budget of phone and adds to u the
+// steps that give them back, so an SMS that is refused later, by a
+// narrower budget or by the provider, counts against none. A budget whose
+// counter cannot be reached fails closed: no SMS without its count.
+// Errors: *ThrottledError (LimitSMSPhone, LimitSMSRange, LimitSMSCountry,
+// LimitSMSBudget, LimitSMSDay), and the limiter's, wrapping
+// ErrUnavailable.
+func (s *Service) spendBudgets(ctx context.Context, u *undo, phone string) error {
+	for _, b := range s.budgets(phone) {
+		n, reset, err := s.limiter.Hit(ctx, b.key, b.window)
+		if err != nil {
+			return fmt.Errorf("sms budget %s: %w", b.name, err)
+		}
+		u.add("sms budget "+string(b.name), func(ctx context.Context) error { return s.limiter.Refund(ctx, b.key) })
+		if n > int64(b.limit) {
+			return &ThrottledError{Limit: b.name, RetryAfter: reset}
+		}
 	}
-	u.add("sms budget", func(ctx context.Context) error { return s.limiter.Refund(ctx, budgetKey) })
 	return nil
 }

@@ -50,7 +50,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	if err != nil {
 		return PendingLogin{}, err
 	}
-	code, err := s.newCode()
+	code, err := s.newCodeFor(phone)
 	if err != nil {
 		return PendingLogin{}, err
 	}

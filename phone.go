@@ -29,6 +29,50 @@ func ParsePhone(raw, defaultRegion string) (string, error) {
 	return phonenumbers.Format(n, phonenumbers.E164), nil
 }
 
+// RegionOf returns the ISO 3166 region of an E.164 number, such as "US",
+// or "" if the numbering plan assigns it none.
+func RegionOf(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	return phonenumbers.GetRegionCodeForNumber(n)
+}
+
+// canReceiveSMS reports whether the E.164 number may be sent a code: a
+// valid number (not merely a possible one) that libphonenumber types as
+// mobile, or as fixed-line-or-mobile where a plan does not tell them
+// apart, in one of regions ("*" allows every region). Premium-rate,
+// toll-free, shared-cost, VoIP, personal, pager, UAN and voicemail
+// numbers are the ranges SMS pumping is paid through.
+func canReceiveSMS(e164 string, regions []string) bool {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return false
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+	default:
+		return false
+	}
+	region := phonenumbers.GetRegionCodeForNumber(n)
+	for _, r := range regions {
+		if r == "*" || strings.EqualFold(r, region) {
+			return true
+		}
+	}
+	return false
+}
+
+// numberRange is a number without its last four digits: the block that
+// one operator leases, and the unit SMS pumping works through.
+func numberRange(e164 string) string {
+	if len(e164) <= 8 {
+		return e164
+	}
+	return e164[:len(e164)-4]
+}
+
 // ValidRegion reports whether region is a region the numbering plan knows.
 func ValidRegion(region string) bool {
 	return phonenumbers.GetCountryCodeForRegion(strings.ToUpper(region)) != 0

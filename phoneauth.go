@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +43,10 @@ type Service struct {
 	random  io.Reader
 	codeKey []byte
 	log     *slog.Logger
+
+	smsRegions       []string
+	testNumbers      map[string]string
+	testNumbersUntil time.Time
 }
 
 // Deps are the dependencies of a Service. Store, Sender, Limiter and Tokens
@@ -61,6 +67,13 @@ type Deps struct {
 	Now     func() time.Time
 	Random  io.Reader
 	Log     *slog.Logger
+	// TestNumbers maps E.164 numbers to fixed codes, for app-store
+	// reviewers and automated tests: such a number is never sent an SMS,
+	// its fixed code works for register and login, and it skips the
+	// region, number-type and SMS-budget checks; every other rule applies.
+	// They stop working at TestNumbersUntil, which is required with them.
+	TestNumbers      map[string]string
+	TestNumbersUntil time.Time
 }
 
 // New returns a Service, or an error naming what is missing or invalid.
@@ -78,6 +91,9 @@ func New(d Deps) (*Service, error) {
 	if err := d.Policy.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("phoneauth: policy: %w", err))
 	}
+	if err := ValidateTestNumbers(d.TestNumbers, d.TestNumbersUntil, d.Policy.CodeLength); err != nil {
+		errs = append(errs, fmt.Errorf("phoneauth: %w", err))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -85,6 +101,13 @@ func New(d Deps) (*Service, error) {
 		store: d.Store, sender: d.Sender, limiter: d.Limiter, tokens: d.Tokens,
 		policy: d.Policy, region: d.Region, now: d.Now, random: d.Random, log: d.Log,
 		codeKey: append([]byte(nil), d.CodeKey...),
+
+		smsRegions:       d.Policy.SMSRegions,
+		testNumbers:      maps.Clone(d.TestNumbers),
+		testNumbersUntil: d.TestNumbersUntil,
+	}
+	if len(s.smsRegions) == 0 {
+		s.smsRegions = []string{strings.ToUpper(d.Region)}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -96,6 +119,34 @@ func New(d Deps) (*Service, error) {
 		s.log = slog.Default()
 	}
 	return s, nil
+}
+
+// ValidateTestNumbers checks test numbers as New takes them: each an
+// E.164 number with a code of codeLength digits, and a time they stop
+// working (until) whenever there are any.
+func ValidateTestNumbers(numbers map[string]string, until time.Time, codeLength int) error {
+	var errs []error
+	if len(numbers) > 0 && until.IsZero() {
+		errs = append(errs, errors.New("test numbers need the time they stop working"))
+	}
+	for phone, code := range numbers {
+		if e164, err := ParsePhone(phone, "US"); err != nil || e164 != phone {
+			errs = append(errs, fmt.Errorf("test number %q is not in E.164 form, as +15550100000", phone))
+		}
+		if len(code) != codeLength || strings.Trim(code, "0123456789") != "" {
+			errs = append(errs, fmt.Errorf("the code of test number %s must be %d digits", maskPhone(phone), codeLength))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// TestNumbersActive returns how many test numbers work at now: start-up
+// warns about them.
+func (s *Service) TestNumbersActive(now time.Time) int {
+	if !now.Before(s.testNumbersUntil) {
+		return 0
+	}
+	return len(s.testNumbers)
 }
 
 // Policy returns the policy the service runs with.

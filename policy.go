@@ -3,6 +3,7 @@ package phoneauth
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,16 @@ type Policy struct {
 	// LockoutDuration is how long the first lockout lasts; each further
 	// one doubles it, up to MaxLockout.
 	LockoutDuration time.Duration
+
+	// SMSRegions are the ISO 3166 regions whose numbers may be sent a
+	// code; "*" allows all. Empty: only the service's default region.
+	SMSRegions []string
+	// The SMS budgets besides SMSPerHour; 0 disables each. An SMS the
+	// provider refused counts against none of them.
+	SMSPerPhoneDay    int            // to one number per day
+	SMSPerRangeHour   int            // to one number range (the number without its last 4 digits) per hour
+	SMSPerDay         int            // by the whole service per day
+	SMSPerCountryHour map[string]int // to one region per hour, by ISO 3166 region
 }
 
 // MaxLockout caps how long one lockout lasts, however often an account
@@ -48,6 +59,10 @@ func DefaultPolicy() Policy {
 		IPVerifyRateLimit: 30,
 		LockoutThreshold:  20,
 		LockoutDuration:   15 * time.Minute,
+
+		SMSPerPhoneDay:  10,
+		SMSPerRangeHour: 20,
+		SMSPerDay:       5000,
 	}
 }
 
@@ -91,6 +106,20 @@ func (p Policy) Validate() error {
 		errs = append(errs, &PolicyError{"LockoutDuration", fmt.Sprintf("must be at most %s", MaxLockout)})
 	}
 	within("IPVerifyRateLimit", p.IPVerifyRateLimit, 0, 1_000_000)
+	within("SMSPerPhoneDay", p.SMSPerPhoneDay, 0, 100_000_000)
+	within("SMSPerRangeHour", p.SMSPerRangeHour, 0, 100_000_000)
+	within("SMSPerDay", p.SMSPerDay, 0, 1_000_000_000)
+	for region, n := range p.SMSPerCountryHour {
+		if !ValidRegion(region) || region != strings.ToUpper(region) {
+			errs = append(errs, &PolicyError{"SMSPerCountryHour", fmt.Sprintf("names %q, which is not an upper-case ISO region with a numbering plan", region)})
+		}
+		within("SMSPerCountryHour", n, 0, 100_000_000)
+	}
+	for _, region := range p.SMSRegions {
+		if region != "*" && (!ValidRegion(region) || region != strings.ToUpper(region)) {
+			errs = append(errs, &PolicyError{"SMSRegions", fmt.Sprintf("names %q, which is neither * nor an upper-case ISO region with a numbering plan", region)})
+		}
+	}
 	atLeast("AccessTTL", p.AccessTTL, time.Second)
 	atLeast("RefreshTTL", p.RefreshTTL, time.Second)
 	within("IPRateLimit", p.IPRateLimit, 0, 1_000_000)

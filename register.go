@@ -36,7 +36,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 	if err != nil {
 		return Registration{}, err
 	}
-	code, err := s.newCode()
+	code, err := s.newCodeFor(phone)
 	if err != nil {
 		return Registration{}, err
 	}

@@ -39,6 +39,10 @@ var errorTable = []errorResponse{
 	{throttled(phoneauth.LimitIPVerify), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitIP), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitSMSBudget), http.StatusTooManyRequests, message("SMS limit reached, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitSMSDay), http.StatusTooManyRequests, message("Daily SMS limit reached, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitSMSPhone), http.StatusTooManyRequests, message("Too many codes sent to this number, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitSMSRange), http.StatusTooManyRequests, message("Too many codes sent to numbers like this one, try again later"), withRetryAfter},
+	{throttled(phoneauth.LimitSMSCountry), http.StatusTooManyRequests, message("SMS limit for this country reached, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitAttempts), http.StatusTooManyRequests, message("Too many failed attempts, request a new code"), withRetryAfter},
 	{is(errNotJSON), http.StatusBadRequest, message("Only JSON requests are accepted"), nil},
 	{is(errTooLarge), http.StatusRequestEntityTooLarge, message("Request body too large"), nil},
@@ -53,6 +57,7 @@ var errorTable = []errorResponse{
 		return errorBody("Missing required fields: " + strings.Join(missing.fields, ", "))
 	}, nil},
 	{is(phoneauth.ErrInvalidPhone), http.StatusBadRequest, message("Invalid phone number"), nil},
+	{is(phoneauth.ErrCannotReceiveSMS), http.StatusBadRequest, message("This number cannot receive SMS"), nil},
 	{is(phoneauth.ErrUserExists), http.StatusConflict, message("Account already Exists"), nil},
 	{is(phoneauth.ErrUserNotFound), http.StatusNotFound, message("User does not exist"), nil},
 	{is(phoneauth.ErrNotVerified), http.StatusForbidden, message("Account is not verified"), nil},

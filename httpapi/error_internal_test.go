@@ -32,7 +32,8 @@ func TestEveryDomainKindHasAnAnswer(t *testing.T) {
 		errs = append(errs, k)
 	}
 	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
-		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify} {
+		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify,
+		phoneauth.LimitSMSDay, phoneauth.LimitSMSPhone, phoneauth.LimitSMSRange, phoneauth.LimitSMSCountry} {
 		errs = append(errs, &phoneauth.ThrottledError{Limit: l, RetryAfter: time.Second})
 	}
 	errs = append(errs, phoneauth.ErrUnavailable)

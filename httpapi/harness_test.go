@@ -46,6 +46,8 @@ type harnessOptions struct {
 	clock *phoneauthtest.Clock
 	// log receives the service's log lines; default: discarded.
 	log io.Writer
+	// deps, if set, changes the service's dependencies before New.
+	deps func(*phoneauth.Deps)
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -58,6 +60,9 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	policy.IPRateLimit = 0
 	policy.IPVerifyRateLimit = 0
 	policy.SMSPerHour = 0
+	policy.SMSPerDay = 0
+	policy.SMSPerPhoneDay = 0
+	policy.SMSPerRangeHour = 0
 	if o.policy != nil {
 		o.policy(&policy)
 	}
@@ -79,7 +84,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		logw = io.Discard
 	}
 	log := slog.New(slog.NewTextHandler(logw, nil))
-	svc, err := phoneauth.New(phoneauth.Deps{
+	deps := phoneauth.Deps{
 		Store:   st,
 		Sender:  sender,
 		Limiter: limiter,
@@ -89,7 +94,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		CodeKey: phoneauth.DeriveKey(testSecret, "code-hash"),
 		Now:     clock.Now,
 		Log:     log,
-	})
+	}
+	if o.deps != nil {
+		o.deps(&deps)
+	}
+	svc, err := phoneauth.New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}

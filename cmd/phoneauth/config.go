@@ -32,6 +32,9 @@ type config struct {
 	TrustedProxies []netip.Prefix
 	DB             postgres.Options // MaxConns and StatementTimeout from the environment
 	LogFormat      string
+	// TestNumbers map E.164 numbers to fixed codes until TestNumbersUntil.
+	TestNumbers      map[string]string
+	TestNumbersUntil time.Time
 }
 
 // policyVars, dbVars and webhookVars name the variable behind each field
@@ -51,6 +54,12 @@ var (
 		"IPVerifyRateLimit": "PHONEAUTH_IP_VERIFY_RATE_LIMIT",
 		"LockoutThreshold":  "PHONEAUTH_LOCKOUT_THRESHOLD",
 		"LockoutDuration":   "PHONEAUTH_LOCKOUT_DURATION",
+
+		"SMSRegions":        "PHONEAUTH_SMS_REGIONS",
+		"SMSPerPhoneDay":    "PHONEAUTH_SMS_PER_PHONE_DAY",
+		"SMSPerRangeHour":   "PHONEAUTH_SMS_PER_RANGE_HOUR",
+		"SMSPerDay":         "PHONEAUTH_SMS_PER_DAY",
+		"SMSPerCountryHour": "PHONEAUTH_SMS_PER_COUNTRY_HOUR",
 	}
 	dbVars = map[string]string{
 		"MaxConns":         "PHONEAUTH_DB_MAX_CONNS",
@@ -95,6 +104,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", &c.Policy.IPVerifyRateLimit)
 	p.integer("PHONEAUTH_LOCKOUT_THRESHOLD", &c.Policy.LockoutThreshold)
 	p.duration("PHONEAUTH_LOCKOUT_DURATION", &c.Policy.LockoutDuration)
+	p.integer("PHONEAUTH_SMS_PER_PHONE_DAY", &c.Policy.SMSPerPhoneDay)
+	p.integer("PHONEAUTH_SMS_PER_RANGE_HOUR", &c.Policy.SMSPerRangeHour)
+	p.integer("PHONEAUTH_SMS_PER_DAY", &c.Policy.SMSPerDay)
+	c.Policy.SMSRegions = p.list("PHONEAUTH_SMS_REGIONS")
+	c.Policy.SMSPerCountryHour = p.counts("PHONEAUTH_SMS_PER_COUNTRY_HOUR")
+	c.TestNumbers = p.pairs("PHONEAUTH_TEST_NUMBERS")
+	if v := getenv("PHONEAUTH_TEST_NUMBERS_UNTIL"); v != "" {
+		until, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			p.fail("PHONEAUTH_TEST_NUMBERS_UNTIL", fmt.Sprintf("%q is not an RFC 3339 time such as 2026-12-31T23:59:59Z", v))
+		}
+		c.TestNumbersUntil = until
+	}
+	if len(c.TestNumbers) > 0 && getenv("PHONEAUTH_TEST_NUMBERS_UNTIL") == "" {
+		p.fail("PHONEAUTH_TEST_NUMBERS_UNTIL", "is required when PHONEAUTH_TEST_NUMBERS is set: test numbers must stop working")
+	} else if err := phoneauth.ValidateTestNumbers(c.TestNumbers, c.TestNumbersUntil, c.Policy.CodeLength); err != nil && !c.TestNumbersUntil.IsZero() {
+		p.check("PHONEAUTH_TEST_NUMBERS", err)
+	}
 	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
 		return p.quoted(policyVars[e.Field], e.Problem)
 	})
@@ -257,6 +284,55 @@ func (p *envParser) duration(name string, d *time.Duration) {
 }
 
 // integer sets *n to variable name, if set and a whole number.
+// list reads a comma-separated list, upper-cased, blanks dropped.
+func (p *envParser) list(name string) []string {
+	var out []string
+	for _, v := range strings.Split(p.getenv(name), ",") {
+		if v = strings.ToUpper(strings.TrimSpace(v)); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// counts reads "0" (none) or "KEY=N,KEY=N" with upper-cased keys.
+func (p *envParser) counts(name string) map[string]int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" || v == "0" {
+		return nil
+	}
+	out := map[string]int{}
+	for key, n := range p.pairs(name) {
+		i, err := strconv.Atoi(n)
+		if err != nil {
+			p.fail(name, fmt.Sprintf("%q: %q is not a whole number", key, n))
+			continue
+		}
+		out[strings.ToUpper(key)] = i
+	}
+	return out
+}
+
+// pairs reads "KEY=VALUE,KEY=VALUE".
+func (p *envParser) pairs(name string) map[string]string {
+	var out map[string]string
+	for _, item := range strings.Split(p.getenv(name), ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(item, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			p.fail(name, fmt.Sprintf("%q is not KEY=VALUE", item))
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
 func (p *envParser) integer(name string, n *int) {
 	if v, ok := p.whole(name, strconv.IntSize); ok {
 		*n = int(v)

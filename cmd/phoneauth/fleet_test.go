@@ -696,7 +696,12 @@ func (p *proc) wantRunning(t *testing.T) {
 }
 
 // newPhone returns a phone number no other scenario of the fleet uses.
-func (f *fleet) newPhone() string { return fmt.Sprintf("+1415555%04d", f.next.Add(1)) }
+func (f *fleet) newPhone() string { return fleetPhone(f.next.Add(1)) }
+
+// fleetPhone is the n-th test number: a valid US number, each in a number
+// range of its own (the exchange changes with n), so that the per-range
+// SMS budget of one scenario never spends another's.
+func fleetPhone(n int64) string { return fmt.Sprintf("+1415%03d%04d", 200+n%800, n%10000) }
 
 // clientAddr returns the n-th simulated client address: documentation
 // addresses, only ever sent as X-Forwarded-For text.
@@ -785,7 +790,7 @@ func (f *fleet) newUser(t *testing.T) *fleetUser {
 		t:     t,
 		f:     f,
 		rng:   mrand.New(mrand.NewPCG(f.seed, h.Sum64())),
-		phone: fmt.Sprintf("+1415555%04d", n),
+		phone: fleetPhone(n),
 		ip:    clientAddr(n),
 	}
 }

@@ -287,16 +287,26 @@ func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, erro
 	if err != nil {
 		return nil, err
 	}
-	return phoneauth.New(phoneauth.Deps{
-		Store:   b.store,
-		Sender:  sender,
-		Limiter: b.limiter,
-		Tokens:  signer,
-		Policy:  c.Policy,
-		Region:  c.Region,
-		CodeKey: phoneauth.DeriveKey(secret, "code-hash"),
-		Log:     log,
+	svc, err := phoneauth.New(phoneauth.Deps{
+		Store:            b.store,
+		Sender:           sender,
+		Limiter:          b.limiter,
+		Tokens:           signer,
+		Policy:           c.Policy,
+		Region:           c.Region,
+		CodeKey:          phoneauth.DeriveKey(secret, "code-hash"),
+		Log:              log,
+		TestNumbers:      c.TestNumbers,
+		TestNumbersUntil: c.TestNumbersUntil,
 	})
+	if err != nil {
+		return nil, err
+	}
+	if n := svc.TestNumbersActive(time.Now()); n > 0 {
+		log.Warn("test numbers are active: they get no SMS, take their fixed codes and skip the SMS region, type and budget checks",
+			"count", n, "until", c.TestNumbersUntil.UTC().Format(time.RFC3339))
+	}
+	return svc, nil
 }
 
 // newServer returns the HTTP server of svc, with timeouts that keep a slow
