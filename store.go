@@ -84,10 +84,14 @@ type Store interface {
 	// tokens expired at now, which Tokens.Parse refuses, so no flow
 	// looks them up again; and sessions expired at now that hold no
 	// unexpired token (rotation records tokens that outlive the session's
-	// own ExpiresAt). It never deletes users, and keeps every unexpired
-	// token, spent or not, revoked or not: a spent refresh token must still
-	// return ErrTokenReused, and an access token of a revoked session
-	// ErrTokenRevoked. A challenge, once pruned, is unknown: verifying it
+	// own ExpiresAt); and unverified accounts whose registration code
+	// expired UnverifiedRetention before now (or that have none and were
+	// created that long ago), with that code. A consumed challenge goes at
+	// once; the unconsumed registration code of an unverified account stays
+	// until its account goes. It never deletes verified users, and keeps
+	// every unexpired token, spent or not, revoked or not: a spent refresh
+	// token must still return ErrTokenReused, and an access token of a
+	// revoked session ErrTokenRevoked. A challenge, once pruned, is unknown: verifying it
 	// returns ErrNoPendingLogin or ErrChallengeNotFound, not ErrCodeExpired.
 	//
 	// now must not be ahead of the clock of any instance, or a token that
@@ -106,6 +110,11 @@ type Store interface {
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }
+
+// UnverifiedRetention is how long an unverified account is kept after its
+// registration code died: then Store.Prune deletes it, since a phone
+// number is personal data, kept for no purpose once it cannot be verified.
+const UnverifiedRetention = 24 * time.Hour
 
 // Rotation is the input of Store.RotateRefresh.
 type Rotation struct {

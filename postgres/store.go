@@ -438,9 +438,15 @@ FROM users WHERE id = $1`
 // no token of it is left, so that no row goes by cascade, uncounted. SKIP
 // LOCKED passes over rows a live flow holds, so Prune never waits on one
 // and never deadlocks with one; a later Prune takes them.
+//
+// The time before which an unverified account's code must have died for
+// the account to go is now - phoneauth.UnverifiedRetention: its
+// unconsumed registration code stays until then, and the account goes
+// after it, last, in the same transaction.
 var pruneQueries = []string{`
 DELETE FROM challenges WHERE id IN (
 	SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= $1
+		AND (consumed_at IS NOT NULL OR purpose = 'login' OR expires_at <= $3)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`, `
 DELETE FROM tokens WHERE jti IN (
@@ -451,7 +457,27 @@ DELETE FROM sessions WHERE id IN (
 	SELECT id FROM sessions s WHERE expires_at <= $1
 		AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.session_id = s.id)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
+)`, `
+DELETE FROM users WHERE id IN (
+	SELECT id FROM users u WHERE verified_at IS NULL AND created_at <= $1
+		AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.user_id = u.id)
+		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)
+	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`}
+
+// pruneArgs are the parameters of query i of pruneQueries: the first
+// takes the unverified accounts' cut-off as $3, the last (the accounts)
+// as $1.
+func pruneArgs(i int, now time.Time, batch int) []any {
+	day := now.Add(-phoneauth.UnverifiedRetention)
+	switch i {
+	case 0:
+		return []any{now, batch, day}
+	case len(pruneQueries) - 1:
+		return []any{day, batch}
+	}
+	return []any{now, batch}
+}
 
 // Prune implements phoneauth.Store in transactions of one round trip each,
 // deleting at most s.pruneBatch rows per table, each bounded like any other
@@ -480,8 +506,8 @@ func (s *Store) pruneOnce(ctx context.Context, now time.Time) (n int64, more boo
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		n, more = 0, false
 		b := &pgx.Batch{}
-		for _, q := range pruneQueries {
-			b.Queue(q, now, s.pruneBatch).Exec(func(ct pgconn.CommandTag) error {
+		for i, q := range pruneQueries {
+			b.Queue(q, pruneArgs(i, now, s.pruneBatch)...).Exec(func(ct pgconn.CommandTag) error {
 				n += ct.RowsAffected()
 				more = more || ct.RowsAffected() >= int64(s.pruneBatch)
 				return nil

@@ -37,8 +37,8 @@ func TestPrune(t *testing.T) {
 	t.Run("each delete finds its rows through an index, not a scan", func(t *testing.T) {
 		t.Parallel()
 		s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
-		for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions} {
-			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, 0, 1)
+		for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions, qPruneUnverified} {
+			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, 0, 1, 0)
 			if err != nil {
 				t.Fatalf("EXPLAIN QUERY PLAN: %v", err)
 			}

@@ -91,19 +91,34 @@ const (
 	// of dead rows, found through the indexes of migration 0002. Tokens go
 	// before sessions, and a session only once no token of it is left, so
 	// that no row goes by cascade, uncounted.
+	//
+	// The parameters are numbered: ?1 is now, ?2 the batch, ?3 the time
+	// before which an unverified account's code must have died for the
+	// account to go (now - phoneauth.UnverifiedRetention). The unconsumed
+	// registration code of an unverified account stays until then, and the
+	// account goes after it, in the same transaction.
 	qPruneChallenges = `
 		DELETE FROM challenges WHERE id IN (
-			SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= ? LIMIT ?)`
+			SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= ?1
+				AND (consumed_at IS NOT NULL OR purpose = 'login' OR expires_at <= ?3)
+			LIMIT ?2)`
+
+	qPruneUnverified = `
+		DELETE FROM users WHERE id IN (
+			SELECT id FROM users u WHERE verified_at IS NULL AND created_at <= ?3
+				AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.user_id = u.id)
+				AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)
+			LIMIT ?2)`
 
 	qPruneTokens = `
 		DELETE FROM tokens WHERE jti IN (
-			SELECT jti FROM tokens WHERE expires_at <= ? LIMIT ?)`
+			SELECT jti FROM tokens WHERE expires_at <= ?1 LIMIT ?2)`
 
 	qPruneSessions = `
 		DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions s WHERE expires_at <= ?
+			SELECT id FROM sessions s WHERE expires_at <= ?1
 				AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.session_id = s.id)
-			LIMIT ?)`
+			LIMIT ?2)`
 )
 
 // qInsertTokens returns the statement inserting n tokens
@@ -120,7 +135,7 @@ var (
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
 		qPutLogin, qPendingLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
-		qPruneChallenges, qPruneTokens, qPruneSessions,
+		qPruneChallenges, qPruneTokens, qPruneSessions, qPruneUnverified,
 	}, tokenInserts()...)
 	readQueries = []string{qUserByPhone, qAccessUser}
 )

@@ -352,8 +352,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		var more bool
 		err := s.inTx(ctx, "prune", func(ctx context.Context, tx tx) error {
 			n, more = 0, false
-			for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions} {
-				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch)
+			for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions, qPruneUnverified} {
+				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch, ms(now.Add(-phoneauth.UnverifiedRetention)))
 				if err != nil {
 					return err
 				}

@@ -1011,8 +1011,9 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 	t.Run("consumed and expired challenges go; live ones stay and still verify", func(t *testing.T) {
 		f := newFixture(t, open)
 		now := base.Add(time.Minute)
-		// Dead: the registration challenges of u1 and u2 (consumed), of u3
-		// (expired) and the login challenge of u2 (expired).
+		// Dead: the registration challenges of u1 and u2 (consumed) and the
+		// login challenge of u2 (expired). The expired registration code of
+		// u3, unverified, stays with its account for a day.
 		u1, u2 := f.verified(phoneN(1)), f.verified(phoneN(2))
 		_, expiredReg := f.register(phoneN(3), base.Add(-codeTTL))
 		expiredLogin := f.putLogin(u2.ID, "2", now.Add(-codeTTL))
@@ -1021,15 +1022,15 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		_, liveReg := f.register(phoneN(4), base)
 		liveLogin := f.putLogin(u1.ID, "1", base)
 
-		f.prune(now, 4)
+		f.prune(now, 3)
 		f.prune(now, 0)
 		err := verifyRegistration(t.Context(), f.s, liveReg.ID, phoneN(4), liveReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the live challenge", err, nil)
 		err = verifyLogin(t.Context(), f.s, u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the live challenge", err, nil)
-		// Had the expired ones stayed, they would be ErrCodeExpired.
 		err = verifyRegistration(t.Context(), f.s, expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
-		wantErr(t, "VerifyRegistration of the pruned challenge", err, phoneauth.ErrChallengeNotFound)
+		wantErr(t, "VerifyRegistration of the kept expired challenge", err, phoneauth.ErrCodeExpired)
+		// Had the expired login challenge stayed, it would be ErrCodeExpired.
 		err = verifyLogin(t.Context(), f.s, u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
 		wantErr(t, "VerifyLogin of the pruned challenge", err, phoneauth.ErrNoPendingLogin)
 	})
@@ -1138,25 +1139,33 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		})
 	}
 
-	t.Run("users are never deleted", func(t *testing.T) {
+	t.Run("verified users are never deleted; unverified ones go a day after their code died", func(t *testing.T) {
 		f := newFixture(t, open)
 		verified := f.verified(phoneN(1))
 		f.login(verified)
-		unverified, _ := f.register(phoneN(2), base)
-		later := base.Add(10 * refreshTTL)
-		// Three challenges, two tokens and a session.
-		f.prune(later, 6)
-		got, err := f.s.UserByPhone(t.Context(), phoneN(1))
-		wantErr(t, "UserByPhone of the verified account", err, nil)
-		checkUser(t, "UserByPhone of the verified account", got, verified)
-		got, err = f.s.UserByPhone(t.Context(), phoneN(2))
-		wantErr(t, "UserByPhone of the unverified account", err, nil)
-		checkUser(t, "UserByPhone of the unverified account", got, unverified)
-		f.putLogin(verified.ID, "1", later)
-		again, _ := f.register(phoneN(2), later)
-		if again.ID != unverified.ID {
-			t.Errorf("Register of the unverified number after Prune: got account %s, want the kept %s", again.ID, unverified.ID)
-		}
+		unverified, reg := f.register(phoneN(2), base)
+		// The consumed registration and login challenges of the verified
+		// account; the unverified one's code stays with its account.
+		f.prune(reg.ExpiresAt, 2)
+		dayAfter := reg.ExpiresAt.Add(phoneauth.UnverifiedRetention)
+		f.prune(dayAfter.Add(-time.Millisecond), 1) // the access token
+		checkUser(t, "UserByPhone of the unverified account a moment before its day is up", f.user(phoneN(2)), unverified)
+		f.prune(dayAfter, 2) // the unverified account and its code
+		_, err := f.s.UserByPhone(t.Context(), phoneN(2))
+		wantErr(t, "UserByPhone of the pruned unverified account", err, phoneauth.ErrUserNotFound)
+		// The refresh token and the session, much later; the verified
+		// account stays.
+		f.prune(base.Add(10*refreshTTL), 2)
+		checkUser(t, "UserByPhone of the verified account", f.user(phoneN(1)), verified)
+	})
+
+	t.Run("an unverified account that registered again keeps its day from the new code", func(t *testing.T) {
+		f := newFixture(t, open)
+		first, old := f.register(phoneN(1), base)
+		again := old.ExpiresAt.Add(20 * time.Hour)
+		f.register(phoneN(1), again)
+		f.prune(old.ExpiresAt.Add(phoneauth.UnverifiedRetention), 0)
+		checkUser(t, "UserByPhone after the first code's day", f.user(phoneN(1)), first)
 	})
 
 	t.Run("concurrent Prunes delete each row once: their counts and a later Prune's add up", func(t *testing.T) {

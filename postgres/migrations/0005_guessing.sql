@@ -7,3 +7,6 @@ ALTER TABLE challenges ADD COLUMN attempts integer NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN failed_checks integer NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN lockouts integer NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN locked_until timestamptz;
+
+-- Prune deletes unverified accounts a day after their code died.
+CREATE INDEX users_unverified ON users (created_at) WHERE verified_at IS NULL;

@@ -7,3 +7,6 @@ ALTER TABLE challenges ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN failed_checks INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN locked_until INTEGER;
+
+-- Prune deletes unverified accounts a day after their code died.
+CREATE INDEX users_unverified ON users (created_at) WHERE verified_at IS NULL;
