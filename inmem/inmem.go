@@ -1,7 +1,7 @@
 // Package inmem is a phoneauth.Limiter kept in the memory of one process:
-// for a single instance, development and tests. Its counters and holds are
-// lost on restart and not shared between processes; for a fleet use redis/,
-// or without Redis the Limiter of a postgres.Store.
+// for a single instance, development and tests. Its counters are lost on
+// restart and not shared between processes; for a fleet use redis/, or
+// without Redis the Limiter of a postgres.Store.
 package inmem
 
 import (
@@ -23,7 +23,7 @@ var _ phoneauth.Limiter = (*Limiter)(nil)
 
 // Limiter is an in-process phoneauth.Limiter, safe for concurrent use. Build
 // it with New. Its methods never return ErrUnavailable; they fail only on
-// a window or ttl that is not positive.
+// a window that is not positive.
 type Limiter struct {
 	now func() time.Time
 
@@ -33,20 +33,17 @@ type Limiter struct {
 	nextAt  int // ops at which the next sweep runs
 }
 
-// entry is a counter or a hold: a hold is a counter of one that names its
-// owner.
+// entry is a counter.
 type entry struct {
 	n     int64
 	until time.Time // the entry is gone from this instant on
-	held  bool      // a hold, which Unhold by owner deletes; not a counter
-	owner string    // who holds it, when held
 }
 
 // Option configures a Limiter.
 type Option func(*Limiter)
 
 // WithClock makes the Limiter read the time from now instead of time.Now,
-// so tests can pass windows and holds without sleeping.
+// so tests can pass windows without sleeping.
 func WithClock(now func() time.Time) Option {
 	return func(l *Limiter) { l.now = now }
 }
@@ -76,40 +73,8 @@ func (l *Limiter) Hit(_ context.Context, key string, window time.Duration) (int6
 		e = entry{until: now.Add(window)}
 	}
 	e.n++
-	// What is counted is a counter, which no Unhold deletes.
-	e.held, e.owner = false, ""
 	l.entries[key] = e
 	return e.n, e.until.Sub(now), nil
-}
-
-// Hold takes key for owner for ttl and returns true if nobody holds it;
-// otherwise (owner included) it returns false and the time the hold has
-// left. It fails if ttl is not positive.
-func (l *Limiter) Hold(_ context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
-	if ttl <= 0 {
-		return false, 0, fmt.Errorf("inmem: hold: ttl %s is not positive", ttl)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.step()
-	if e, ok := l.live(key, now); ok {
-		return false, e.until.Sub(now), nil
-	}
-	l.entries[key] = entry{n: 1, until: now.Add(ttl), held: true, owner: owner}
-	return true, 0, nil
-}
-
-// Unhold deletes the hold key if owner holds it. Another owner's hold, a
-// counter, and a key that does not exist or has expired are left as they
-// are. Unhold never fails.
-func (l *Limiter) Unhold(_ context.Context, key, owner string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.step()
-	if e, ok := l.live(key, now); ok && e.held && e.owner == owner {
-		delete(l.entries, key)
-	}
-	return nil
 }
 
 // Refund takes back one Hit of the counter key, keeping its window. A
@@ -123,16 +88,6 @@ func (l *Limiter) Refund(_ context.Context, key string) error {
 		e.n--
 		l.entries[key] = e
 	}
-	return nil
-}
-
-// Release deletes key, a counter or a hold. Deleting what does not exist is
-// no error; Release never fails.
-func (l *Limiter) Release(_ context.Context, key string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.step()
-	delete(l.entries, key)
 	return nil
 }
 

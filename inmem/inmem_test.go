@@ -52,39 +52,6 @@ func TestHitExpiryFollowsTheClock(t *testing.T) {
 	}
 }
 
-func TestHoldExpiryFollowsTheClock(t *testing.T) {
-	t.Parallel()
-	const ttl = 5 * time.Minute
-	tests := []struct {
-		name     string
-		advance  time.Duration // before the hold
-		ttl      time.Duration
-		wantOK   bool
-		wantLeft time.Duration
-	}{
-		{"a free key is taken", 0, ttl, true, 0},
-		{"a held key reports the time left", time.Minute, ttl, false, 4 * time.Minute},
-		{"a refused hold with a longer ttl does not extend it", time.Minute, 10 * ttl, false, 3 * time.Minute},
-		{"the last instant of the hold still refuses", 3*time.Minute - time.Nanosecond, ttl, false, time.Nanosecond},
-		{"at the hold's end the key is taken again", time.Nanosecond, time.Second, true, 0},
-		{"the new hold runs for its own ttl", 0, ttl, false, time.Second},
-	}
-	c := newClock()
-	l := New(WithClock(c.Now))
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c.Advance(tt.advance)
-			gotOK, gotLeft, err := l.Hold(t.Context(), "login:u1", "owner", tt.ttl)
-			if err != nil {
-				t.Fatalf("Hold: %v", err)
-			}
-			if gotOK != tt.wantOK || gotLeft != tt.wantLeft {
-				t.Errorf("Hold = %t, %s; want %t, %s", gotOK, gotLeft, tt.wantOK, tt.wantLeft)
-			}
-		})
-	}
-}
-
 func TestSweepDropsExpiredEntries(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -104,8 +71,8 @@ func TestSweepDropsExpiredEntries(t *testing.T) {
 					t.Fatalf("Hit: %v", err)
 				}
 			}
-			if !held(t, l, "login:live", time.Hour) {
-				t.Fatal("Hold of a free key = false, want true")
+			if n, _, err := l.Hit(t.Context(), "sms:live", time.Hour); err != nil || n != 1 {
+				t.Fatalf("Hit of the live key = %d, %v; want 1", n, err)
 			}
 			if got, want := size(l), tt.keys+1; got != want {
 				t.Fatalf("before expiry: %d entries, want %d (nothing has expired yet)", got, want)
@@ -114,27 +81,18 @@ func TestSweepDropsExpiredEntries(t *testing.T) {
 			// A sweep is due within max(sweepMin, entries) operations; these
 			// touch no stored key.
 			for range max(sweepMin, tt.keys+1) {
-				if err := l.Release(t.Context(), "login:other"); err != nil {
-					t.Fatalf("Release: %v", err)
+				if err := l.Refund(t.Context(), "sms:other"); err != nil {
+					t.Fatalf("Refund: %v", err)
 				}
 			}
 			if got, want := size(l), 1; got != want {
-				t.Errorf("after expiry: %d entries, want %d (only the live hold)", got, want)
+				t.Errorf("after expiry: %d entries, want %d (only the live counter)", got, want)
 			}
-			if held(t, l, "login:live", time.Hour) {
-				t.Error("Hold of the live key after the sweep = true, want false: the sweep must keep live entries")
+			if n, _, err := l.Hit(t.Context(), "sms:live", time.Hour); err != nil || n != 2 {
+				t.Errorf("Hit of the live key after the sweep = %d, %v; want 2: the sweep must keep live entries", n, err)
 			}
 		})
 	}
-}
-
-func held(t *testing.T, l *Limiter, key string, ttl time.Duration) bool {
-	t.Helper()
-	ok, _, err := l.Hold(t.Context(), key, "owner", ttl)
-	if err != nil {
-		t.Fatalf("Hold(%q): %v", key, err)
-	}
-	return ok
 }
 
 func size(l *Limiter) int {

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/phoneauth/phoneauth"
 )
 
@@ -15,15 +12,16 @@ var _ phoneauth.Limiter = (*Limiter)(nil)
 
 // Limiter is a phoneauth.Limiter kept in the limits table of a Store's
 // database, so that a fleet on PostgreSQL without Redis still shares its
-// login throttles, attempt counters and rate limits. Get it from
-// Store.Limiter; it is safe for concurrent use.
+// rate limits and SMS budgets. Get it from Store.Limiter; it is safe for
+// concurrent use.
 //
 // Every operation is one round trip and one transaction, and it reads the
 // time from the database's clock, never the instance's, so instances whose
 // clocks disagree still share one window. Expired rows count as absent and
-// are started over in place by Hit and Hold; Prune deletes the ones nobody
-// came back for. Errors wrap phoneauth.ErrUnavailable exactly as the
-// Store's do.
+// are started over in place by Hit; Prune deletes the ones nobody came
+// back for. The table's owner column is unused since holds were removed
+// from the Limiter; it stays, as no migration drops it. Errors wrap
+// phoneauth.ErrUnavailable exactly as the Store's do.
 type Limiter struct {
 	s *Store
 }
@@ -36,39 +34,13 @@ func (s *Store) Limiter() *Limiter { return &Limiter{s: s} }
 // hitQuery adds one to counter $1, starting it over with a window of $2
 // from now if it is absent or expired. It returns the count and the time
 // left, which the clamp keeps within $2 even when a concurrent Hit whose
-// transaction began a moment later created the row. A counter has no
-// owner, so that no Unhold deletes it.
+// transaction began a moment later created the row.
 const hitQuery = `
 INSERT INTO limits AS l (key, count, expires_at) VALUES ($1, 1, now() + $2::interval)
 ON CONFLICT (key) DO UPDATE SET
 	count = CASE WHEN l.expires_at <= now() THEN 1 ELSE l.count + 1 END,
-	expires_at = CASE WHEN l.expires_at <= now() THEN excluded.expires_at ELSE l.expires_at END,
-	owner = NULL
+	expires_at = CASE WHEN l.expires_at <= now() THEN excluded.expires_at ELSE l.expires_at END
 RETURNING count, least(expires_at - now(), $2::interval)`
-
-// holdQueries take key $1 for owner $3 for $2 if it is absent or expired:
-// the first affects one row exactly when it takes the key. When it does not, it still
-// locks the row it found, so the second, in the same transaction but with a
-// fresh snapshot, reads the time left of the hold that refused it, even one
-// committed while the first waited for it. One statement cannot do both
-// before PostgreSQL 18: an upsert's RETURNING sees only the row it wrote,
-// not the one it found.
-const (
-	holdTake = `
-INSERT INTO limits AS l (key, count, expires_at, owner) VALUES ($1, 1, now() + $2::interval, $3)
-ON CONFLICT (key) DO UPDATE SET count = 1, expires_at = excluded.expires_at, owner = excluded.owner
-WHERE l.expires_at <= now()`
-	holdLeft = `
-SELECT least(expires_at - now(), $2::interval) FROM limits WHERE key = $1`
-)
-
-// unholdQuery deletes hold $1 if owner $2 holds it and it has not expired.
-// A counter's owner is NULL, which equals nothing. A DELETE that waited for
-// a concurrent Hold starting an expired row over checks its condition again
-// on the row that Hold wrote (READ COMMITTED), so it never deletes the new
-// owner's hold.
-const unholdQuery = `
-DELETE FROM limits WHERE key = $1 AND owner = $2 AND expires_at > now()`
 
 // refundQuery takes one off counter $1 unless it is at zero, absent or
 // expired. It leaves expires_at alone, so the window stays.
@@ -77,7 +49,7 @@ UPDATE limits SET count = count - 1
 WHERE key = $1 AND count > 0 AND expires_at > now()`
 
 // pruneLimitsQuery deletes up to $1 expired rows. SKIP LOCKED passes over
-// rows a Hit or Hold is starting over, so Prune never waits on one.
+// rows a Hit is starting over, so Prune never waits on one.
 const pruneLimitsQuery = `
 DELETE FROM limits WHERE key IN (
 	SELECT key FROM limits WHERE expires_at <= now()
@@ -102,50 +74,6 @@ func (l *Limiter) Hit(ctx context.Context, key string, window time.Duration) (in
 	return n, reset, nil
 }
 
-// Hold takes key for owner for ttl and returns true if nobody holds it;
-// otherwise (owner included) it returns false and the time the hold has
-// left, without extending it. It sends two statements in one round trip,
-// run as one transaction. Errors: a ttl that is not positive;
-// phoneauth.ErrUnavailable when the database cannot be reached in time, in
-// which case the hold may have been taken all the same: Unhold undoes it.
-func (l *Limiter) Hold(ctx context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
-	if ttl <= 0 {
-		return false, 0, fmt.Errorf("postgres: limiter hold: ttl %s is not positive", ttl)
-	}
-	ctx, cancel := l.s.bound(ctx)
-	defer cancel()
-	var taken bool
-	var left time.Duration
-	// A batch runs as one implicit transaction: the second statement
-	// runs under the row lock of the first.
-	b := &pgx.Batch{}
-	b.Queue(holdTake, key, micros(ttl), owner).Exec(func(ct pgconn.CommandTag) error {
-		taken = ct.RowsAffected() == 1
-		return nil
-	})
-	b.Queue(holdLeft, key, micros(ttl)).QueryRow(func(r pgx.Row) error { return r.Scan(&left) })
-	if err := l.s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return false, 0, l.s.fail(ctx, "limiter hold", err)
-	}
-	if taken {
-		return true, 0, nil
-	}
-	return false, left, nil
-}
-
-// Unhold deletes the hold key if owner holds it, in one conditional delete.
-// Another owner's hold, a counter, and a key that does not exist or has
-// expired are left as they are. Errors: phoneauth.ErrUnavailable when the
-// database cannot be reached in time.
-func (l *Limiter) Unhold(ctx context.Context, key, owner string) error {
-	ctx, cancel := l.s.bound(ctx)
-	defer cancel()
-	if _, err := l.s.pool.Exec(ctx, unholdQuery, key, owner); err != nil {
-		return l.s.fail(ctx, "limiter unhold", err)
-	}
-	return nil
-}
-
 // Refund takes back one Hit of the counter key in one conditional update,
 // keeping its window. A counter at zero, and one that does not exist or has
 // expired, is left as it is. Errors: phoneauth.ErrUnavailable when the
@@ -159,25 +87,13 @@ func (l *Limiter) Refund(ctx context.Context, key string) error {
 	return nil
 }
 
-// Release deletes key, a counter or a hold. Deleting what does not exist is
-// no error. Errors: phoneauth.ErrUnavailable when the database cannot be
-// reached in time.
-func (l *Limiter) Release(ctx context.Context, key string) error {
-	ctx, cancel := l.s.bound(ctx)
-	defer cancel()
-	if _, err := l.s.pool.Exec(ctx, `DELETE FROM limits WHERE key = $1`, key); err != nil {
-		return l.s.fail(ctx, "limiter release", err)
-	}
-	return nil
-}
-
 // Ping reports whether the database answers, as Store.Ping does.
 func (l *Limiter) Ping(ctx context.Context) error { return l.s.Ping(ctx) }
 
-// Prune deletes the counters and holds that have expired by the database's
-// clock and returns how many it deleted. It works in batches, one statement
-// each, bounded like any other call, and passes over rows a concurrent Hit
-// or Hold is starting over. Nothing else deletes expired rows: call Prune
+// Prune deletes the counters that have expired by the database's clock and
+// returns how many it deleted. It works in batches, one statement each,
+// bounded like any other call, and passes over rows a concurrent Hit is
+// starting over. Nothing else deletes expired rows: call Prune
 // now and then, as with Store.Prune, or the rows of keys that never come
 // back pile up. Errors wrap phoneauth.ErrUnavailable when the
 // database cannot be reached in time; the count then says what earlier

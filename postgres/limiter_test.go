@@ -67,13 +67,7 @@ func limiterOps(key string) []limiterOp {
 			_, _, err := l.Hit(ctx, key, time.Minute)
 			return err
 		}},
-		{"Hold", func(ctx context.Context, l *Limiter) error {
-			_, _, err := l.Hold(ctx, "login:u1", "owner", time.Minute)
-			return err
-		}},
-		{"Unhold", func(ctx context.Context, l *Limiter) error { return l.Unhold(ctx, "login:u1", "owner") }},
 		{"Refund", func(ctx context.Context, l *Limiter) error { return l.Refund(ctx, key) }},
-		{"Release", func(ctx context.Context, l *Limiter) error { return l.Release(ctx, "login:u1") }},
 		{"Ping", func(ctx context.Context, l *Limiter) error { return l.Ping(ctx) }},
 		{"Prune", func(ctx context.Context, l *Limiter) error {
 			_, err := l.Prune(ctx)
@@ -94,16 +88,16 @@ func TestLimiterPrune(t *testing.T) {
 		for i := range expired {
 			insertLimit(t, s, fmt.Sprintf("ip:10.0.0.%d", i), -time.Minute)
 		}
-		if ok, _, err := l.Hold(t.Context(), "login:live", "owner", time.Hour); err != nil || !ok {
-			t.Fatalf("Hold = %t, %v; want true", ok, err)
+		if n, _, err := l.Hit(t.Context(), "sms:live", time.Hour); err != nil || n != 1 {
+			t.Fatalf("Hit = %d, %v; want 1", n, err)
 		}
 		checkLimiterPrune(t, l, expired)
 		checkLimiterPrune(t, l, 0)
 		if got := limitRows(t, s); got != 1 {
-			t.Errorf("%d rows left in limits, want 1 (the live hold)", got)
+			t.Errorf("%d rows left in limits, want 1 (the live counter)", got)
 		}
-		if ok, _, err := l.Hold(t.Context(), "login:live", "owner", time.Hour); err != nil || ok {
-			t.Errorf("Hold of the live key after Prune = %t, %v; want false", ok, err)
+		if n, _, err := l.Hit(t.Context(), "sms:live", time.Hour); err != nil || n != 2 {
+			t.Errorf("Hit of the live key after Prune = %d, %v; want 2", n, err)
 		}
 	})
 

@@ -144,40 +144,6 @@ end
 return {n, ttl}
 `)
 
-// holdScript takes the key with the value ARGV[2], holdValue of its owner,
-// if it is free and returns {1, 0}; otherwise it returns {0, milliseconds
-// left}. A key without expiry is given one, so a stray key cannot hold
-// forever.
-var holdScript = goredis.NewScript(`
-if redis.call('SET', KEYS[1], ARGV[2], 'NX', 'PX', ARGV[1]) then
-	return {1, 0}
-end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-	redis.call('PEXPIRE', KEYS[1], ARGV[1])
-	ttl = tonumber(ARGV[1])
-end
-return {0, ttl}
-`)
-
-// unholdScript deletes the key if its value is exactly ARGV[1], holdValue
-// of the owner Unhold names, and returns how many keys it deleted. A
-// missing or expired key reads as false, which equals no string.
-var unholdScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-	return redis.call('DEL', KEYS[1])
-end
-return 0
-`)
-
-// holdPrefix starts the value of every hold. A counter's value is a
-// decimal number, which never starts with it, so no owner, not even one
-// that spells a count, makes Unhold delete a counter.
-const holdPrefix = "hold:"
-
-// holdValue is the value of a hold taken by owner.
-func holdValue(owner string) string { return holdPrefix + owner }
-
 // refundScript takes one off the counter if it exists and is above zero.
 // DECR keeps the key's expiry, so the window stays where the first hit put
 // it; a missing key is not created. It returns 1 if it took one off.
@@ -205,38 +171,6 @@ func (l *Limiter) Hit(ctx context.Context, key string, window time.Duration) (in
 	return v[0], left(v[1]), nil
 }
 
-// Hold takes key for owner for ttl and returns true if nobody holds it;
-// otherwise (owner included) it returns false and the time the hold has
-// left, without extending it. Errors: a ttl that is not positive;
-// phoneauth.ErrUnavailable when Redis cannot be reached in time, in which
-// case the hold may have been taken all the same: Unhold undoes it.
-func (l *Limiter) Hold(ctx context.Context, key, owner string, ttl time.Duration) (bool, time.Duration, error) {
-	if ttl <= 0 {
-		return false, 0, fmt.Errorf("redis: hold: ttl %s is not positive", ttl)
-	}
-	v, err := l.run(ctx, "hold", holdScript, key, ttl, holdValue(owner))
-	if err != nil {
-		return false, 0, err
-	}
-	if v[0] == 1 {
-		return true, 0, nil
-	}
-	return false, left(v[1]), nil
-}
-
-// Unhold deletes the hold key if owner holds it, in one script that
-// compares the value and deletes. Another owner's hold, a counter, and a
-// key that does not exist are left as they are. Errors:
-// phoneauth.ErrUnavailable when Redis cannot be reached in time.
-func (l *Limiter) Unhold(ctx context.Context, key, owner string) error {
-	cctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
-	if err := unholdScript.Run(cctx, l.client, []string{l.prefix + key}, holdValue(owner)).Err(); err != nil {
-		return l.fail(ctx, "unhold", err)
-	}
-	return nil
-}
-
 // Refund takes back one Hit of the counter key, keeping its window. A
 // counter at zero, or one that does not exist, is left as it is. Errors:
 // phoneauth.ErrUnavailable when Redis cannot be reached in time.
@@ -245,18 +179,6 @@ func (l *Limiter) Refund(ctx context.Context, key string) error {
 	defer cancel()
 	if err := refundScript.Run(cctx, l.client, []string{l.prefix + key}).Err(); err != nil {
 		return l.fail(ctx, "refund", err)
-	}
-	return nil
-}
-
-// Release deletes key, a counter or a hold. Deleting what does not exist is
-// no error. Errors: phoneauth.ErrUnavailable when Redis cannot be reached
-// in time.
-func (l *Limiter) Release(ctx context.Context, key string) error {
-	cctx, cancel := context.WithTimeout(ctx, l.timeout)
-	defer cancel()
-	if err := l.client.Del(cctx, l.prefix+key).Err(); err != nil {
-		return l.fail(ctx, "release", err)
 	}
 	return nil
 }
@@ -272,14 +194,13 @@ func (l *Limiter) Ping(ctx context.Context) error {
 	return nil
 }
 
-// run runs script on the prefixed key with the arguments d in milliseconds
-// (rounded up, as Redis knows no less) and then args, and returns its two
-// integers.
-func (l *Limiter) run(ctx context.Context, op string, script *goredis.Script, key string, d time.Duration, args ...any) ([]int64, error) {
+// run runs script on the prefixed key with the argument d in milliseconds
+// (rounded up, as Redis knows no less), and returns its two integers.
+func (l *Limiter) run(ctx context.Context, op string, script *goredis.Script, key string, d time.Duration) ([]int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	ms := (d + time.Millisecond - 1) / time.Millisecond
-	v, err := script.Run(cctx, l.client, []string{l.prefix + key}, append([]any{int64(ms)}, args...)...).Int64Slice()
+	v, err := script.Run(cctx, l.client, []string{l.prefix + key}, int64(ms)).Int64Slice()
 	if err != nil {
 		return nil, l.fail(ctx, op, err)
 	}

@@ -43,33 +43,19 @@ func TestKeysLiveUnderThePrefix(t *testing.T) {
 	if _, _, err := a.Hit(t.Context(), "ip:127.0.0.1", time.Minute); err != nil {
 		t.Fatalf("Hit: %v", err)
 	}
-	if ok, _, err := a.Hold(t.Context(), "login:u1", "owner", time.Minute); err != nil || !ok {
-		t.Fatalf("Hold = %t, %v; want true", ok, err)
-	}
-	tests := []struct {
-		name string
-		key  string
-	}{
-		{"a counter is stored under the prefix with an expiry", "ip:127.0.0.1"},
-		{"a hold is stored under the prefix with an expiry", "login:u1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ttl, err := direct.PTTL(t.Context(), a.prefix+tt.key).Result()
-			if err != nil {
-				t.Fatalf("PTTL: %v", err)
-			}
-			if ttl <= 0 || ttl > time.Minute {
-				t.Errorf("PTTL(%q) = %s, want in (0, 1m]", a.prefix+tt.key, ttl)
-			}
-		})
-	}
-	t.Run("another prefix sees none of them", func(t *testing.T) {
+	t.Run("a counter is stored under the prefix with an expiry", func(t *testing.T) {
+		const key = "ip:127.0.0.1"
+		ttl, err := direct.PTTL(t.Context(), a.prefix+key).Result()
+		if err != nil {
+			t.Fatalf("PTTL: %v", err)
+		}
+		if ttl <= 0 || ttl > time.Minute {
+			t.Errorf("PTTL(%q) = %s, want in (0, 1m]", a.prefix+key, ttl)
+		}
+	})
+	t.Run("another prefix does not see it", func(t *testing.T) {
 		if n, _, err := b.Hit(t.Context(), "ip:127.0.0.1", time.Minute); err != nil || n != 1 {
 			t.Errorf("Hit under another prefix = %d, %v; want 1", n, err)
-		}
-		if ok, _, err := b.Hold(t.Context(), "login:u1", "owner", time.Minute); err != nil || !ok {
-			t.Errorf("Hold under another prefix = %t, %v; want true", ok, err)
 		}
 	})
 }
@@ -199,13 +185,7 @@ func ops() []op {
 			_, _, err := l.Hit(ctx, "ip:127.0.0.1", time.Minute)
 			return err
 		}},
-		{"Hold", func(ctx context.Context, l *Limiter) error {
-			_, _, err := l.Hold(ctx, "login:u1", "owner", time.Minute)
-			return err
-		}},
-		{"Unhold", func(ctx context.Context, l *Limiter) error { return l.Unhold(ctx, "login:u1", "owner") }},
 		{"Refund", func(ctx context.Context, l *Limiter) error { return l.Refund(ctx, "ip:127.0.0.1") }},
-		{"Release", func(ctx context.Context, l *Limiter) error { return l.Release(ctx, "login:u1") }},
 		{"Ping", func(ctx context.Context, l *Limiter) error { return l.Ping(ctx) }},
 	}
 }
