@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -74,6 +75,10 @@ func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithJSONNumber(),
 			jwt.WithoutClaimsValidation(),
+			// One token, one spelling: unused bits of the last base64
+			// character must be zero, so no two strings carry the same
+			// signed token.
+			jwt.WithStrictDecoding(),
 		),
 	}, nil
 }
@@ -147,11 +152,18 @@ func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phon
 // secret, exp after now (no leeway), nbf and iat (when present) not after
 // now + ClockSkew. It also requires the layout this service relies on: type
 // "access" or "refresh", a non-empty string sub and jti, and a numeric exp.
-// Other claims are allowed. It returns an error wrapping
-// phoneauth.ErrTokenExpired when a well-formed, correctly signed token is
-// past its exp, and one wrapping phoneauth.ErrTokenInvalid for anything
-// else.
+// Other claims are allowed. It is stricter than PyJWT about the encoding:
+// each segment must be canonical unpadded base64url (no other characters,
+// unused bits zero), and a header with "crit" is refused, as RFC 7515
+// requires of a parser that implements no extension. It returns an error
+// wrapping phoneauth.ErrTokenExpired when a well-formed, correctly signed
+// token is past its exp, and one wrapping phoneauth.ErrTokenInvalid for
+// anything else.
 func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
+	// Go's base64 decoder skips newlines; a token has none.
+	if i := strings.IndexFunc(raw, notTokenChar); i >= 0 {
+		return phoneauth.Claims{}, fmt.Errorf("token: %w: byte %d is not base64url or '.'", phoneauth.ErrTokenInvalid, i)
+	}
 	t, err := s.parser.ParseWithClaims(raw, jwt.MapClaims{}, s.key)
 	if err != nil {
 		return phoneauth.Claims{}, fmt.Errorf("token: %w: %w", phoneauth.ErrTokenInvalid, err)
@@ -163,12 +175,23 @@ func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
 	return check(mc, now)
 }
 
-// key is the jwt.Keyfunc of Parse. The parser already refuses every
-// algorithm but HS256; checking again here keeps alg "none" and key
-// confusion out even if the parser options change.
+// notTokenChar reports whether r cannot appear in a compact JWS.
+func notTokenChar(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
+}
+
+// key is the jwt.Keyfunc of Parse, which sees the header before the
+// signature is checked. The parser already refuses every algorithm but
+// HS256; checking again here keeps alg "none" and key confusion out even if
+// the parser options change. A "crit" header names extensions the token
+// must not be accepted without understanding; this parser understands
+// none.
 func (s *Signer) key(t *jwt.Token) (any, error) {
 	if t.Method != jwt.SigningMethodHS256 {
 		return nil, fmt.Errorf("unexpected signing method %q", t.Method.Alg())
+	}
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`header parameter "crit" is not supported`)
 	}
 	return s.secret, nil
 }

@@ -64,10 +64,32 @@ var b64 = base64.RawURLEncoding
 // forge signs header and payload with HMAC over newHash, independently of
 // golang-jwt.
 func forge(newHash func() hash.Hash, key []byte, header, payload string) string {
-	signing := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
+	return sign(newHash, key, b64.EncodeToString([]byte(header))+"."+b64.EncodeToString([]byte(payload)))
+}
+
+// sign appends to the encoded header.payload its HMAC signature over
+// newHash.
+func sign(newHash func() hash.Hash, key []byte, signing string) string {
 	m := hmac.New(newHash, key)
 	m.Write([]byte(signing))
 	return signing + "." + b64.EncodeToString(m.Sum(nil))
+}
+
+// nonCanonical returns base64url segment seg with an unused bit of its last
+// character set: the same bytes to a lenient decoder, another string.
+func nonCanonical(t *testing.T, seg string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(seg)%4 == 0 {
+		t.Fatalf("segment %q has no unused bits", seg)
+	}
+	i := strings.IndexByte(alphabet, seg[len(seg)-1])
+	if i < 0 {
+		t.Fatalf("segment %q does not end in a base64url character", seg)
+	}
+	// The lowest bit of the last character is unused whenever the
+	// length is not a multiple of 4.
+	return seg[:len(seg)-1] + string(alphabet[i^1])
 }
 
 // omit marks a claim to leave out in claimsJSON.
@@ -351,6 +373,15 @@ func TestParseRefuses(t *testing.T) {
 	flipped[0] ^= 1
 	tamperedSig := parts[0] + "." + parts[1] + "." + b64.EncodeToString(flipped)
 	valid := claimsJSON(t, nil)
+	// A payload whose encoding ends in unused bits, made non-canonical and
+	// then correctly signed.
+	var loosePayload string
+	for pad := ""; ; pad += "x" {
+		if seg := b64.EncodeToString([]byte(claimsJSON(t, map[string]any{"pad": pad}))); len(seg)%4 != 0 {
+			loosePayload = sign(sha256.New, testSecret, b64.EncodeToString([]byte(wantHeader))+"."+nonCanonical(t, seg))
+			break
+		}
+	}
 
 	tests := []struct {
 		name string
@@ -393,6 +424,11 @@ func TestParseRefuses(t *testing.T) {
 		{"two segments", parts[0] + "." + parts[1], issuedAt, phoneauth.ErrTokenInvalid},
 		{"four segments", access.Raw + "." + parts[2], issuedAt, phoneauth.ErrTokenInvalid},
 		{"padded base64", parts[0] + "." + parts[1] + "." + base64.URLEncoding.EncodeToString(sig), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a signature with a non-zero unused bit", parts[0] + "." + parts[1] + "." + nonCanonical(t, parts[2]), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a correctly signed payload with a non-zero unused bit", loosePayload, issuedAt, phoneauth.ErrTokenInvalid},
+		{"a correctly signed payload with a newline inside", sign(sha256.New, testSecret, parts[0]+"."+parts[1][:10]+"\n"+parts[1][10:]), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":["exp"],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
+		{"an empty crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":[],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
