@@ -113,14 +113,18 @@ func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (TokenP
 		return TokenPair{}, err
 	}
 	now := s.now()
-	sess, pair, records, err := s.newSession(userID, now)
+	sess, err := s.newSession(userID, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	pair, err := s.pair(sess, now)
 	if err != nil {
 		return TokenPair{}, err
 	}
 	// The hash is keyed by c.ID: should a new login have replaced c since,
 	// the code is checked against the new challenge and fails, and this
 	// try stays counted against c.
-	err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, c.ID, r.Code), now, sess, records)
+	err = s.store.VerifyLogin(ctx, userID, s.hashCode(PurposeLogin, c.ID, r.Code), now, sess)
 	if err != nil {
 		err = storeErr("verify login", err)
 	}
