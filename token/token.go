@@ -128,8 +128,8 @@ func (s *Signer) Sign(c phoneauth.Claims) (string, error) {
 
 // Issue returns a token of type typ for subject sub as flask-jwt-extended's
 // create_access_token and create_refresh_token make it: issued at now
-// (truncated to the second), exp the lifetime given to New later, and a
-// random UUID v4 as its jti, which carries no session. The service signs
+// (truncated to the second), expiring the type's lifetime given to New after
+// that, with a random UUID v4 as its jti, which carries no session. The service signs
 // its own tokens with Sign; Issue makes what a backend sharing the secret
 // hands out, which the service accepts as such. It returns an error if sub
 // is empty, typ is neither TokenAccess nor TokenRefresh, or no randomness
