@@ -104,11 +104,15 @@ func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (TokenP
 	}
 	userID := parsed.String()
 	now := s.now()
-	sess, pair, records, err := s.newSession(userID, now)
+	sess, err := s.newSession(userID, now)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	u, err := s.store.VerifyLogin(ctx, userID, s.try(PurposeLogin, r.Code, now), sess, records)
+	pair, err := s.pair(sess, now)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	u, err := s.store.VerifyLogin(ctx, userID, s.try(PurposeLogin, r.Code, now), sess)
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	if err != nil {
 		return TokenPair{}, storeErr("verify login", err)

@@ -16,9 +16,13 @@ type Policy struct {
 	CodeLength    int           // digits in an SMS code
 	MaxAttempts   int           // tries allowed per code, the right one included
 	AccessTTL     time.Duration
-	RefreshTTL    time.Duration
-	IPRateLimit   int // SMS-sending requests per minute per client IP; 0 disables
-	SMSPerHour    int // SMS sent per hour by the whole service; 0 disables
+	RefreshTTL    time.Duration // a session's absolute lifetime from its login
+	// RefreshReuseGrace is how long after a rotation the refresh token it
+	// spent still gets the same successor instead of revoking the session,
+	// so two tabs refreshing at once stay signed in; 0 disables.
+	RefreshReuseGrace time.Duration
+	IPRateLimit       int // SMS-sending requests per minute per client IP; 0 disables
+	SMSPerHour        int // SMS sent per hour by the whole service; 0 disables
 	// IPVerifyRateLimit caps code checks (verify, login/verify) per minute
 	// per client IP; 0 disables.
 	IPVerifyRateLimit int
@@ -53,8 +57,11 @@ func DefaultPolicy() Policy {
 		MaxAttempts:   5,
 		AccessTTL:     15 * time.Minute,
 		RefreshTTL:    720 * time.Hour,
-		IPRateLimit:   10,
-		SMSPerHour:    1000,
+		// Long enough for requests racing from one client, short enough
+		// that a stolen spent token is still caught.
+		RefreshReuseGrace: 10 * time.Second,
+		IPRateLimit:       10,
+		SMSPerHour:        1000,
 
 		IPVerifyRateLimit: 30,
 		LockoutThreshold:  20,
@@ -83,6 +90,11 @@ func (p Policy) Validate() error {
 	atLeast := func(field string, d, min time.Duration) {
 		if d < min {
 			errs = append(errs, &PolicyError{field, fmt.Sprintf("must be at least %s", min)})
+		}
+	}
+	between := func(field string, d, lo, hi time.Duration) {
+		if d < lo || d > hi {
+			errs = append(errs, &PolicyError{field, fmt.Sprintf("must be between %s and %s", lo, hi)})
 		}
 	}
 	within := func(field string, n, lo, hi int) {
@@ -122,6 +134,7 @@ func (p Policy) Validate() error {
 	}
 	atLeast("AccessTTL", p.AccessTTL, time.Second)
 	atLeast("RefreshTTL", p.RefreshTTL, time.Second)
+	between("RefreshReuseGrace", p.RefreshReuseGrace, 0, time.Minute)
 	within("IPRateLimit", p.IPRateLimit, 0, 1_000_000)
 	within("SMSPerHour", p.SMSPerHour, 0, 100_000_000)
 	return errors.Join(errs...)

@@ -54,50 +54,58 @@ type Store interface {
 	VerifyRegistration(ctx context.Context, challengeID, phone string, t Try) (User, error)
 
 	// VerifyLogin does the same for the login challenge of userID and, if
-	// the try passed, creates session s with the given tokens in the same
-	// transaction. Errors: ErrNoPendingLogin (no login challenge, or an
-	// unknown user), and those of Try.Decide.
-	VerifyLogin(ctx context.Context, userID string, t Try, s Session, tokens []TokenRecord) (User, error)
+	// the try passed, creates session s in the same transaction. Errors:
+	// ErrNoPendingLogin (no login challenge, or an unknown user), and those
+	// of Try.Decide.
+	VerifyLogin(ctx context.Context, userID string, t Try, s Session) (User, error)
 
-	// RotateRefresh spends refresh token r.OldJTI and records r.Tokens in
-	// its session. A refresh token this store never saw (one minted with
-	// the same secret by another service) starts session r.Session. Errors:
-	// ErrTokenReused (OldJTI was already spent: the whole session is now
-	// revoked), ErrTokenRevoked (the session was revoked before),
-	// ErrUserNotFound (r.UserID does not exist).
-	RotateRefresh(ctx context.Context, r Rotation) error
+	// RotateRefresh presents refresh token r.Token. In one transaction it
+	// locks the session the token belongs to (r.Token.Ref.Session for a
+	// token phoneauth signed; for another, the session its jti was
+	// recorded in), lets r.Decide say what becomes of it, writes that, and
+	// returns the session as it then is: its current refresh token is
+	// what the client gets. A token not phoneauth's own that the store
+	// never saw creates session r.Adopt and records its jti there; if a
+	// concurrent call recorded it first, the token is decided against that
+	// session instead. Errors: those of Rotation.Decide (ErrTokenReused
+	// once the revocation is committed; ErrTokenRevoked; ErrTokenExpired),
+	// ErrUserNotFound (r.Adopt.UserID does not exist).
+	RotateRefresh(ctx context.Context, r Rotation) (Session, error)
 
-	// RevokeToken revokes the session that token r.Token belongs to, so
-	// none of its tokens is accepted again. A token this store never saw is
-	// recorded in session r.Session, revoked at r.Now. Revoking twice is no
-	// error. ErrUserNotFound if the token is unknown and so is
-	// r.Session.UserID.
+	// RevokeToken revokes the session of token r.Token, so none of its
+	// tokens is accepted again. A token phoneauth signed whose session the
+	// store does not hold needs nothing: it is refused anyway. A token not
+	// phoneauth's own that the store never saw is recorded in session
+	// r.Record (revoked). Revoking twice is no error. ErrUserNotFound if
+	// r.Record is to be created and its user does not exist.
 	RevokeToken(ctx context.Context, r Revocation) error
 
-	// AccessUser returns user userID for a request bearing access token
-	// jti. Errors: ErrUserNotFound, ErrTokenRevoked (the token's session
-	// was revoked).
-	AccessUser(ctx context.Context, userID, jti string) (User, error)
+	// AccessUser returns user userID for a request bearing access token t,
+	// once CheckAccess has admitted t given the session the store holds for
+	// it, read in the same query. Errors: ErrUserNotFound, those of
+	// CheckAccess (ErrTokenRevoked).
+	AccessUser(ctx context.Context, userID string, t TokenRef) (User, error)
 
 	// Prune deletes what can no longer matter at now and returns how many
-	// rows it deleted: challenges consumed by now or expired at now;
-	// tokens expired at now, which Tokens.Parse refuses, so no flow
-	// looks them up again; and sessions expired at now that hold no
-	// unexpired token (rotation records tokens that outlive the session's
-	// own ExpiresAt); and unverified accounts whose registration code
-	// expired UnverifiedRetention before now (or that have none and were
-	// created that long ago), with that code. A consumed challenge goes at
-	// once; the unconsumed registration code of an unverified account stays
-	// until its account goes. It never deletes verified users, and keeps
-	// every unexpired token, spent or not, revoked or not: a spent refresh
-	// token must still return ErrTokenReused, and an access token of a
-	// revoked session ErrTokenRevoked. A challenge, once pruned, is unknown: verifying it
-	// returns ErrNoPendingLogin or ErrChallengeNotFound, not ErrCodeExpired.
+	// rows it deleted: challenges consumed by now or expired at now; the
+	// recorded jtis of tokens not phoneauth's own that expired at now;
+	// sessions that ended at now and hold no such jti any more; and
+	// unverified accounts whose registration code expired
+	// UnverifiedRetention before now (or that have none and were created
+	// that long ago), with that code. Every token phoneauth signs expires
+	// with its session at the latest, so Tokens.Parse refuses it before any
+	// store is asked; and a recorded jti keeps its session until the token
+	// expires, so a spent token of another backend is still told apart
+	// from a new one. A consumed challenge goes at once; the unconsumed
+	// registration code of an unverified account stays until its account
+	// goes. It never deletes verified users. A challenge, once pruned, is
+	// unknown: verifying it returns ErrNoPendingLogin or
+	// ErrChallengeNotFound, not ErrCodeExpired.
 	//
-	// now must not be ahead of the clock of any instance, or a token that
-	// an instance still accepts could lose its record (a spent refresh
-	// token would then start a new session); to allow for skew, pass the
-	// clock minus a margin.
+	// now must not be ahead of the clock of any instance, or a jti that an
+	// instance still accepts could lose its record (a spent token of
+	// another backend would then start a new session); to allow for skew,
+	// pass the clock minus a margin.
 	//
 	// Unlike the other methods Prune may run as several transactions, each
 	// deleting a bounded batch, so it never holds the database for long;
@@ -116,24 +124,26 @@ type Store interface {
 // number is personal data, kept for no purpose once it cannot be verified.
 const UnverifiedRetention = 24 * time.Hour
 
-// Rotation is the input of Store.RotateRefresh.
+// Rotation is the input of Store.RotateRefresh, and of Decide, which
+// holds the rule.
 type Rotation struct {
-	UserID string
-	// Old is the refresh token presented.
-	Old TokenRecord
-	// Session starts a session if Old is unknown to the store.
-	Session Session
-	// Tokens are the new access and refresh tokens.
-	Tokens []TokenRecord
-	Now    time.Time
+	// Token is the refresh token presented.
+	Token Claims
+	// Adopt is the session a token not phoneauth's own, never seen,
+	// starts: the token is its generation 0, spent by this rotation.
+	Adopt Session
+	Now   time.Time
+	// Grace is Policy.RefreshReuseGrace.
+	Grace time.Duration
 }
 
 // Revocation is the input of Store.RevokeToken.
 type Revocation struct {
 	// Token is the token presented.
-	Token TokenRecord
-	// Session records Token, revoked from the start, if the store never
-	// saw it; its UserID is the token's subject.
-	Session Session
-	Now     time.Time
+	Token Claims
+	// Record is the session, revoked, in which a token not phoneauth's
+	// own that the store never saw is recorded; its UserID is the token's
+	// subject.
+	Record Session
+	Now    time.Time
 }

@@ -527,11 +527,13 @@ func TestTokens(t *testing.T) {
 		}
 		access2, refresh2 := r.str("access_token"), r.str("refresh_token")
 		want(t, "new access works", s.h.auth("GET", "/auth/api/me/", access2), 200, nil)
+		s.h.clock.Advance(phoneauth.DefaultPolicy().RefreshReuseGrace) // within it, the spent token gets refresh2 again
 		want(t, "spent refresh token again", s.h.auth("POST", "/auth/api/token/refresh/", s.refresh), 401,
 			errBody("Refresh token was already used; the session has been revoked"))
 		want(t, "newest refresh token after reuse", s.h.auth("POST", "/auth/api/token/refresh/", refresh2), 401, errBody("Token has been revoked"))
 		want(t, "access token after reuse", s.h.auth("GET", "/auth/api/me/", access2), 401, errBody("Token has been revoked"))
 	})
+
 	t.Run("logout with the access token revokes the session", func(t *testing.T) {
 		s := signedIn(t)
 		want(t, "logout", s.h.auth("POST", "/auth/api/logout/", s.access), 200, map[string]any{"message": "Logged out"})

@@ -25,7 +25,7 @@ type errorResponse struct {
 // first row that matches answers. Order matters where errors wrap others:
 // a *phoneauth.ThrottledError of LimitAttempts wraps ErrTooManyAttempts and
 // ErrCodeWrong, so the limits come first. Rows with a status of 500 or more
-// log the error.
+// log the error; every 401 row sets WWW-Authenticate (withChallenge).
 var errorTable = []errorResponse{
 	// The contract's body, which uses "message", not "error", and the
 	// account's user_id, so the owner of a phone whose code someone else
@@ -66,15 +66,16 @@ var errorTable = []errorResponse{
 	{is(phoneauth.ErrCodeWrong), http.StatusBadRequest, message("Invalid code"), nil},
 	{is(phoneauth.ErrCodeExpired), http.StatusBadRequest, message("Code has expired, request a new code"), nil},
 	{is(phoneauth.ErrSendFailed), http.StatusBadGateway, message("Could not send SMS, try again"), nil},
-	{is(phoneauth.ErrTokenMissing), http.StatusUnauthorized, message("Missing Authorization header"), nil},
-	{is(errBadAuthHeader), http.StatusUnauthorized, message("Authorization header must be 'Bearer <token>'"), nil},
-	{is(phoneauth.ErrTokenExpired), http.StatusUnauthorized, message("Token has expired"), nil},
-	{is(phoneauth.ErrTokenInvalid), http.StatusUnauthorized, message("Token is invalid"), nil},
-	{is(phoneauth.ErrNeedAccessToken), http.StatusUnauthorized, message("Only access tokens are allowed"), nil},
-	{is(phoneauth.ErrNeedRefreshToken), http.StatusUnauthorized, message("Only refresh tokens are allowed"), nil},
-	{is(phoneauth.ErrTokenReused), http.StatusUnauthorized, message("Refresh token was already used; the session has been revoked"), nil},
-	{is(phoneauth.ErrTokenRevoked), http.StatusUnauthorized, message("Token has been revoked"), nil},
-	{is(phoneauth.ErrTokenUnknownUser), http.StatusUnauthorized, message("Token subject is not a known user"), nil},
+	{is(phoneauth.ErrTokenMissing), http.StatusUnauthorized, message("Missing Authorization header"), withChallenge},
+	{is(errBadAuthHeader), http.StatusUnauthorized, message("Authorization header must be 'Bearer <token>'"), withChallenge},
+	{is(errManyAuthHeaders), http.StatusUnauthorized, message("Only one Authorization header is allowed"), withChallenge},
+	{is(phoneauth.ErrTokenExpired), http.StatusUnauthorized, message("Token has expired"), withChallenge},
+	{is(phoneauth.ErrTokenInvalid), http.StatusUnauthorized, message("Token is invalid"), withChallenge},
+	{is(phoneauth.ErrNeedAccessToken), http.StatusUnauthorized, message("Only access tokens are allowed"), withChallenge},
+	{is(phoneauth.ErrNeedRefreshToken), http.StatusUnauthorized, message("Only refresh tokens are allowed"), withChallenge},
+	{is(phoneauth.ErrTokenReused), http.StatusUnauthorized, message("Refresh token was already used; the session has been revoked"), withChallenge},
+	{is(phoneauth.ErrTokenRevoked), http.StatusUnauthorized, message("Token has been revoked"), withChallenge},
+	{is(phoneauth.ErrTokenUnknownUser), http.StatusUnauthorized, message("Token subject is not a known user"), withChallenge},
 	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), nil},
 	// Anything else is a failure whose cause stays in the log.
 	{func(error) bool { return true }, http.StatusInternalServerError, message("Internal error"), nil},
@@ -130,6 +131,24 @@ func withRetryAfter(err error, h http.Header) {
 	}
 }
 
+// withChallenge sets the WWW-Authenticate challenge of a 401, as RFC 6750
+// §3 has it: no error code when the request carried no bearer token (no
+// Authorization header, or another scheme: §3.1 counts an unsupported
+// method as no authentication), "invalid_request" for two Authorization
+// headers (§3.1: more than one method of including a token), and
+// "invalid_token" for a token that was sent and refused.
+func withChallenge(err error, h http.Header) {
+	const challenge = `Bearer realm="phoneauth"`
+	switch {
+	case errors.Is(err, phoneauth.ErrTokenMissing), errors.Is(err, errBadAuthHeader):
+		h.Set("WWW-Authenticate", challenge)
+	case errors.Is(err, errManyAuthHeaders):
+		h.Set("WWW-Authenticate", challenge+`, error="invalid_request"`)
+	default:
+		h.Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
+	}
+}
+
 // retryAfter renders d as whole seconds, rounded up, at least 1.
 func retryAfter(d time.Duration) string {
 	s := int64((d + time.Second - 1) / time.Second)
@@ -140,9 +159,10 @@ func retryAfter(d time.Duration) string {
 }
 
 var (
-	errNotJSON       = errors.New("request is not JSON")
-	errTooLarge      = errors.New("request body too large")
-	errBadAuthHeader = errors.New("malformed Authorization header")
+	errNotJSON         = errors.New("request is not JSON")
+	errTooLarge        = errors.New("request body too large")
+	errBadAuthHeader   = errors.New("malformed Authorization header")
+	errManyAuthHeaders = errors.New("more than one Authorization header")
 )
 
 // badRequestError is a 400 whose message is made for the client, such as a

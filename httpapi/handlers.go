@@ -185,12 +185,18 @@ func handleMe(s *Server) http.Handler {
 }
 
 // bearer returns the token of an "Authorization: Bearer TOKEN" header.
-// Errors: phoneauth.ErrTokenMissing, errBadAuthHeader.
+// Two Authorization headers are refused rather than one of them picked: a
+// proxy and the client may disagree on which one counts. Errors:
+// phoneauth.ErrTokenMissing, errManyAuthHeaders, errBadAuthHeader.
 func bearer(r *http.Request) (string, error) {
-	h := r.Header.Get("Authorization")
-	if h == "" {
+	values := r.Header.Values("Authorization")
+	switch {
+	case len(values) > 1:
+		return "", errManyAuthHeaders
+	case len(values) == 0 || values[0] == "":
 		return "", phoneauth.ErrTokenMissing
 	}
+	h := values[0]
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {

@@ -222,11 +222,55 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("list tables: %v", err)
 		}
 		// limits is the table of the postgres limiter (migration 0003).
-		want := []string{"challenges", "limits", "schema_migrations", "sessions", "tokens", "users"}
+		want := []string{"challenges", "foreign_tokens", "limits", "schema_migrations", "sessions", "users"}
 		if !slices.Equal(tables, want) {
 			t.Errorf("got tables %v in the schema, want %v", tables, want)
 		}
 	})
+}
+
+func TestMigrateKeepsSessions(t *testing.T) {
+	t.Parallel()
+	base, schema := newSchema(t)
+	s := openStore(t, schemaURL(t, base, schema, ""), Options{})
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	// The schema before sessions counted generations, and data in it.
+	for _, m := range ms {
+		if m.Version >= 5 {
+			break
+		}
+		if err := pgx.BeginFunc(t.Context(), s.pool, func(tx pgx.Tx) error { return apply(t.Context(), tx, m) }); err != nil {
+			t.Fatalf("apply %s: %v", m.Name, err)
+		}
+	}
+	l := storetest.NewLegacy()
+	null := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return t
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO users (id, phone, verified_at, created_at) VALUES ($1, $2, $3, $3)`,
+		l.User.ID, l.User.Phone, l.User.CreatedAt)
+	for _, x := range l.Sessions {
+		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
+			x.ID, l.User.ID, x.CreatedAt, x.ExpiresAt, null(x.RevokedAt))
+	}
+	for _, x := range l.Tokens {
+		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES ($1, $2, $3, $4, $5)`,
+			x.JTI, x.SessionID, string(x.Type), x.ExpiresAt, null(x.SpentAt))
+	}
+	if err := s.pool.SendBatch(t.Context(), b).Close(); err != nil {
+		t.Fatalf("insert the legacy data: %v", err)
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	storetest.CheckLegacy(t, s, l)
 }
 
 func TestOpen(t *testing.T) {

@@ -22,7 +22,7 @@ func TestPrune(t *testing.T) {
 		for n := range users {
 			signIn(t, s, n, now)
 		}
-		checkPrune(t, s, later, users*5)
+		checkPrune(t, s, later, users*3)
 		checkPrune(t, s, later, 0)
 	})
 
@@ -30,23 +30,22 @@ func TestPrune(t *testing.T) {
 		t.Parallel()
 		// Waiting for the lock would fail Prune at the statement timeout.
 		s, dsn := newStore(t, Options{StatementTimeout: 500 * time.Millisecond})
-		access := signIn(t, s, 1, now)
+		sess := signIn(t, s, 1, now)
 
-		tx := lockInTx(t, dsn, `SELECT FROM tokens WHERE jti = $1 FOR UPDATE`, access.JTI)
-		// The two challenges and the refresh token; the session keeps
-		// the locked token.
-		checkPrune(t, s, later, 3)
+		tx := lockInTx(t, dsn, `SELECT FROM sessions WHERE id = $1 FOR UPDATE`, int64(sess.ID))
+		// The two challenges, not the locked session.
+		checkPrune(t, s, later, 2)
 		if err := tx.Rollback(t.Context()); err != nil {
 			t.Fatalf("rollback: %v", err)
 		}
-		checkPrune(t, s, later, 2)
+		checkPrune(t, s, later, 1)
 	})
 }
 
 // signIn registers, verifies and signs in user n at now, leaving two
-// consumed challenges and a session with two tokens, all dead an hour
-// later. It returns the access token.
-func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord {
+// consumed challenges and a session, all dead an hour later. It returns the
+// session.
+func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.Session {
 	t.Helper()
 	ctx := t.Context()
 	id := func(kind string) string { return fmt.Sprintf("%s-%d", kind, n) }
@@ -63,13 +62,11 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.TokenRecord 
 	if _, err := s.PutLoginChallenge(ctx, login, login.CreatedAt); err != nil {
 		t.Fatalf("PutLoginChallenge: %v", err)
 	}
-	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Minute)}
-	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
-	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(code, now), sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	sess := phoneauth.Session{ID: uint64(n), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: now}
+	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(code, now), sess); err != nil {
 		t.Fatalf("VerifyLogin: %v", err)
 	}
-	return access
+	return sess
 }
 
 // checkPrune runs Prune at now and fails t unless it deleted want rows.

@@ -13,7 +13,7 @@ import (
 
 // Every method is one statement or one short transaction. Where a method
 // decides on rows it first locks them, always in the order users,
-// challenges, sessions, tokens (the order of the cascades too), so that two
+// challenges, sessions, foreign_tokens (the order of the cascades too), so that two
 // transactions never wait on each other in a cycle. A query that must lock a
 // parent row before a child row does so in a CTE: its rows are locked while
 // the outer query is still being computed, before the outer FOR UPDATE
@@ -210,9 +210,9 @@ FOR UPDATE OF c`
 
 // VerifyLogin implements phoneauth.Store: one transaction locks the account
 // and its login challenge, lets phoneauth.Try.Decide decide the try, then
-// stores what it decided and, if the try passed, records the session and
-// its tokens, in one more round trip.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+// stores what it decided and, if the try passed, records the session, in
+// one more round trip.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const lock = `
@@ -245,9 +245,7 @@ FOR UPDATE OF c`
 		b := &pgx.Batch{}
 		verdict = decide(b, t, &c, &g)
 		if verdict == nil {
-			b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-				sess.ID, userID, sess.CreatedAt, sess.ExpiresAt)
-			queueTokens(b, sess.ID, tokens)
+			b.Queue(qInsertSession, sessionArgs(sess)...)
 		}
 		if b.Len() == 0 {
 			return nil
@@ -284,67 +282,84 @@ func decide(b *pgx.Batch, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.
 	return verdict
 }
 
+// The columns of a session, in the order sessionRow reads them.
+const sessionColumns = `id, user_id, created_at, expires_at, generation, rotated_at, previous_rotated_at, revoked_at`
+
+const qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+
 // RotateRefresh implements phoneauth.Store. One transaction locks the
-// token's session, then the token, and decides: a spent token revokes the
-// session (committed, then ErrTokenReused), a token of a revoked session is
-// refused, and any other is spent and its successors recorded. A token the
-// store never saw is recorded as spent in a new session; if a concurrent
-// call recorded it first, the transaction starts over and finds it spent.
-func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
+// token's session (found by the ID the token carries, or through its
+// recorded jti), lets phoneauth.Rotation.Decide decide, and writes the
+// outcome: an update of the session row in place, or for a foreign token
+// never seen the adopted session and its jti. If a concurrent call
+// recorded that jti first, the transaction starts over and decides against
+// that call's session.
+func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phoneauth.Session, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const lock = `
-WITH session AS (
-	SELECT id, revoked_at IS NOT NULL AS revoked FROM sessions
-	WHERE id = (SELECT session_id FROM tokens WHERE jti = $1)
-	FOR NO KEY UPDATE
-)
-SELECT session.id, t.spent_at IS NOT NULL, session.revoked
-FROM session JOIN tokens t ON t.session_id = session.id
-WHERE t.jti = $1
-FOR UPDATE OF t`
-	var reused bool
+	var next phoneauth.Session
+	var decided error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		reused = false
-		var sessionID string
-		var spent, revoked bool
-		err := tx.QueryRow(ctx, lock, r.Old.JTI).Scan(&sessionID, &spent, &revoked)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return startSession(ctx, tx, r)
-		case err != nil:
+		cur, spent, err := lockSession(ctx, tx, r.Token.Ref)
+		if err != nil {
 			return err
-		case spent:
-			reused = true
-			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
-				sessionID, r.Now)
-			return err
-		case revoked:
-			return phoneauth.ErrTokenRevoked
 		}
-		b := &pgx.Batch{}
-		b.Queue(`UPDATE tokens SET spent_at = $2 WHERE jti = $1`, r.Old.JTI, r.Now)
-		queueTokens(b, sessionID, r.Tokens)
-		return tx.SendBatch(ctx, b).Close()
+		var write bool
+		next, write, decided = r.Decide(cur, spent)
+		switch {
+		case !write:
+			return decided // nothing to commit
+		case cur != nil:
+			_, err := tx.Exec(ctx, `
+UPDATE sessions SET generation = $2, rotated_at = $3, previous_rotated_at = $4, revoked_at = $5
+WHERE id = $1`, int64(next.ID), int64(next.Generation), next.RotatedAt, nullTime(next.PreviousRotatedAt), nullTime(next.RevokedAt))
+			return err
+		}
+		return recordForeign(ctx, tx, next, r.Token)
 	})
 	if err != nil {
-		return s.fail(ctx, "rotate refresh token", err)
+		return phoneauth.Session{}, s.fail(ctx, "rotate refresh token", err)
 	}
-	if reused {
-		return phoneauth.ErrTokenReused
+	if decided != nil {
+		return phoneauth.Session{}, decided
 	}
-	return nil
+	return stored(next), nil
 }
 
-// startSession records r.Session with r.Old already spent and r.Tokens.
-func startSession(ctx context.Context, tx pgx.Tx, r phoneauth.Rotation) error {
+// lockSession locks and returns the session that the token of ref belongs
+// to, nil if there is none, and whether its jti is recorded as spent.
+func lockSession(ctx context.Context, tx pgx.Tx, ref phoneauth.TokenRef) (*phoneauth.Session, bool, error) {
+	var row sessionRow
+	var spent bool
+	var err error
+	if ref.Own {
+		err = tx.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR NO KEY UPDATE`,
+			int64(ref.Session)).Scan(row.dest()...)
+	} else {
+		err = tx.QueryRow(ctx, `
+SELECT s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at,
+	s.previous_rotated_at, s.revoked_at, t.spent_at IS NOT NULL
+FROM foreign_tokens t JOIN sessions s ON s.id = t.session_id
+WHERE t.jti = $1
+FOR NO KEY UPDATE OF s`, ref.JTI).Scan(append(row.dest(), &spent)...)
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return row.session(), spent, nil
+}
+
+// recordForeign creates session sess and records in it the jti of t, a
+// token not the service's own, in one round trip. errRace if a concurrent
+// call recorded the jti first; ErrUserNotFound if the user does not exist.
+func recordForeign(ctx context.Context, tx pgx.Tx, sess phoneauth.Session, t phoneauth.Claims) error {
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		r.Session.ID, r.UserID, r.Session.CreatedAt, r.Session.ExpiresAt)
-	b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (jti) DO NOTHING`,
-		r.Old.JTI, r.Session.ID, string(r.Old.Type), r.Old.ExpiresAt, r.Now).Exec(recordedHere)
-	queueTokens(b, r.Session.ID, r.Tokens)
+	b.Queue(qInsertSession, sessionArgs(sess)...)
+	b.Queue(`INSERT INTO foreign_tokens (jti, session_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING`,
+		t.Ref.JTI, int64(sess.ID), t.ExpiresAt).Exec(recordedHere)
 	err := tx.SendBatch(ctx, b).Close()
 	if hasCode(err, codeForeignKey) {
 		return phoneauth.ErrUserNotFound
@@ -361,23 +376,25 @@ func recordedHere(ct pgconn.CommandTag) error {
 	return nil
 }
 
-func queueTokens(b *pgx.Batch, sessionID string, tokens []phoneauth.TokenRecord) {
-	for _, t := range tokens {
-		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at) VALUES ($1, $2, $3, $4)`,
-			t.JTI, sessionID, string(t.Type), t.ExpiresAt)
-	}
-}
-
-// RevokeToken implements phoneauth.Store. A known token's session is
-// revoked in one statement; an unknown token is recorded in r.Session,
-// revoked from the start, in the same transaction. An unknown user is
-// ErrUserNotFound.
+// RevokeToken implements phoneauth.Store. The session of a token the
+// service signed is revoked in one statement (a session it does not hold
+// needs nothing); so is that of a recorded foreign jti. An unknown foreign
+// token is recorded in r.Record, revoked from the start, in the same
+// transaction. An unknown user is ErrUserNotFound.
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if r.Token.Ref.Own {
+		_, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+			int64(r.Token.Ref.Session), r.Now)
+		if err != nil {
+			return s.fail(ctx, "revoke token", err)
+		}
+		return nil
+	}
 	const revoke = `
 WITH token AS (
-	SELECT session_id FROM tokens WHERE jti = $1
+	SELECT session_id FROM foreign_tokens WHERE jti = $1
 ), revoked AS (
 	UPDATE sessions SET revoked_at = $2
 	WHERE id IN (SELECT session_id FROM token) AND revoked_at IS NULL
@@ -385,20 +402,10 @@ WITH token AS (
 SELECT EXISTS (SELECT 1 FROM token)`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var known bool
-		if err := tx.QueryRow(ctx, revoke, r.Token.JTI, r.Now).Scan(&known); err != nil || known {
+		if err := tx.QueryRow(ctx, revoke, r.Token.Ref.JTI, r.Now).Scan(&known); err != nil || known {
 			return err
 		}
-		b := &pgx.Batch{}
-		b.Queue(`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
-			r.Session.ID, r.Session.UserID, r.Session.CreatedAt, r.Session.ExpiresAt, r.Now)
-		b.Queue(`INSERT INTO tokens (jti, session_id, type, expires_at) VALUES ($1, $2, $3, $4)
-ON CONFLICT (jti) DO NOTHING`,
-			r.Token.JTI, r.Session.ID, string(r.Token.Type), r.Token.ExpiresAt).Exec(recordedHere)
-		err := tx.SendBatch(ctx, b).Close()
-		if hasCode(err, codeForeignKey) {
-			return phoneauth.ErrUserNotFound
-		}
-		return err
+		return recordForeign(ctx, tx, r.Record, r.Token)
 	})
 	if err != nil {
 		return s.fail(ctx, "revoke token", err)
@@ -406,38 +413,110 @@ ON CONFLICT (jti) DO NOTHING`,
 	return nil
 }
 
-// AccessUser implements phoneauth.Store in one query. A token the store
-// never saw is not revoked.
-func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.User, error) {
+// AccessUser implements phoneauth.Store in one query, which reads the user
+// and the token's session; phoneauth.CheckAccess decides.
+func (s *Store) AccessUser(ctx context.Context, userID string, t phoneauth.TokenRef) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	// The session by the ID the token carries, or through its recorded
+	// jti; $2 and $3 are NULL for the way not taken.
 	const q = `
-SELECT id, phone, verified_at IS NOT NULL, created_at, EXISTS (
-	SELECT 1 FROM tokens t JOIN sessions s ON s.id = t.session_id
-	WHERE t.jti = $2 AND s.revoked_at IS NOT NULL
-)
-FROM users WHERE id = $1`
+SELECT u.id, u.phone, u.verified_at IS NOT NULL, u.created_at,
+	s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at, s.previous_rotated_at, s.revoked_at
+FROM users u
+LEFT JOIN sessions s ON s.id = coalesce($2, (SELECT session_id FROM foreign_tokens WHERE jti = $3))
+WHERE u.id = $1`
+	var sessionID, jti any
+	if t.Own {
+		sessionID = int64(t.Session)
+	} else {
+		jti = t.JTI
+	}
 	var u phoneauth.User
-	var revoked bool
-	err := s.pool.QueryRow(ctx, q, userID, jti).Scan(&u.ID, &u.Phone, &u.Verified, &u.CreatedAt, &revoked)
+	var row sessionRow
+	err := s.pool.QueryRow(ctx, q, userID, sessionID, jti).
+		Scan(append([]any{&u.ID, &u.Phone, &u.Verified, &u.CreatedAt}, row.dest()...)...)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	case err != nil:
 		return phoneauth.User{}, s.fail(ctx, "access user", err)
-	case revoked:
-		return phoneauth.User{}, phoneauth.ErrTokenRevoked
+	}
+	if err := phoneauth.CheckAccess(t, row.session()); err != nil {
+		return phoneauth.User{}, err
 	}
 	u.CreatedAt = u.CreatedAt.UTC()
 	return u, nil
 }
 
+// sessionRow holds the columns of a session (sessionColumns) as read, all
+// NULL when a LEFT JOIN found none.
+type sessionRow struct {
+	id, generation                                            *int64
+	userID                                                    *string
+	createdAt, expiresAt, rotatedAt, previousRotated, revoked *time.Time
+}
+
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.userID, &r.createdAt, &r.expiresAt, &r.generation, &r.rotatedAt, &r.previousRotated, &r.revoked}
+}
+
+// session returns the session read, or nil if there was none.
+func (r *sessionRow) session() *phoneauth.Session {
+	if r.id == nil {
+		return nil
+	}
+	utc := func(t *time.Time) time.Time {
+		if t == nil {
+			return time.Time{}
+		}
+		return t.UTC()
+	}
+	return &phoneauth.Session{
+		ID:                uint64(*r.id),
+		UserID:            *r.userID,
+		CreatedAt:         utc(r.createdAt),
+		ExpiresAt:         utc(r.expiresAt),
+		Generation:        uint32(*r.generation),
+		RotatedAt:         utc(r.rotatedAt),
+		PreviousRotatedAt: utc(r.previousRotated),
+		RevokedAt:         utc(r.revoked),
+	}
+}
+
+// stored returns sess as a read hands it back: times in UTC, at
+// PostgreSQL's microsecond precision.
+func stored(sess phoneauth.Session) phoneauth.Session {
+	for _, t := range []*time.Time{&sess.CreatedAt, &sess.ExpiresAt, &sess.RotatedAt, &sess.PreviousRotatedAt, &sess.RevokedAt} {
+		if !t.IsZero() {
+			*t = t.UTC().Truncate(time.Microsecond)
+		}
+	}
+	return sess
+}
+
+// sessionArgs are the values of sessionColumns for sess. Session IDs are
+// stored as the bigint with the same bits.
+func sessionArgs(sess phoneauth.Session) []any {
+	return []any{int64(sess.ID), sess.UserID, sess.CreatedAt, sess.ExpiresAt, int64(sess.Generation),
+		sess.RotatedAt, nullTime(sess.PreviousRotatedAt), nullTime(sess.RevokedAt)}
+}
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
 // pruneQueries each delete up to a batch ($2) of rows dead at $1, found
-// through the indexes of migration 0002, in the lock order of the other
-// methods except that tokens go before sessions: a session goes only once
-// no token of it is left, so that no row goes by cascade, uncounted. SKIP
-// LOCKED passes over rows a live flow holds, so Prune never waits on one
-// and never deadlocks with one; a later Prune takes them.
+// through the indexes of migrations 0002, 0005 and 0006, in the lock order
+// of the other methods except that foreign tokens go before sessions: a
+// session goes only once none of its foreign tokens is left, so that no
+// row goes by cascade, uncounted. SKIP LOCKED passes over rows a live flow
+// holds, so Prune never waits on one and never deadlocks with one; a later
+// Prune takes them.
 //
 // The time before which an unverified account's code must have died for
 // the account to go is now - phoneauth.UnverifiedRetention: its
@@ -449,13 +528,13 @@ DELETE FROM challenges WHERE id IN (
 		AND (consumed_at IS NOT NULL OR purpose = 'login' OR expires_at <= $3)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`, `
-DELETE FROM tokens WHERE jti IN (
-	SELECT jti FROM tokens WHERE expires_at <= $1
+DELETE FROM foreign_tokens WHERE jti IN (
+	SELECT jti FROM foreign_tokens WHERE expires_at <= $1
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`, `
 DELETE FROM sessions WHERE id IN (
 	SELECT id FROM sessions s WHERE expires_at <= $1
-		AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.session_id = s.id)
+		AND NOT EXISTS (SELECT 1 FROM foreign_tokens t WHERE t.session_id = s.id)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`, `
 DELETE FROM users WHERE id IN (
@@ -482,8 +561,8 @@ func pruneArgs(i int, now time.Time, batch int) []any {
 // Prune implements phoneauth.Store in transactions of one round trip each,
 // deleting at most s.pruneBatch rows per table, each bounded like any other
 // call. It stops after a transaction in which every statement deleted less
-// than a full batch: tokens go before sessions in each, so by then no
-// session waits for its expired tokens to go.
+// than a full batch: foreign tokens go before sessions in each, so by then
+// no session waits for its expired foreign tokens to go.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for {

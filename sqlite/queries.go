@@ -1,7 +1,5 @@
 package sqlite
 
-import "strings"
-
 // The statements of the store, prepared once per connection. Times are
 // unix milliseconds.
 const (
@@ -65,32 +63,54 @@ const (
 
 	qMarkVerified = `UPDATE users SET verified_at = coalesce(verified_at, ?) WHERE id = ?`
 
-	qInsertSession = `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`
+	// The columns of a session, in the order scanSession reads them.
+	sessionColumns = `id, user_id, created_at, expires_at, generation, rotated_at, previous_rotated_at, revoked_at`
 
-	// Inserts nothing when the user does not exist.
-	qInsertSessionOfUser = `
-		INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at)
-		SELECT ?, id, ?, ?, ? FROM users WHERE id = ?`
+	qInsertSession = `INSERT INTO sessions (` + sessionColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-	qSpendToken = `
-		UPDATE tokens SET spent_at = ? WHERE jti = ? AND spent_at IS NULL
-		RETURNING session_id, (SELECT revoked_at FROM sessions WHERE id = session_id)`
+	// The transaction's write lock keeps what these read until commit.
+	qSession = `SELECT ` + sessionColumns + ` FROM sessions WHERE id = ?`
 
-	qRevokeSessionOf = `
+	qSessionOfForeign = `
+		SELECT s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at,
+			s.previous_rotated_at, s.revoked_at, t.spent_at IS NOT NULL
+		FROM foreign_tokens t JOIN sessions s ON s.id = t.session_id
+		WHERE t.jti = ?`
+
+	qUpdateSession = `
+		UPDATE sessions SET generation = ?, rotated_at = ?, previous_rotated_at = ?, revoked_at = ?
+		WHERE id = ?`
+
+	qInsertForeign = `INSERT INTO foreign_tokens (jti, session_id, expires_at) VALUES (?, ?, ?)`
+
+	qRevokeSession = `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?`
+
+	qRevokeSessionOfForeign = `
 		UPDATE sessions SET revoked_at = coalesce(revoked_at, ?)
-		WHERE id = (SELECT session_id FROM tokens WHERE jti = ?)`
+		WHERE id = (SELECT session_id FROM foreign_tokens WHERE jti = ?)`
 
-	qAccessUser = `
-		SELECT u.phone, u.verified_at, u.created_at, s.revoked_at
+	// The user, and the session of the access token if the store holds
+	// one: by the ID the token carries, or through its recorded jti.
+	qAccessOwn = `
+		SELECT u.phone, u.verified_at, u.created_at,
+			s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at, s.previous_rotated_at, s.revoked_at
 		FROM users u
-		LEFT JOIN tokens t ON t.jti = ?
+		LEFT JOIN sessions s ON s.id = ?
+		WHERE u.id = ?`
+
+	qAccessForeign = `
+		SELECT u.phone, u.verified_at, u.created_at,
+			s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at, s.previous_rotated_at, s.revoked_at
+		FROM users u
+		LEFT JOIN foreign_tokens t ON t.jti = ?
 		LEFT JOIN sessions s ON s.id = t.session_id
 		WHERE u.id = ?`
 
 	// The prune statements each delete up to a batch (the last parameter)
-	// of dead rows, found through the indexes of migration 0002. Tokens go
-	// before sessions, and a session only once no token of it is left, so
-	// that no row goes by cascade, uncounted.
+	// of dead rows, found through the indexes of migrations 0002, 0003 and
+	// 0004. Foreign tokens go before sessions, and a session only once none
+	// of its foreign tokens is left, so that no row goes by cascade,
+	// uncounted.
 	//
 	// The parameters are numbered: ?1 is now, ?2 the batch, ?3 the time
 	// before which an unverified account's code must have died for the
@@ -110,40 +130,25 @@ const (
 				AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)
 			LIMIT ?2)`
 
-	qPruneTokens = `
-		DELETE FROM tokens WHERE jti IN (
-			SELECT jti FROM tokens WHERE expires_at <= ?1 LIMIT ?2)`
+	qPruneForeign = `
+		DELETE FROM foreign_tokens WHERE jti IN (
+			SELECT jti FROM foreign_tokens WHERE expires_at <= ?1 LIMIT ?2)`
 
 	qPruneSessions = `
 		DELETE FROM sessions WHERE id IN (
 			SELECT id FROM sessions s WHERE expires_at <= ?1
-				AND NOT EXISTS (SELECT 1 FROM tokens t WHERE t.session_id = s.id)
+				AND NOT EXISTS (SELECT 1 FROM foreign_tokens t WHERE t.session_id = s.id)
 			LIMIT ?2)`
 )
 
-// qInsertTokens returns the statement inserting n tokens
-// (jti, session_id, type, expires_at, spent_at).
-func qInsertTokens(n int) string {
-	return `INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES ` +
-		strings.Repeat("(?, ?, ?, ?, ?), ", n-1) + "(?, ?, ?, ?, ?)"
-}
-
 // writeQueries and readQueries are prepared on the write and read pools.
-// Token inserts of up to four rows cover every call the service makes.
 var (
-	writeQueries = append([]string{
+	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
 		qPutLogin, qPendingLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
-		qInsertSession, qInsertSessionOfUser, qSpendToken, qRevokeSessionOf,
-		qPruneChallenges, qPruneTokens, qPruneSessions, qPruneUnverified,
-	}, tokenInserts()...)
-	readQueries = []string{qUserByPhone, qAccessUser}
-)
-
-func tokenInserts() []string {
-	var qs []string
-	for n := 1; n <= 4; n++ {
-		qs = append(qs, qInsertTokens(n))
+		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
+		qRevokeSession, qRevokeSessionOfForeign,
+		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified,
 	}
-	return qs
-}
+	readQueries = []string{qUserByPhone, qAccessOwn, qAccessForeign}
+)

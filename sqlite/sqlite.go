@@ -206,6 +206,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
+	return s.migrate(ctx, ms)
+}
+
+// migrate applies those of ms not yet applied, in order.
+func (s *Store) migrate(ctx context.Context, ms []migrations.Migration) error {
 	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at INTEGER NOT NULL

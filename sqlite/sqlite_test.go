@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/internal/migrations"
 	"github.com/phoneauth/phoneauth/storetest"
 )
 
@@ -72,7 +74,7 @@ func TestMigrate(t *testing.T) {
 		if _, err := s.UserByPhone(t.Context(), u.Phone); err != nil {
 			t.Errorf("UserByPhone after the second Migrate: %v", err)
 		}
-		checkVersions(t, s, len(ms))
+		checkVersions(t, s, ms)
 	})
 
 	t.Run("two stores migrating one new file at once both succeed", func(t *testing.T) {
@@ -98,21 +100,81 @@ func TestMigrate(t *testing.T) {
 				t.Errorf("Migrate %d: %v", i, err)
 			}
 		}
-		checkVersions(t, stores[0], len(ms))
+		checkVersions(t, stores[0], ms)
 	})
 }
 
-// checkVersions fails t unless schema_migrations holds versions 1..want.
-func checkVersions(t *testing.T, s *Store, want int) {
+func TestMigrateKeepsSessions(t *testing.T) {
+	t.Parallel()
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "phoneauth.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	// The schema before sessions counted generations, and data in it.
+	before := slices.DeleteFunc(slices.Clone(all), func(m migrations.Migration) bool { return m.Version >= 3 })
+	if err := s.migrate(t.Context(), before); err != nil {
+		t.Fatalf("migrate to version %d: %v", before[len(before)-1].Version, err)
+	}
+	l := storetest.NewLegacy()
+	null := func(t time.Time) any {
+		if t.IsZero() {
+			return nil
+		}
+		return ms(t)
+	}
+	stmts := [][]any{{`INSERT INTO users (id, phone, verified_at, created_at) VALUES (?, ?, ?, ?)`,
+		l.User.ID, l.User.Phone, ms(l.User.CreatedAt), ms(l.User.CreatedAt)}}
+	for _, x := range l.Sessions {
+		stmts = append(stmts, []any{`INSERT INTO sessions (id, user_id, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?)`,
+			x.ID, l.User.ID, ms(x.CreatedAt), ms(x.ExpiresAt), null(x.RevokedAt)})
+	}
+	for _, x := range l.Tokens {
+		stmts = append(stmts, []any{`INSERT INTO tokens (jti, session_id, type, expires_at, spent_at) VALUES (?, ?, ?, ?, ?)`,
+			x.JTI, x.SessionID, string(x.Type), ms(x.ExpiresAt), null(x.SpentAt)})
+	}
+	for _, st := range stmts {
+		if _, err := s.write.ExecContext(t.Context(), st[0].(string), st[1:]...); err != nil {
+			t.Fatalf("%s: %v", st[0], err)
+		}
+	}
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	checkVersions(t, s, all)
+	storetest.CheckLegacy(t, s, l)
+}
+
+// checkVersions fails t unless schema_migrations holds exactly the
+// versions of ms, each once. Versions may have gaps.
+func checkVersions(t *testing.T, s *Store, ms []migrations.Migration) {
 	t.Helper()
-	var n, maxVersion int
-	err := s.read.QueryRowContext(t.Context(),
-		`SELECT count(*), coalesce(max(version), 0) FROM schema_migrations`).Scan(&n, &maxVersion)
+	rows, err := s.read.QueryContext(t.Context(), `SELECT version FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatalf("read schema_migrations: %v", err)
 	}
-	if n != want || maxVersion != want {
-		t.Errorf("schema_migrations: got %d rows up to version %d, want %d up to %d", n, maxVersion, want, want)
+	defer rows.Close()
+	var got, want []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("read schema_migrations: %v", err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	for _, m := range ms {
+		want = append(want, m.Version)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("schema_migrations holds versions %v, want %v", got, want)
 	}
 }
 
@@ -135,8 +197,14 @@ func TestReopen(t *testing.T) {
 	if _, err := s.VerifyRegistration(ctx, c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
-	revoked := phoneauth.TokenRecord{JTI: "t1", Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
-	if err := s.RevokeToken(ctx, phoneauth.Revocation{Token: revoked, Session: phoneauth.Session{ID: "s1", UserID: u.ID, CreatedAt: now, ExpiresAt: revoked.ExpiresAt}, Now: now}); err != nil {
+	revoked := phoneauth.Claims{Subject: u.ID, Type: phoneauth.TokenAccess, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+		Ref: phoneauth.TokenRef{JTI: "t1"}}
+	err = s.RevokeToken(ctx, phoneauth.Revocation{
+		Token:  revoked,
+		Record: phoneauth.Session{ID: 1, UserID: u.ID, CreatedAt: now, ExpiresAt: revoked.ExpiresAt, RotatedAt: now, RevokedAt: now},
+		Now:    now,
+	})
+	if err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -151,7 +219,7 @@ func TestReopen(t *testing.T) {
 	if got.ID != u.ID || !got.Verified || !got.CreatedAt.Equal(now) {
 		t.Errorf("UserByPhone after reopening: got %+v, want ID %s, verified, created %s", got, u.ID, now)
 	}
-	if _, err := s.AccessUser(ctx, u.ID, revoked.JTI); !errors.Is(err, phoneauth.ErrTokenRevoked) {
+	if _, err := s.AccessUser(ctx, u.ID, revoked.Ref); !errors.Is(err, phoneauth.ErrTokenRevoked) {
 		t.Errorf("AccessUser with the revoked token after reopening: got %v, want %v", err, phoneauth.ErrTokenRevoked)
 	}
 }
@@ -307,12 +375,10 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	if _, err := s.PutLoginChallenge(ctx, lc, lc.CreatedAt); err != nil {
 		return err
 	}
-	access := phoneauth.TokenRecord{JTI: id("access"), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
-	refresh := phoneauth.TokenRecord{JTI: id("refresh"), Type: phoneauth.TokenRefresh, ExpiresAt: now.Add(time.Hour)}
-	sess := phoneauth.Session{ID: id("session"), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(hash, now), sess, []phoneauth.TokenRecord{access, refresh}); err != nil {
+	sess := phoneauth.Session{ID: uint64(n), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: now}
+	if _, err := s.VerifyLogin(ctx, u.ID, storetest.Try(hash, now), sess); err != nil {
 		return err
 	}
-	_, err := s.AccessUser(ctx, u.ID, access.JTI)
+	_, err := s.AccessUser(ctx, u.ID, phoneauth.TokenRef{Own: true, Session: sess.ID})
 	return err
 }

@@ -162,9 +162,9 @@ func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone strin
 
 // VerifyLogin decides try t of the login challenge of userID with
 // phoneauth.Try.Decide, stores what it decided and, if the try passed,
-// opens session sess with tokens. Errors: phoneauth.ErrNoPendingLogin
-// (also for an unknown user), and those of phoneauth.Try.Decide.
-func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session, tokens []phoneauth.TokenRecord) (phoneauth.User, error) {
+// opens session sess. Errors: phoneauth.ErrNoPendingLogin (also for an
+// unknown user), and those of phoneauth.Try.Decide.
+func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session) (phoneauth.User, error) {
 	u := phoneauth.User{ID: userID}
 	var verdict error
 	err := s.inTx(ctx, "verify login", func(ctx context.Context, tx tx) error {
@@ -183,10 +183,8 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, qInsertSession, sess.ID, userID, ms(sess.CreatedAt), ms(sess.ExpiresAt)); err != nil {
-			return err
-		}
-		return insertTokens(ctx, tx, sess.ID, tokens, nil)
+		_, err = tx.exec(ctx, qInsertSession, sessionArgs(sess)...)
+		return err
 	})
 	if err != nil {
 		return u, err
@@ -234,117 +232,138 @@ func decide(ctx context.Context, tx tx, t phoneauth.Try, c *phoneauth.Challenge,
 	return verdict, nil
 }
 
-// RotateRefresh spends refresh token r.Old and records r.Tokens in its
-// session; a token never seen starts session r.Session. A spent token
-// revokes its session. Errors: phoneauth.ErrTokenReused (the token was
-// spent; this one is committed with the revocation), phoneauth.ErrTokenRevoked,
+// RotateRefresh decides refresh token r.Token with phoneauth.Rotation.Decide
+// on the session it belongs to, read inside the transaction, and writes the
+// outcome, as phoneauth.Store documents. Errors: those of Decide,
 // phoneauth.ErrUserNotFound.
-func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) error {
-	now := ms(r.Now)
-	var reused bool
+func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phoneauth.Session, error) {
+	var next phoneauth.Session
+	var decided error
 	err := s.inTx(ctx, "rotate refresh", func(ctx context.Context, tx tx) error {
-		var sessionID string
-		var revokedAt sql.NullInt64
-		err := tx.queryRow(ctx, qSpendToken, now, r.Old.JTI).Scan(&sessionID, &revokedAt)
+		cur, spent, err := sessionOf(ctx, tx, r.Token.Ref)
+		if err != nil {
+			return err
+		}
+		var write bool
+		next, write, decided = r.Decide(cur, spent)
 		switch {
-		case err == nil && revokedAt.Valid:
-			return phoneauth.ErrTokenRevoked
-		case err == nil:
-			return insertTokens(ctx, tx, sessionID, r.Tokens, nil)
-		case !errors.Is(err, sql.ErrNoRows):
+		case !write:
+			return decided // nothing to commit
+		case cur != nil:
+			_, err = tx.exec(ctx, qUpdateSession, updateArgs(next)...)
 			return err
 		}
-		// Spent before, or never seen. A spent token presented again
-		// may have been stolen: end its session.
-		res, err := tx.exec(ctx, qRevokeSessionOf, now, r.Old.JTI)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n > 0 {
-			reused = true
-			return nil
-		}
-		res, err = tx.exec(ctx, qInsertSessionOfUser,
-			r.Session.ID, ms(r.Session.CreatedAt), ms(r.Session.ExpiresAt), nil, r.UserID)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		_, err = tx.exec(ctx, qInsertSession, sessionArgs(next)...)
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 			return phoneauth.ErrUserNotFound
 		}
-		// Old is a refresh token whatever its record says: RotateRefresh
-		// is only ever given one.
-		old := spentToken{r.Old, now}
-		old.Type = phoneauth.TokenRefresh
-		return insertTokens(ctx, tx, r.Session.ID, r.Tokens, &old)
+		if err != nil {
+			return err
+		}
+		_, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(next.ID), ms(r.Token.ExpiresAt))
+		return err
 	})
-	if err == nil && reused {
-		return phoneauth.ErrTokenReused
+	if err != nil {
+		return phoneauth.Session{}, err
 	}
-	return err
+	if decided != nil {
+		return phoneauth.Session{}, decided
+	}
+	return stored(next), nil
 }
 
-// RevokeToken revokes the session that token r.Token belongs to; a token
-// never seen is recorded as revoked in session r.Session. Revoking twice is
-// no error. Errors: phoneauth.ErrUserNotFound, when the token is unknown
-// and so is its user.
+// sessionOf reads the session that the token of ref belongs to, nil if the
+// store holds none, and whether the store holds its jti as spent.
+func sessionOf(ctx context.Context, tx tx, ref phoneauth.TokenRef) (*phoneauth.Session, bool, error) {
+	var row sessionRow
+	var spent bool
+	var err error
+	if ref.Own {
+		err = tx.queryRow(ctx, qSession, int64(ref.Session)).Scan(row.dest()...)
+	} else {
+		err = tx.queryRow(ctx, qSessionOfForeign, ref.JTI).Scan(append(row.dest(), &spent)...)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return row.session(), spent, nil
+}
+
+// RevokeToken revokes the session of token r.Token; a token not the
+// service's own that the store never saw is recorded in session r.Record.
+// Revoking twice is no error. Errors: phoneauth.ErrUserNotFound, when
+// r.Record is to be created and its user does not exist.
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
+	if r.Token.Ref.Own {
+		ctx, cancel := s.bound(ctx)
+		defer cancel()
+		// One statement is its own transaction; a session the store does
+		// not hold needs nothing.
+		if _, err := s.ws.exec(ctx, qRevokeSession, ms(r.Now), int64(r.Token.Ref.Session)); err != nil {
+			return wrapErr(ctx, "revoke token", err)
+		}
+		return nil
+	}
 	return s.inTx(ctx, "revoke token", func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, qRevokeSessionOf, ms(r.Now), r.Token.JTI)
+		res, err := tx.exec(ctx, qRevokeSessionOfForeign, ms(r.Now), r.Token.Ref.JTI)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n > 0 {
 			return err
 		}
-		res, err = tx.exec(ctx, qInsertSessionOfUser,
-			r.Session.ID, ms(r.Session.CreatedAt), ms(r.Session.ExpiresAt), ms(r.Now), r.Session.UserID)
+		_, err = tx.exec(ctx, qInsertSession, sessionArgs(r.Record)...)
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return phoneauth.ErrUserNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return phoneauth.ErrUserNotFound
-		}
-		return insertTokens(ctx, tx, r.Session.ID, []phoneauth.TokenRecord{r.Token}, nil)
+		_, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(r.Record.ID), ms(r.Token.ExpiresAt))
+		return err
 	})
 }
 
-// AccessUser returns user userID for a request bearing access token jti;
-// a token never seen is accepted. Errors: phoneauth.ErrUserNotFound,
-// phoneauth.ErrTokenRevoked.
-func (s *Store) AccessUser(ctx context.Context, userID, jti string) (phoneauth.User, error) {
+// AccessUser reads user userID and the session of access token t in one
+// query on the read pool and lets phoneauth.CheckAccess decide. Errors:
+// phoneauth.ErrUserNotFound, phoneauth.ErrTokenRevoked.
+func (s *Store) AccessUser(ctx context.Context, userID string, t phoneauth.TokenRef) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	u := phoneauth.User{ID: userID}
-	var verifiedAt, revokedAt sql.NullInt64
+	var verifiedAt sql.NullInt64
 	var createdAt int64
-	err := s.rs.queryRow(ctx, qAccessUser, jti, userID).Scan(&u.Phone, &verifiedAt, &createdAt, &revokedAt)
+	var row sessionRow
+	dest := append([]any{&u.Phone, &verifiedAt, &createdAt}, row.dest()...)
+	var err error
+	if t.Own {
+		err = s.rs.queryRow(ctx, qAccessOwn, int64(t.Session), userID).Scan(dest...)
+	} else {
+		err = s.rs.queryRow(ctx, qAccessForeign, t.JTI, userID).Scan(dest...)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
 		return phoneauth.User{}, wrapErr(ctx, "access user", err)
 	}
-	if revokedAt.Valid {
-		return phoneauth.User{}, phoneauth.ErrTokenRevoked
+	if err := phoneauth.CheckAccess(t, row.session()); err != nil {
+		return phoneauth.User{}, err
 	}
 	u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
 	return u, nil
 }
 
-// Prune deletes the dead challenges, tokens and sessions at now, as
+// Prune deletes the dead challenges, foreign tokens and sessions at now, as
 // phoneauth.Store documents, in transactions of at most s.pruneBatch rows
 // per table, so that other writers get the write connection between them;
 // each transaction, not the whole Prune, is bounded by the call timeout.
 // It stops after a transaction in which every statement deleted less than
-// a full batch: tokens go before sessions in each, so by then no session
-// waits for its expired tokens to go.
+// a full batch: foreign tokens go before sessions in each, so by then no
+// session waits for its expired foreign tokens to go.
 func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	var total int64
 	for {
@@ -352,7 +371,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		var more bool
 		err := s.inTx(ctx, "prune", func(ctx context.Context, tx tx) error {
 			n, more = 0, false
-			for _, q := range []string{qPruneChallenges, qPruneTokens, qPruneSessions, qPruneUnverified} {
+			for _, q := range []string{qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified} {
 				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch, ms(now.Add(-phoneauth.UnverifiedRetention)))
 				if err != nil {
 					return err
@@ -403,37 +422,69 @@ func (s *Store) inTx(ctx context.Context, op string, f func(context.Context, tx)
 	return nil
 }
 
-// spentToken is a token recorded as already spent at spentAt.
-type spentToken struct {
-	phoneauth.TokenRecord
-	spentAt int64
+// sessionRow holds the columns of a session (sessionColumns) as read,
+// all NULL when a LEFT JOIN found none.
+type sessionRow struct {
+	id, createdAt, expiresAt, generation, rotatedAt, previous, revoked sql.NullInt64
+	userID                                                             sql.NullString
 }
 
-// insertTokens records ts, and spent if not nil, in session sessionID with
-// one statement.
-func insertTokens(ctx context.Context, tx tx, sessionID string, ts []phoneauth.TokenRecord, spent *spentToken) error {
-	n := len(ts)
-	if spent != nil {
-		n++
-	}
-	if n == 0 {
+func (r *sessionRow) dest() []any {
+	return []any{&r.id, &r.userID, &r.createdAt, &r.expiresAt, &r.generation, &r.rotatedAt, &r.previous, &r.revoked}
+}
+
+// session returns the session read, or nil if there was none.
+func (r *sessionRow) session() *phoneauth.Session {
+	if !r.id.Valid {
 		return nil
 	}
-	args := make([]any, 0, 5*n)
-	for _, t := range ts {
-		args = append(args, t.JTI, sessionID, string(t.Type), ms(t.ExpiresAt), nil)
+	return &phoneauth.Session{
+		ID:                uint64(r.id.Int64),
+		UserID:            r.userID.String,
+		CreatedAt:         fromMS(r.createdAt.Int64),
+		ExpiresAt:         fromMS(r.expiresAt.Int64),
+		Generation:        uint32(r.generation.Int64),
+		RotatedAt:         fromMS(r.rotatedAt.Int64),
+		PreviousRotatedAt: fromNullMS(r.previous),
+		RevokedAt:         fromNullMS(r.revoked),
 	}
-	if spent != nil {
-		args = append(args, spent.JTI, sessionID, string(spent.Type), ms(spent.ExpiresAt), spent.spentAt)
+}
+
+// stored returns sess as a read hands it back: times in UTC, at
+// millisecond precision.
+func stored(sess phoneauth.Session) phoneauth.Session {
+	for _, t := range []*time.Time{&sess.CreatedAt, &sess.ExpiresAt, &sess.RotatedAt, &sess.PreviousRotatedAt, &sess.RevokedAt} {
+		if !t.IsZero() {
+			*t = fromMS(ms(*t))
+		}
 	}
-	_, err := tx.exec(ctx, qInsertTokens(n), args...)
-	return err
+	return sess
+}
+
+// sessionArgs are the values of sessionColumns for s. Session IDs are
+// stored as the signed integer with the same bits.
+func sessionArgs(s phoneauth.Session) []any {
+	return []any{int64(s.ID), s.UserID, ms(s.CreatedAt), ms(s.ExpiresAt), int64(s.Generation),
+		ms(s.RotatedAt), nullMS(s.PreviousRotatedAt), nullMS(s.RevokedAt)}
+}
+
+// updateArgs are the arguments of qUpdateSession for s.
+func updateArgs(s phoneauth.Session) []any {
+	return []any{int64(s.Generation), ms(s.RotatedAt), nullMS(s.PreviousRotatedAt), nullMS(s.RevokedAt), int64(s.ID)}
 }
 
 // ms is how times are stored: unix milliseconds, UTC.
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// nullMS stores the zero time as NULL.
+func nullMS(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return ms(t)
+}
 
 // fromNullMS is fromMS of a nullable column; NULL is the zero time.
 func fromNullMS(v sql.NullInt64) time.Time {

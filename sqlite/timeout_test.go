@@ -66,11 +66,12 @@ func TestCallTimeout(t *testing.T) {
 		}},
 		{"RevokeToken", func(ctx context.Context, w *writes) error {
 			w.n++
-			tok := phoneauth.TokenRecord{JTI: newTestID("token", w.n), Type: phoneauth.TokenAccess, ExpiresAt: now.Add(time.Hour)}
+			tok := phoneauth.Claims{Subject: w.user.ID, Type: phoneauth.TokenAccess, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+				Ref: phoneauth.TokenRef{JTI: newTestID("token", w.n)}}
 			return w.s.RevokeToken(ctx, phoneauth.Revocation{
-				Token:   tok,
-				Session: phoneauth.Session{ID: newTestID("session", w.n), UserID: w.user.ID, CreatedAt: now, ExpiresAt: tok.ExpiresAt},
-				Now:     now,
+				Token:  tok,
+				Record: phoneauth.Session{ID: uint64(w.n), UserID: w.user.ID, CreatedAt: now, ExpiresAt: tok.ExpiresAt, RotatedAt: now, RevokedAt: now},
+				Now:    now,
 			})
 		}},
 		{"Prune", func(ctx context.Context, w *writes) error {

@@ -112,31 +112,6 @@ func newChallenge(p phoneauth.Purpose, userID, code string, now time.Time) phone
 	}
 }
 
-func newToken(typ phoneauth.TokenType, now time.Time) phoneauth.TokenRecord {
-	ttl := accessTTL
-	if typ == phoneauth.TokenRefresh {
-		ttl = refreshTTL
-	}
-	return phoneauth.TokenRecord{JTI: newID(), Type: typ, ExpiresAt: now.Add(ttl)}
-}
-
-// pair is an access and refresh token of one session.
-type pair struct {
-	access, refresh phoneauth.TokenRecord
-}
-
-func newPair(now time.Time) pair {
-	return pair{access: newToken(phoneauth.TokenAccess, now), refresh: newToken(phoneauth.TokenRefresh, now)}
-}
-
-func (p pair) records() []phoneauth.TokenRecord {
-	return []phoneauth.TokenRecord{p.access, p.refresh}
-}
-
-func newSession(userID string, now time.Time) phoneauth.Session {
-	return phoneauth.Session{ID: newID(), UserID: userID, CreatedAt: now, ExpiresAt: now.Add(refreshTTL)}
-}
-
 // register creates an unverified account for phone at now.
 func (f *fixture) register(phone string, now time.Time) (phoneauth.User, phoneauth.Challenge) {
 	f.t.Helper()
@@ -182,42 +157,6 @@ func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challen
 	return c
 }
 
-// login signs u in at base and returns the session's tokens.
-func (f *fixture) login(u phoneauth.User) pair {
-	f.t.Helper()
-	c := f.putLogin(u.ID, "login-"+newID(), base)
-	p := newPair(base)
-	if err := verifyLogin(f.t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), p.records()); err != nil {
-		f.t.Fatalf("VerifyLogin(%s): %v", u.ID, err)
-	}
-	return p
-}
-
-// rotate presents refresh token old of userID and returns the new pair and
-// the store's answer.
-func (f *fixture) rotate(userID string, old phoneauth.TokenRecord, now time.Time) (pair, error) {
-	f.t.Helper()
-	p := newPair(now)
-	err := f.s.RotateRefresh(f.t.Context(), phoneauth.Rotation{
-		UserID:  userID,
-		Old:     old,
-		Session: newSession(userID, now),
-		Tokens:  p.records(),
-		Now:     now,
-	})
-	return p, err
-}
-
-// revocation is what the service passes to RevokeToken when user userID
-// presents token tok at now: a fresh session for a token the store never saw.
-func revocation(userID string, tok phoneauth.TokenRecord, now time.Time) phoneauth.Revocation {
-	return phoneauth.Revocation{
-		Token:   tok,
-		Session: phoneauth.Session{ID: newID(), UserID: userID, CreatedAt: now, ExpiresAt: tok.ExpiresAt},
-		Now:     now,
-	}
-}
-
 // Policy is the policy the suite's tries are decided by.
 var Policy = phoneauth.Policy{
 	CodeTTL:          codeTTL,
@@ -241,8 +180,8 @@ func verifyRegistration(ctx context.Context, s phoneauth.Store, id, phone string
 	return err
 }
 
-func verifyLogin(ctx context.Context, s phoneauth.Store, userID string, h []byte, now time.Time, sess phoneauth.Session, tokens []phoneauth.TokenRecord) error {
-	_, err := s.VerifyLogin(ctx, userID, Try(h, now), sess, tokens)
+func verifyLogin(ctx context.Context, s phoneauth.Store, userID string, h []byte, now time.Time, sess phoneauth.Session) error {
+	_, err := s.VerifyLogin(ctx, userID, Try(h, now), sess)
 	return err
 }
 
@@ -481,9 +420,9 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		if !since.Equal(base.Truncate(time.Millisecond)) && !since.Equal(base.Truncate(time.Microsecond)) {
 			t.Errorf("pending since %s, want %s", since, base)
 		}
-		err = verifyLogin(t.Context(), f.s, u.ID, second.CodeHash, later, newSession(u.ID, later), newPair(later).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, second.CodeHash, later, newSession(u.ID, later))
 		wantErr(t, "VerifyLogin with the refused code", err, phoneauth.ErrCodeWrong)
-		err = verifyLogin(t.Context(), f.s, u.ID, first.CodeHash, later, newSession(u.ID, later), newPair(later).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, first.CodeHash, later, newSession(u.ID, later))
 		wantErr(t, "VerifyLogin with the first code", err, nil)
 	})
 
@@ -491,17 +430,17 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		f.putLogin(u.ID, "first", base)
-		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), base, newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), base, newSession(u.ID, base))
 		wantErr(t, "wrong VerifyLogin", err, phoneauth.ErrCodeWrong)
 		next := base.Add(codeTTL)
 		c := newChallenge(phoneauth.PurposeLogin, u.ID, "next", next)
 		_, err = f.s.PutLoginChallenge(t.Context(), c, next.Add(-codeTTL))
 		wantErr(t, "PutLoginChallenge once the throttle has passed", err, nil)
 		for i := range Policy.MaxAttempts - 1 {
-			err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), next, newSession(u.ID, next), newPair(next).records())
+			err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), next, newSession(u.ID, next))
 			wantErr(t, fmt.Sprintf("wrong try %d of the new code", i+1), err, phoneauth.ErrCodeWrong)
 		}
-		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, next, newSession(u.ID, next), newPair(next).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, next, newSession(u.ID, next))
 		wantErr(t, "the right code on the last try", err, nil)
 		again := newChallenge(phoneauth.PurposeLogin, u.ID, "again", next)
 		_, err = f.s.PutLoginChallenge(t.Context(), again, next.Add(-codeTTL))
@@ -522,7 +461,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrLoginPending)
-		err := verifyLogin(t.Context(), f.s, u.ID, cs[w].CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, cs[w].CodeHash, now, newSession(u.ID, now))
 		wantErr(t, "VerifyLogin with the winner's code", err, nil)
 	})
 
@@ -537,9 +476,9 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		u := f.verified(phoneN(1))
 		old := f.putLogin(u.ID, "old", base)
 		c := f.putLogin(u.ID, "new", base.Add(time.Second))
-		err := verifyLogin(t.Context(), f.s, u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base))
 		wantErr(t, "VerifyLogin with the old code", err, phoneauth.ErrCodeWrong)
-		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base), newPair(base).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base))
 		wantErr(t, "VerifyLogin with the new code", err, nil)
 	})
 
@@ -549,7 +488,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		f.login(u)
 		now := base.Add(time.Minute)
 		c := f.putLogin(u.ID, "again", now)
-		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now))
 		wantErr(t, "second VerifyLogin", err, nil)
 	})
 }
@@ -560,7 +499,7 @@ func testDeleteChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phoneN(1))
 		c := f.putLogin(u.ID, "1", base)
 		wantErr(t, "DeleteChallenge", f.s.DeleteChallenge(t.Context(), c.ID), nil)
-		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base))
 		wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -688,22 +627,20 @@ func testVerifyRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 }
 
 func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	t.Run("right code before expiry opens a session whose tokens are accepted", func(t *testing.T) {
+	t.Run("right code before expiry opens the session, whose tokens are accepted", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		c := f.putLogin(u.ID, "1", base)
 		now := c.ExpiresAt.Add(-time.Millisecond)
-		p := newPair(now)
-		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), p.records())
+		sess := newSession(u.ID, now)
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, sess)
 		wantErr(t, "VerifyLogin", err, nil)
-		got, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
+		got, err := f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
 		wantErr(t, "AccessUser", err, nil)
 		checkUser(t, "AccessUser", got, u)
-		// The refresh token is known: presenting it twice is a reuse.
-		_, err = f.rotate(u.ID, p.refresh, now)
+		next, err := f.rotate(refreshOf(sess), now)
 		wantErr(t, "RotateRefresh", err, nil)
-		_, err = f.rotate(u.ID, p.refresh, now)
-		wantErr(t, "RotateRefresh again", err, phoneauth.ErrTokenReused)
+		checkSession(t, "RotateRefresh", next, rotated(sess, now))
 	})
 
 	for _, tc := range []struct {
@@ -724,16 +661,14 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			if h == nil {
 				h = c.CodeHash
 			}
-			p := newPair(base)
-			err := verifyLogin(t.Context(), f.s, u.ID, h, base.Add(tc.at), newSession(u.ID, base), p.records())
+			sess := newSession(u.ID, base)
+			err := verifyLogin(t.Context(), f.s, u.ID, h, base.Add(tc.at), sess)
 			wantErr(t, "VerifyLogin", err, tc.wantErr)
-			// Had the session been recorded, its refresh token would be
-			// known and a second presentation a reuse.
-			_, err = f.rotate(u.ID, p.refresh, base)
-			wantErr(t, "RotateRefresh of the refused token", err, nil)
-			_, err = f.rotate(u.ID, p.refresh, base)
-			wantErr(t, "RotateRefresh of the refused token again", err, phoneauth.ErrTokenReused)
-			err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+			_, err = f.rotate(refreshOf(sess), base)
+			wantErr(t, "RotateRefresh in the refused session", err, phoneauth.ErrTokenRevoked)
+			_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
+			wantErr(t, "AccessUser in the refused session", err, phoneauth.ErrTokenRevoked)
+			err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base))
 			wantErr(t, "VerifyLogin with the right code in time", err, nil)
 		})
 	}
@@ -768,7 +703,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			args: func(f *fixture) (string, []byte) {
 				u := f.verified(phoneN(1))
 				c := f.putLogin(u.ID, "1", base)
-				if err := verifyLogin(f.t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records()); err != nil {
+				if err := verifyLogin(f.t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base)); err != nil {
 					f.t.Fatalf("first VerifyLogin: %v", err)
 				}
 				return u.ID, c.CodeHash
@@ -778,7 +713,7 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, open)
 			userID, h := tc.args(f)
-			err := verifyLogin(t.Context(), f.s, userID, h, base, newSession(userID, base), newPair(base).records())
+			err := verifyLogin(t.Context(), f.s, userID, h, base, newSession(userID, base))
 			wantErr(t, "VerifyLogin", err, phoneauth.ErrNoPendingLogin)
 		})
 	}
@@ -788,205 +723,22 @@ func testVerifyLogin(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phoneN(1))
 		c := f.putLogin(u.ID, "1", base)
 		sessions := make([]phoneauth.Session, Concurrency)
-		pairs := make([]pair, Concurrency)
 		for i := range sessions {
-			sessions[i], pairs[i] = newSession(u.ID, base), newPair(base)
+			sessions[i] = newSession(u.ID, base)
 		}
 		errs := race(func(i int) error {
-			err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, sessions[i], pairs[i].records())
+			err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, sessions[i])
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrNoPendingLogin)
-		_, err := f.s.AccessUser(t.Context(), u.ID, pairs[w].access.JTI)
-		wantErr(t, "AccessUser with the winner's token", err, nil)
-	})
-}
-
-func testRotateRefresh(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	t.Run("rotation spends the old token and records the new ones in the session", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		p1 := f.login(u)
-		p2, err := f.rotate(u.ID, p1.refresh, base)
-		wantErr(t, "RotateRefresh", err, nil)
-		got, err := f.s.AccessUser(t.Context(), u.ID, p2.access.JTI)
-		wantErr(t, "AccessUser with the new access token", err, nil)
-		checkUser(t, "AccessUser", got, u)
-		p3, err := f.rotate(u.ID, p2.refresh, base.Add(time.Minute))
-		wantErr(t, "RotateRefresh of the new refresh token", err, nil)
-		// The new tokens belong to the login's session: revoking it by the
-		// first access token reaches the last refresh token.
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, p1.access, base)), nil)
-		_, err = f.rotate(u.ID, p3.refresh, base)
-		wantErr(t, "RotateRefresh after revocation", err, phoneauth.ErrTokenRevoked)
-	})
-
-	t.Run("spent token presented again returns ErrTokenReused and revokes the session", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		p1 := f.login(u)
-		p2, err := f.rotate(u.ID, p1.refresh, base)
-		wantErr(t, "RotateRefresh", err, nil)
-		_, err = f.rotate(u.ID, p1.refresh, base.Add(time.Minute))
-		wantErr(t, "RotateRefresh of the spent token", err, phoneauth.ErrTokenReused)
-		_, err = f.rotate(u.ID, p2.refresh, base.Add(time.Minute))
-		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
-		for _, jti := range []string{p1.access.JTI, p2.access.JTI} {
-			_, err = f.s.AccessUser(t.Context(), u.ID, jti)
-			wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
-		}
-		_, err = f.rotate(u.ID, p1.refresh, base.Add(time.Minute))
-		wantErr(t, "RotateRefresh of the spent token a third time", err, phoneauth.ErrTokenReused)
-	})
-
-	t.Run("reuse revokes only its own session", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		phone, laptop := f.login(u), f.login(u)
-		_, err := f.rotate(u.ID, phone.refresh, base)
-		wantErr(t, "RotateRefresh", err, nil)
-		_, err = f.rotate(u.ID, phone.refresh, base)
-		wantErr(t, "RotateRefresh of the spent token", err, phoneauth.ErrTokenReused)
-		_, err = f.s.AccessUser(t.Context(), u.ID, laptop.access.JTI)
-		wantErr(t, "AccessUser in the other session", err, nil)
-		_, err = f.rotate(u.ID, laptop.refresh, base)
-		wantErr(t, "RotateRefresh in the other session", err, nil)
-	})
-
-	t.Run("unknown refresh token of a known user starts a session that reuse revokes", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		foreign := newToken(phoneauth.TokenRefresh, base)
-		p1, err := f.rotate(u.ID, foreign, base)
-		wantErr(t, "RotateRefresh of the foreign token", err, nil)
-		_, err = f.s.AccessUser(t.Context(), u.ID, p1.access.JTI)
-		wantErr(t, "AccessUser", err, nil)
-		p2, err := f.rotate(u.ID, p1.refresh, base)
-		wantErr(t, "RotateRefresh of the new refresh token", err, nil)
-		_, err = f.rotate(u.ID, foreign, base)
-		wantErr(t, "RotateRefresh of the foreign token again", err, phoneauth.ErrTokenReused)
-		_, err = f.rotate(u.ID, p2.refresh, base)
-		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
-	})
-
-	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
-		f := newFixture(t, open)
-		f.verified(phoneN(1))
-		_, err := f.rotate(newID(), newToken(phoneauth.TokenRefresh, base), base)
-		wantErr(t, "RotateRefresh", err, phoneauth.ErrUserNotFound)
-	})
-
-	for _, tc := range []struct {
-		name string
-		old  func(f *fixture, u phoneauth.User) phoneauth.TokenRecord
-	}{
-		{
-			name: "concurrent rotations of one token: one succeeds, the rest get ErrTokenReused",
-			old:  func(f *fixture, u phoneauth.User) phoneauth.TokenRecord { return f.login(u).refresh },
-		},
-		{
-			name: "concurrent rotations of one unknown token: one succeeds, the rest get ErrTokenReused",
-			old: func(*fixture, phoneauth.User) phoneauth.TokenRecord {
-				return newToken(phoneauth.TokenRefresh, base)
-			},
-		},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			u := f.verified(phoneN(1))
-			old := tc.old(f, u)
-			rotations := make([]phoneauth.Rotation, Concurrency)
-			for i := range rotations {
-				rotations[i] = phoneauth.Rotation{
-					UserID: u.ID, Old: old, Session: newSession(u.ID, base),
-					Tokens: newPair(base).records(), Now: base,
-				}
+		for i, sess := range sessions {
+			want := phoneauth.ErrTokenRevoked // never opened
+			if i == w {
+				want = nil
 			}
-			errs := race(func(i int) error { return f.s.RotateRefresh(t.Context(), rotations[i]) })
-			checkOneWinner(t, errs, phoneauth.ErrTokenReused)
-		})
-	}
-}
-
-func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	for _, tc := range []struct {
-		name string
-		pick func(pair) phoneauth.TokenRecord
-	}{
-		{"access token revokes its session", func(p pair) phoneauth.TokenRecord { return p.access }},
-		{"refresh token revokes its session", func(p pair) phoneauth.TokenRecord { return p.refresh }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, open)
-			u := f.verified(phoneN(1))
-			p := f.login(u)
-			wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, tc.pick(p), base)), nil)
-			_, err := f.s.AccessUser(t.Context(), u.ID, p.access.JTI)
-			wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
-			_, err = f.rotate(u.ID, p.refresh, base)
-			wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
-			wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, tc.pick(p), base)), nil)
-		})
-	}
-
-	t.Run("revoking one session leaves the others", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		phone, laptop := f.login(u), f.login(u)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, phone.access, base)), nil)
-		_, err := f.s.AccessUser(t.Context(), u.ID, laptop.access.JTI)
-		wantErr(t, "AccessUser in the other session", err, nil)
-		_, err = f.rotate(u.ID, laptop.refresh, base)
-		wantErr(t, "RotateRefresh in the other session", err, nil)
-	})
-
-	t.Run("unknown access token is recorded as revoked", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		foreign, other := newToken(phoneauth.TokenAccess, base), newToken(phoneauth.TokenAccess, base)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
-		_, err := f.s.AccessUser(t.Context(), u.ID, foreign.JTI)
-		wantErr(t, "AccessUser with the revoked token", err, phoneauth.ErrTokenRevoked)
-		_, err = f.s.AccessUser(t.Context(), u.ID, other.JTI)
-		wantErr(t, "AccessUser with another unknown token", err, nil)
-		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
-	})
-
-	t.Run("unknown refresh token is recorded as revoked", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		foreign := newToken(phoneauth.TokenRefresh, base)
-		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
-		wantErr(t, "RevokeToken again", f.s.RevokeToken(t.Context(), revocation(u.ID, foreign, base)), nil)
-		_, err := f.rotate(u.ID, foreign, base)
-		wantErr(t, "RotateRefresh", err, phoneauth.ErrTokenRevoked)
-	})
-
-	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
-		f := newFixture(t, open)
-		f.verified(phoneN(1))
-		err := f.s.RevokeToken(t.Context(), revocation(newID(), newToken(phoneauth.TokenAccess, base), base))
-		wantErr(t, "RevokeToken", err, phoneauth.ErrUserNotFound)
-	})
-}
-
-func testAccessUser(t *testing.T, open func(*testing.T) phoneauth.Store) {
-	t.Run("unknown token of a known user returns the user", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		got, err := f.s.AccessUser(t.Context(), u.ID, newID())
-		wantErr(t, "AccessUser", err, nil)
-		checkUser(t, "AccessUser", got, u)
-	})
-
-	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
-		f := newFixture(t, open)
-		u := f.verified(phoneN(1))
-		p := f.login(u)
-		_, err := f.s.AccessUser(t.Context(), newID(), newID())
-		wantErr(t, "AccessUser with an unknown token", err, phoneauth.ErrUserNotFound)
-		_, err = f.s.AccessUser(t.Context(), newID(), p.access.JTI)
-		wantErr(t, "AccessUser with another user's token", err, phoneauth.ErrUserNotFound)
+			_, err := f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
+			wantErr(t, fmt.Sprintf("AccessUser in the session of goroutine %d", i), err, want)
+		}
 	})
 }
 
@@ -1026,12 +778,12 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f.prune(now, 0)
 		err := verifyRegistration(t.Context(), f.s, liveReg.ID, phoneN(4), liveReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the live challenge", err, nil)
-		err = verifyLogin(t.Context(), f.s, u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now), newPair(now).records())
+		err = verifyLogin(t.Context(), f.s, u1.ID, liveLogin.CodeHash, now, newSession(u1.ID, now))
 		wantErr(t, "VerifyLogin of the live challenge", err, nil)
 		err = verifyRegistration(t.Context(), f.s, expiredReg.ID, phoneN(3), expiredReg.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the kept expired challenge", err, phoneauth.ErrCodeExpired)
 		// Had the expired login challenge stayed, it would be ErrCodeExpired.
-		err = verifyLogin(t.Context(), f.s, u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now), newPair(now).records())
+		err = verifyLogin(t.Context(), f.s, u2.ID, expiredLogin.CodeHash, now, newSession(u2.ID, now))
 		wantErr(t, "VerifyLogin of the pruned challenge", err, phoneauth.ErrNoPendingLogin)
 	})
 
@@ -1042,102 +794,67 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		c := f.putLogin(u.ID, "1", base)
 		f.prune(c.ExpiresAt.Add(-time.Millisecond), 0)
 		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), c.ExpiresAt.Add(-time.Millisecond),
-			newSession(u.ID, base), newPair(base).records())
+			newSession(u.ID, base))
 		wantErr(t, "VerifyLogin just before expiry", err, phoneauth.ErrCodeWrong)
 		f.prune(c.ExpiresAt, 1)
 	})
 
-	t.Run("expired tokens and sessions go, each at its expiry and not a millisecond before", func(t *testing.T) {
+	t.Run("a session goes at its end and not a millisecond before, however often it rotated", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
-		f.login(u)
+		sess := f.login(u)
+		for i := range 3 {
+			var err error
+			sess, err = f.rotate(refreshOf(sess), base.Add(time.Duration(i+1)*time.Hour))
+			wantErr(t, "RotateRefresh", err, nil)
+		}
 		f.prune(base, 2) // the consumed registration and login challenges
-		f.prune(base.Add(accessTTL-time.Millisecond), 0)
-		f.prune(base.Add(accessTTL), 1) // the access token
-		f.prune(base.Add(refreshTTL-time.Millisecond), 0)
-		f.prune(base.Add(refreshTTL), 2) // the refresh token and the session
-		f.prune(base.Add(refreshTTL), 0)
+		f.prune(sess.ExpiresAt.Add(-time.Millisecond), 0)
+		_, err := f.rotate(refreshOf(sess), sess.ExpiresAt.Add(-time.Millisecond))
+		wantErr(t, "RotateRefresh in the session's last millisecond", err, nil)
+		f.prune(sess.ExpiresAt, 1)
+		f.prune(sess.ExpiresAt, 0)
 	})
 
-	t.Run("unexpired spent refresh token stays: presenting it again is still ErrTokenReused", func(t *testing.T) {
+	t.Run("a revoked session stays until its end, refusing its tokens", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
-		p1 := f.login(u)
-		p2, err := f.rotate(u.ID, p1.refresh, base)
-		wantErr(t, "RotateRefresh", err, nil)
-		now := base.Add(refreshTTL - time.Millisecond)
-		f.prune(now, 4) // two challenges and the two access tokens
-		_, err = f.rotate(u.ID, p1.refresh, now)
-		wantErr(t, "RotateRefresh of the spent token after Prune", err, phoneauth.ErrTokenReused)
-		_, err = f.rotate(u.ID, p2.refresh, now)
-		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
+		sess := f.login(u)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, refreshOf(sess), base)), nil)
+		f.prune(sess.ExpiresAt.Add(-time.Millisecond), 2)
+		_, err := f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
+		wantErr(t, "AccessUser after Prune", err, phoneauth.ErrTokenRevoked)
+		f.prune(sess.ExpiresAt, 1)
 	})
 
-	t.Run("rotated session outlives its own expiry while it holds unexpired tokens", func(t *testing.T) {
+	t.Run("a recorded foreign token keeps its session until the token expires, so it is never adopted again", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
-		p1 := f.login(u) // the session expires with p1.refresh
-		p2, err := f.rotate(u.ID, p1.refresh, base.Add(time.Hour))
-		wantErr(t, "RotateRefresh of the first refresh token", err, nil)
-		p3, err := f.rotate(u.ID, p2.refresh, base.Add(2*time.Hour))
-		wantErr(t, "RotateRefresh of the second refresh token", err, nil)
-		now := base.Add(refreshTTL)
-		// Two challenges, p1's tokens and the access tokens of p2 and p3.
-		// Not the session: the spent p2.refresh and the live p3.refresh
-		// are in it.
-		f.prune(now, 6)
-		_, err = f.rotate(u.ID, p2.refresh, now)
-		wantErr(t, "RotateRefresh of the spent token after Prune", err, phoneauth.ErrTokenReused)
-		_, err = f.rotate(u.ID, p3.refresh, now)
-		wantErr(t, "RotateRefresh of the newest token", err, phoneauth.ErrTokenRevoked)
-		f.prune(p3.refresh.ExpiresAt, 3) // p2.refresh, p3.refresh and the session
+		tok := foreignToken(u.ID, phoneauth.TokenRefresh, base)
+		tok.ExpiresAt = base.Add(2 * refreshTTL) // outlives any session adopted from it
+		sess, err := f.rotate(tok, base)
+		wantErr(t, "RotateRefresh of the foreign token", err, nil)
+		f.prune(sess.ExpiresAt, 1) // the registration challenge
+		_, err = f.rotate(tok, sess.ExpiresAt.Add(time.Hour))
+		wantErr(t, "RotateRefresh of the foreign token after its session ended", err, phoneauth.ErrTokenExpired)
+		f.prune(tok.ExpiresAt.Add(-time.Millisecond), 0)
+		f.prune(tok.ExpiresAt, 2) // the session and the token's jti
 	})
 
-	for _, tc := range []struct {
-		name string
-		// revoke revokes a session of u at base and returns an access
-		// token of it.
-		revoke func(f *fixture, u phoneauth.User) phoneauth.TokenRecord
-		// challenges are the dead challenges left behind; gone is when
-		// the last token of the session expires, after base; rows are the
-		// session and its tokens.
-		challenges int64
-		gone       time.Duration
-		rows       int64
-	}{
-		{
-			name: "session revoked by logout",
-			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
-				p := f.login(u)
-				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), revocation(u.ID, p.refresh, base)), nil)
-				return p.access
-			},
-			challenges: 2, gone: refreshTTL, rows: 3,
-		},
-		{
-			name: "unknown token recorded as revoked",
-			revoke: func(f *fixture, u phoneauth.User) phoneauth.TokenRecord {
-				tok := newToken(phoneauth.TokenAccess, base)
-				wantErr(f.t, "RevokeToken", f.s.RevokeToken(f.t.Context(), revocation(u.ID, tok, base)), nil)
-				return tok
-			},
-			challenges: 1, gone: accessTTL, rows: 2,
-		},
-	} {
-		t.Run(tc.name+": unexpired access token stays refused, and the records go once all expired", func(t *testing.T) {
-			f := newFixture(t, open)
-			u := f.verified(phoneN(1))
-			access := tc.revoke(f, u)
-			f.prune(access.ExpiresAt.Add(-time.Millisecond), tc.challenges)
-			_, err := f.s.AccessUser(t.Context(), u.ID, access.JTI)
-			wantErr(t, "AccessUser after Prune", err, phoneauth.ErrTokenRevoked)
-			f.prune(base.Add(tc.gone), tc.rows)
-			// The store has forgotten the token; by now Tokens.Parse
-			// refuses it before the store is asked.
-			_, err = f.s.AccessUser(t.Context(), u.ID, access.JTI)
-			wantErr(t, "AccessUser after the token expired and was pruned", err, nil)
-		})
-	}
+	t.Run("unknown foreign token recorded as revoked stays refused until it expires", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		tok := foreignToken(u.ID, phoneauth.TokenAccess, base)
+		wantErr(t, "RevokeToken", f.s.RevokeToken(t.Context(), revocation(u.ID, tok, base)), nil)
+		f.prune(tok.ExpiresAt.Add(-time.Millisecond), 1)
+		_, err := f.s.AccessUser(t.Context(), u.ID, tok.Ref)
+		wantErr(t, "AccessUser after Prune", err, phoneauth.ErrTokenRevoked)
+		f.prune(tok.ExpiresAt, 2) // the session and the token's jti
+		// The store has forgotten the token; by now Tokens.Parse refuses
+		// it before the store is asked.
+		_, err = f.s.AccessUser(t.Context(), u.ID, tok.Ref)
+		wantErr(t, "AccessUser after the token expired and was pruned", err, nil)
+	})
 
 	t.Run("verified users are never deleted; unverified ones go a day after their code died", func(t *testing.T) {
 		f := newFixture(t, open)
@@ -1148,14 +865,13 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		// account; the unverified one's code stays with its account.
 		f.prune(reg.ExpiresAt, 2)
 		dayAfter := reg.ExpiresAt.Add(phoneauth.UnverifiedRetention)
-		f.prune(dayAfter.Add(-time.Millisecond), 1) // the access token
+		f.prune(dayAfter.Add(-time.Millisecond), 0)
 		checkUser(t, "UserByPhone of the unverified account a moment before its day is up", f.user(phoneN(2)), unverified)
 		f.prune(dayAfter, 2) // the unverified account and its code
 		_, err := f.s.UserByPhone(t.Context(), phoneN(2))
 		wantErr(t, "UserByPhone of the pruned unverified account", err, phoneauth.ErrUserNotFound)
-		// The refresh token and the session, much later; the verified
-		// account stays.
-		f.prune(base.Add(10*refreshTTL), 2)
+		// The session, much later; the verified account stays.
+		f.prune(base.Add(10*refreshTTL), 1)
 		checkUser(t, "UserByPhone of the verified account", f.user(phoneN(1)), verified)
 	})
 
@@ -1189,8 +905,8 @@ func testPrune(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		// Rows one call held may be left to the next.
 		rest, err := f.s.Prune(t.Context(), now)
 		wantErr(t, "Prune after the race", err, nil)
-		// Per user two challenges, two tokens and a session.
-		if want := int64(users * 5); total+rest != want {
+		// Per user two challenges and a session.
+		if want := int64(users * 3); total+rest != want {
 			t.Errorf("Prunes deleted %d rows in the race and %d after, want %d in all", total, rest, want)
 		}
 		f.prune(now, 0)
@@ -1212,7 +928,7 @@ func (f *fixture) wrongTry(challengeID, phone, userID string, now time.Time) err
 		_, err := f.s.VerifyRegistration(f.t.Context(), challengeID, phone, Try(hash("wrong"), now))
 		return err
 	}
-	_, err := f.s.VerifyLogin(f.t.Context(), userID, Try(hash("wrong"), now), newSession(userID, now), newPair(now).records())
+	_, err := f.s.VerifyLogin(f.t.Context(), userID, Try(hash("wrong"), now), newSession(userID, now))
 	return err
 }
 
@@ -1237,7 +953,7 @@ func testGuessing(t *testing.T, open func(*testing.T) phoneauth.Store) {
 				t.Errorf("wrong try %d: limit %q; only the last try may say the code is dead", i+1, limitOf(err))
 			}
 		}
-		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base), newPair(base).records())
+		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base))
 		wantErr(t, "right code after MaxAttempts tries", err, phoneauth.ErrTooManyAttempts)
 	})
 
@@ -1309,13 +1025,13 @@ func testGuessing(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		if want := now.Add(Policy.LockoutDuration); got.LockedUntil.Sub(want).Abs() > time.Millisecond {
 			t.Errorf("UserByPhone: LockedUntil %s, want %s", got.LockedUntil, want)
 		}
-		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now), newPair(now).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now))
 		wantErr(t, "right code while locked", err, phoneauth.ErrAccountLocked)
 		// The lockout ends by itself; the right code then works and
 		// clears the record.
 		after := got.LockedUntil
 		c = f.putLogin(u.ID, "after", after)
-		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, after, newSession(u.ID, after), newPair(after).records())
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, after, newSession(u.ID, after))
 		wantErr(t, "right code once the lockout has ended", err, nil)
 	})
 
@@ -1331,7 +1047,7 @@ func testGuessing(t *testing.T, open func(*testing.T) phoneauth.Store) {
 					f.putLogin(u.ID, fmt.Sprint(lockout, i), now)
 				}
 				var got phoneauth.User
-				got, err = f.s.VerifyLogin(t.Context(), u.ID, Try(hash("wrong"), now), newSession(u.ID, now), newPair(now).records())
+				got, err = f.s.VerifyLogin(t.Context(), u.ID, Try(hash("wrong"), now), newSession(u.ID, now))
 				if got.Phone != phone || got.ID != u.ID {
 					t.Fatalf("VerifyLogin returned user %+v with %v, want %s", got, err, phone)
 				}

@@ -2,7 +2,8 @@
 // exactly the layout flask-jwt-extended writes (HS256; claims fresh, iat,
 // jti, type, sub, nbf, exp in that order) and accepts what flask-jwt-extended
 // issues, so a Flask service sharing the secret and this one take each
-// other's tokens.
+// other's tokens. The jti of a token Sign makes is still a UUID string, but
+// carries its session and generation under a keyed tag (see jti.go).
 package token
 
 import (
@@ -11,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -45,6 +47,7 @@ var encodedHeader = base64.RawURLEncoding.EncodeToString([]byte(header))
 // and safe for concurrent use.
 type Signer struct {
 	secret     []byte
+	jtiKey     []byte // keys the tag in the jti of a token Sign makes
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	parser     *jwt.Parser
@@ -57,10 +60,12 @@ var _ phoneauth.Tokens = (*Signer)(nil)
 // work on the next at once. exp gets no leeway.
 const ClockSkew = 5 * time.Second
 
-// New returns a Signer that signs with secret and gives access and refresh
-// tokens the given lifetimes. Lifetimes are counted in whole seconds, as the
-// claims are; a fraction of a second is dropped. It returns an error if
-// secret fails CheckSecret or a lifetime is under one second.
+// New returns a Signer that signs with secret. The lifetimes are those of
+// the tokens Issue makes, as flask-jwt-extended's JWT_ACCESS_TOKEN_EXPIRES
+// and JWT_REFRESH_TOKEN_EXPIRES; Sign takes exp from its claims. Lifetimes
+// are counted in whole seconds, as the claims are; a fraction of a second is
+// dropped. It returns an error if secret fails CheckSecret or a lifetime is
+// under one second.
 func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 	var errs []error
 	if err := CheckSecret(secret); err != nil {
@@ -77,6 +82,7 @@ func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 	}
 	return &Signer{
 		secret:     append([]byte(nil), secret...),
+		jtiKey:     phoneauth.DeriveKey(secret, "jti"),
 		accessTTL:  accessTTL.Truncate(time.Second),
 		refreshTTL: refreshTTL.Truncate(time.Second),
 		// Claims are checked by hand in Parse, against the caller's now
@@ -86,6 +92,10 @@ func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithJSONNumber(),
 			jwt.WithoutClaimsValidation(),
+			// One token, one spelling: unused bits of the last base64
+			// character must be zero, so no two strings carry the same
+			// signed token.
+			jwt.WithStrictDecoding(),
 		),
 	}, nil
 }
@@ -102,10 +112,40 @@ type claims struct {
 	ExpiresAt int64  `json:"exp"`
 }
 
-// Issue returns a signed token of type typ for subject sub, issued at now
-// (truncated to the second) with a random UUID v4 as its ID. It returns an
-// error if sub is empty, typ is neither TokenAccess nor TokenRefresh, or no
-// randomness is available.
+// Sign implements phoneauth.Tokens: it returns the token with claims c,
+// iat and exp in whole seconds, nbf equal to iat, and a jti that carries
+// c.Ref.Session and c.Ref.Generation under a tag of the key (see jti.go).
+// Signing the same claims again gives the same bytes. It returns an error
+// if c.Subject is empty, c.Type is neither TokenAccess nor TokenRefresh, or
+// c.Ref.Generation is above phoneauth.MaxGeneration.
+func (s *Signer) Sign(c phoneauth.Claims) (string, error) {
+	switch {
+	case c.Type != phoneauth.TokenAccess && c.Type != phoneauth.TokenRefresh:
+		return "", fmt.Errorf("token: sign: unknown token type %q", c.Type)
+	case c.Subject == "":
+		return "", errors.New("token: sign: empty subject")
+	case c.Ref.Generation > phoneauth.MaxGeneration:
+		return "", fmt.Errorf("token: sign: generation %d is above %d", c.Ref.Generation, phoneauth.MaxGeneration)
+	}
+	iat := c.IssuedAt.Unix()
+	return s.sign(claims{
+		IssuedAt:  iat,
+		JTI:       s.jti(c.Type, c.Subject, iat, c.Ref.Session, c.Ref.Generation),
+		Type:      string(c.Type),
+		Subject:   c.Subject,
+		NotBefore: iat,
+		ExpiresAt: c.ExpiresAt.Unix(),
+	})
+}
+
+// Issue returns a token of type typ for subject sub as flask-jwt-extended's
+// create_access_token and create_refresh_token make it: issued at now
+// (truncated to the second), expiring the type's lifetime given to New after
+// that, with a random UUID v4 as its jti, which carries no session. The service signs
+// its own tokens with Sign; Issue makes what a backend sharing the secret
+// hands out, which the service accepts as such. It returns an error if sub
+// is empty, typ is neither TokenAccess nor TokenRefresh, or no randomness
+// is available.
 func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phoneauth.Token, error) {
 	var ttl time.Duration
 	switch typ {
@@ -125,7 +165,6 @@ func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phon
 	}
 	iat := now.Unix()
 	c := claims{
-		Fresh:     false,
 		IssuedAt:  iat,
 		JTI:       jti.String(),
 		Type:      string(typ),
@@ -133,25 +172,36 @@ func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phon
 		NotBefore: iat,
 		ExpiresAt: iat + int64(ttl/time.Second),
 	}
+	raw, err := s.sign(c)
+	if err != nil {
+		return phoneauth.Token{}, err
+	}
+	return phoneauth.Token{
+		Raw: raw,
+		Claims: phoneauth.Claims{
+			Subject:   sub,
+			Type:      typ,
+			IssuedAt:  time.Unix(c.IssuedAt, 0),
+			ExpiresAt: time.Unix(c.ExpiresAt, 0),
+			Ref:       phoneauth.TokenRef{JTI: c.JTI},
+		},
+	}, nil
+}
+
+// sign encodes and signs c.
+func (s *Signer) sign(c claims) (string, error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return phoneauth.Token{}, fmt.Errorf("token: issue: encode claims: %w", err)
+		return "", fmt.Errorf("token: encode claims: %w", err)
 	}
 	// The token is assembled here rather than by jwt.NewWithClaims so the
 	// header bytes are pinned, not left to how a map happens to marshal.
 	signing := encodedHeader + "." + base64.RawURLEncoding.EncodeToString(payload)
 	sig, err := jwt.SigningMethodHS256.Sign(signing, s.secret)
 	if err != nil {
-		return phoneauth.Token{}, fmt.Errorf("token: issue: sign: %w", err)
+		return "", fmt.Errorf("token: sign: %w", err)
 	}
-	return phoneauth.Token{
-		Raw: signing + "." + base64.RawURLEncoding.EncodeToString(sig),
-		TokenRecord: phoneauth.TokenRecord{
-			JTI:       c.JTI,
-			Type:      typ,
-			ExpiresAt: time.Unix(c.ExpiresAt, 0),
-		},
-	}, nil
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
 // Parse checks raw as flask-jwt-extended's decode_token does with its
@@ -159,11 +209,19 @@ func (s *Signer) Issue(sub string, typ phoneauth.TokenType, now time.Time) (phon
 // secret, exp after now (no leeway), nbf and iat (when present) not after
 // now + ClockSkew. It also requires the layout this service relies on: type
 // "access" or "refresh", a non-empty string sub and jti, and a numeric exp.
-// Other claims are allowed. It returns an error wrapping
-// phoneauth.ErrTokenExpired when a well-formed, correctly signed token is
-// past its exp, and one wrapping phoneauth.ErrTokenInvalid for anything
-// else.
+// Other claims are allowed. It is stricter than PyJWT about the encoding:
+// each segment must be canonical unpadded base64url (no other characters,
+// unused bits zero), and a header with "crit" is refused, as RFC 7515
+// requires of a parser that implements no extension. The claims' Ref says
+// whether Sign made the jti (see ref). It returns an error
+// wrapping phoneauth.ErrTokenExpired when a well-formed, correctly signed
+// token is past its exp, and one wrapping phoneauth.ErrTokenInvalid for
+// anything else.
 func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
+	// Go's base64 decoder skips newlines; a token has none.
+	if i := strings.IndexFunc(raw, notTokenChar); i >= 0 {
+		return phoneauth.Claims{}, fmt.Errorf("token: %w: byte %d is not base64url or '.'", phoneauth.ErrTokenInvalid, i)
+	}
 	t, err := s.parser.ParseWithClaims(raw, jwt.MapClaims{}, s.key)
 	if err != nil {
 		return phoneauth.Claims{}, fmt.Errorf("token: %w: %w", phoneauth.ErrTokenInvalid, err)
@@ -172,22 +230,39 @@ func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
 	if !ok {
 		return phoneauth.Claims{}, fmt.Errorf("token: %w: claims of type %T", phoneauth.ErrTokenInvalid, t.Claims)
 	}
-	return check(mc, now)
+	c, err := check(mc, now)
+	if err != nil {
+		return phoneauth.Claims{}, err
+	}
+	c.Ref = s.ref(c)
+	return c, nil
 }
 
-// key is the jwt.Keyfunc of Parse. The parser already refuses every
-// algorithm but HS256; checking again here keeps alg "none" and key
-// confusion out even if the parser options change.
+// notTokenChar reports whether r cannot appear in a compact JWS.
+func notTokenChar(r rune) bool {
+	return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
+}
+
+// key is the jwt.Keyfunc of Parse, which sees the header before the
+// signature is checked. The parser already refuses every algorithm but
+// HS256; checking again here keeps alg "none" and key confusion out even if
+// the parser options change. A "crit" header names extensions the token
+// must not be accepted without understanding; this parser understands
+// none.
 func (s *Signer) key(t *jwt.Token) (any, error) {
 	if t.Method != jwt.SigningMethodHS256 {
 		return nil, fmt.Errorf("unexpected signing method %q", t.Method.Alg())
 	}
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`header parameter "crit" is not supported`)
+	}
 	return s.secret, nil
 }
 
-// check validates the claims of a correctly signed token at now. Layout
-// comes first, so ErrTokenExpired is only ever reported for a token that
-// would otherwise be accepted.
+// check validates the claims of a correctly signed token at now and
+// returns them with only the jti in their Ref. Layout comes first, so
+// ErrTokenExpired is only ever reported for a token that would otherwise be
+// accepted.
 func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 	sub, err := text(mc, "sub")
 	if err != nil {
@@ -226,14 +301,16 @@ func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 	if exp <= sec {
 		return phoneauth.Claims{}, fmt.Errorf("token: %w", phoneauth.ErrTokenExpired)
 	}
-	return phoneauth.Claims{
-		Subject: sub,
-		TokenRecord: phoneauth.TokenRecord{
-			JTI:       jti,
-			Type:      phoneauth.TokenType(typ),
-			ExpiresAt: time.Unix(exp, 0),
-		},
-	}, nil
+	c := phoneauth.Claims{
+		Subject:   sub,
+		Type:      phoneauth.TokenType(typ),
+		ExpiresAt: time.Unix(exp, 0),
+		Ref:       phoneauth.TokenRef{JTI: jti},
+	}
+	if iat, ok, _ := seconds(mc, "iat"); ok {
+		c.IssuedAt = time.Unix(iat, 0)
+	}
+	return c, nil
 }
 
 // text returns claim name, which must be a non-empty string.

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash"
 	"regexp"
 	"slices"
@@ -49,13 +50,56 @@ func newSigner(t *testing.T, secret []byte) *token.Signer {
 	return s
 }
 
+// The session and generation of the tokens issue signs.
+const (
+	testSession    uint64 = 0x0123456789abcdef
+	testGeneration uint32 = 42
+)
+
+// issue signs a token of type typ as the service does, in session
+// testSession at generation testGeneration, issued at now and living the
+// type's TTL, and returns it with the claims Parse must return for it.
 func issue(t *testing.T, s *token.Signer, typ phoneauth.TokenType, now time.Time) phoneauth.Token {
 	t.Helper()
-	tok, err := s.Issue(subject, typ, now)
-	if err != nil {
-		t.Fatalf("Issue(%q): %v", typ, err)
+	ttl := accessTTL
+	if typ == phoneauth.TokenRefresh {
+		ttl = refreshTTL
 	}
-	return tok
+	c := phoneauth.Claims{
+		Subject:   subject,
+		Type:      typ,
+		IssuedAt:  now.Truncate(time.Second),
+		ExpiresAt: now.Truncate(time.Second).Add(ttl),
+		Ref:       phoneauth.TokenRef{Own: true, Session: testSession, Generation: testGeneration},
+	}
+	raw, err := s.Sign(c)
+	if err != nil {
+		t.Fatalf("Sign(%+v): %v", c, err)
+	}
+	c.Ref.JTI = jtiOf(t, raw)
+	return phoneauth.Token{Raw: raw, Claims: c}
+}
+
+// jtiOf returns the jti of raw, read without the package.
+func jtiOf(t *testing.T, raw string) string {
+	t.Helper()
+	_, payload, _ := segments(t, raw)
+	var c struct {
+		JTI string `json:"jti"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatalf("payload %s: %v", payload, err)
+	}
+	return c.JTI
+}
+
+// checkClaims fails t unless got and want are the same claims.
+func checkClaims(t *testing.T, what string, got, want phoneauth.Claims) {
+	t.Helper()
+	if got.Subject != want.Subject || got.Type != want.Type || got.Ref != want.Ref ||
+		!got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
 }
 
 // b64 is base64url without padding, as JWTs use it.
@@ -64,10 +108,32 @@ var b64 = base64.RawURLEncoding
 // forge signs header and payload with HMAC over newHash, independently of
 // golang-jwt.
 func forge(newHash func() hash.Hash, key []byte, header, payload string) string {
-	signing := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
+	return sign(newHash, key, b64.EncodeToString([]byte(header))+"."+b64.EncodeToString([]byte(payload)))
+}
+
+// sign appends to the encoded header.payload its HMAC signature over
+// newHash.
+func sign(newHash func() hash.Hash, key []byte, signing string) string {
 	m := hmac.New(newHash, key)
 	m.Write([]byte(signing))
 	return signing + "." + b64.EncodeToString(m.Sum(nil))
+}
+
+// nonCanonical returns base64url segment seg with an unused bit of its last
+// character set: the same bytes to a lenient decoder, another string.
+func nonCanonical(t *testing.T, seg string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(seg)%4 == 0 {
+		t.Fatalf("segment %q has no unused bits", seg)
+	}
+	i := strings.IndexByte(alphabet, seg[len(seg)-1])
+	if i < 0 {
+		t.Fatalf("segment %q does not end in a base64url character", seg)
+	}
+	// The lowest bit of the last character is unused whenever the
+	// length is not a multiple of 4.
+	return seg[:len(seg)-1] + string(alphabet[i^1])
 }
 
 // omit marks a claim to leave out in claimsJSON.
@@ -232,7 +298,7 @@ func TestNew(t *testing.T) {
 	})
 }
 
-func TestIssueLayout(t *testing.T) {
+func TestSignLayout(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t, testSecret)
 	now := issuedAt.Add(700 * time.Millisecond) // iat is truncated to the second
@@ -247,28 +313,86 @@ func TestIssueLayout(t *testing.T) {
 		t.Run(string(tt.typ)+" token has the flask-jwt-extended header, claim order and values", func(t *testing.T) {
 			t.Parallel()
 			tok := issue(t, s, tt.typ, now)
-			jti := checkLayout(t, tok.Raw, testSecret, tt.typ, subject, issuedAt.Unix(), tt.ttl)
-			want := phoneauth.TokenRecord{JTI: jti, Type: tt.typ, ExpiresAt: issuedAt.Add(tt.ttl)}
-			if got := tok.TokenRecord; !got.ExpiresAt.Equal(want.ExpiresAt) || got.JTI != want.JTI || got.Type != want.Type {
-				t.Errorf("Token record = %+v, want %+v", got, want)
-			}
+			checkLayout(t, tok.Raw, testSecret, tt.typ, subject, issuedAt.Unix(), tt.ttl)
 		})
 	}
 
-	t.Run("every token gets a fresh jti", func(t *testing.T) {
+	t.Run("the same claims give the same bytes", func(t *testing.T) {
 		t.Parallel()
-		a := issue(t, s, phoneauth.TokenAccess, issuedAt)
-		b := issue(t, s, phoneauth.TokenAccess, issuedAt)
-		if a.JTI == b.JTI {
-			t.Errorf("two tokens share jti %s", a.JTI)
+		a, b := issue(t, s, phoneauth.TokenRefresh, issuedAt), issue(t, s, phoneauth.TokenRefresh, issuedAt.Add(999*time.Millisecond))
+		if a.Raw != b.Raw {
+			t.Errorf("two signatures of the same claims differ:\n%s\n%s", a.Raw, b.Raw)
+		}
+	})
+
+	t.Run("tokens that differ in any claim the jti binds have distinct jtis", func(t *testing.T) {
+		t.Parallel()
+		base := phoneauth.Claims{Subject: subject, Type: phoneauth.TokenAccess, IssuedAt: issuedAt, ExpiresAt: issuedAt.Add(accessTTL),
+			Ref: phoneauth.TokenRef{Session: testSession, Generation: testGeneration}}
+		variants := []func(c *phoneauth.Claims){
+			func(*phoneauth.Claims) {},
+			func(c *phoneauth.Claims) { c.Type = phoneauth.TokenRefresh },
+			func(c *phoneauth.Claims) { c.Subject = "6ba7b810-9dad-41d1-80b4-00c04fd430c8" },
+			func(c *phoneauth.Claims) { c.IssuedAt = c.IssuedAt.Add(time.Second) },
+			func(c *phoneauth.Claims) { c.Ref.Session++ },
+			func(c *phoneauth.Claims) { c.Ref.Generation++ },
+		}
+		seen := map[string]int{}
+		for i, change := range variants {
+			c := base
+			change(&c)
+			raw, err := s.Sign(c)
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+			jti := jtiOf(t, raw)
+			if j, dup := seen[jti]; dup {
+				t.Errorf("variants %d and %d share jti %s", j, i, jti)
+			}
+			seen[jti] = i
 		}
 	})
 }
 
-func TestIssueRefuses(t *testing.T) {
+func TestIssue(t *testing.T) {
 	t.Parallel()
 	s := newSigner(t, testSecret)
-	tests := []struct {
+
+	t.Run("writes the flask-jwt-extended layout with the TTLs given to New", func(t *testing.T) {
+		t.Parallel()
+		for _, tt := range []struct {
+			typ phoneauth.TokenType
+			ttl time.Duration
+		}{{phoneauth.TokenAccess, accessTTL}, {phoneauth.TokenRefresh, refreshTTL}} {
+			tok, err := s.Issue(subject, tt.typ, issuedAt.Add(700*time.Millisecond))
+			if err != nil {
+				t.Fatalf("Issue: %v", err)
+			}
+			jti := checkLayout(t, tok.Raw, testSecret, tt.typ, subject, issuedAt.Unix(), tt.ttl)
+			want := phoneauth.Claims{Subject: subject, Type: tt.typ, IssuedAt: issuedAt, ExpiresAt: issuedAt.Add(tt.ttl),
+				Ref: phoneauth.TokenRef{JTI: jti}}
+			checkClaims(t, "Issue's claims", tok.Claims, want)
+			got, err := s.Parse(tok.Raw, issuedAt)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			checkClaims(t, "Parse of an issued token (not the service's own)", got, want)
+		}
+	})
+
+	t.Run("every token gets a fresh jti", func(t *testing.T) {
+		t.Parallel()
+		a, errA := s.Issue(subject, phoneauth.TokenAccess, issuedAt)
+		b, errB := s.Issue(subject, phoneauth.TokenAccess, issuedAt)
+		if errA != nil || errB != nil {
+			t.Fatalf("Issue: %v, %v", errA, errB)
+		}
+		if a.Ref.JTI == b.Ref.JTI {
+			t.Errorf("two tokens share jti %s", a.Ref.JTI)
+		}
+	})
+
+	for _, tt := range []struct {
 		name string
 		sub  string
 		typ  phoneauth.TokenType
@@ -276,12 +400,92 @@ func TestIssueRefuses(t *testing.T) {
 		{"an empty subject", "", phoneauth.TokenAccess},
 		{"an unknown type", subject, "id"},
 		{"an empty type", subject, ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	} {
+		t.Run("refuses "+tt.name, func(t *testing.T) {
 			t.Parallel()
 			if tok, err := s.Issue(tt.sub, tt.typ, issuedAt); err == nil {
 				t.Fatalf("Issue(%q, %q) = %+v, want an error", tt.sub, tt.typ, tok)
+			}
+		})
+	}
+}
+
+func TestSignRefuses(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, testSecret)
+	valid := phoneauth.Claims{Subject: subject, Type: phoneauth.TokenAccess, IssuedAt: issuedAt, ExpiresAt: issuedAt.Add(accessTTL)}
+	for _, tt := range []struct {
+		name   string
+		change func(c *phoneauth.Claims)
+	}{
+		{"an empty subject", func(c *phoneauth.Claims) { c.Subject = "" }},
+		{"an unknown type", func(c *phoneauth.Claims) { c.Type = "id" }},
+		{"an empty type", func(c *phoneauth.Claims) { c.Type = "" }},
+		{"a generation above MaxGeneration", func(c *phoneauth.Claims) { c.Ref.Generation = phoneauth.MaxGeneration + 1 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := valid
+			tt.change(&c)
+			if raw, err := s.Sign(c); err == nil {
+				t.Fatalf("Sign(%+v) = %s, want an error", c, raw)
+			}
+		})
+	}
+}
+
+func TestParseTellsOwnJTIs(t *testing.T) {
+	t.Parallel()
+	s := newSigner(t, testSecret)
+	for _, ref := range []phoneauth.TokenRef{
+		{Session: 0, Generation: 0},
+		{Session: 1<<64 - 1, Generation: phoneauth.MaxGeneration},
+		{Session: 0x8000000000000001, Generation: 1},
+		{Session: testSession, Generation: 1 << 23},
+	} {
+		t.Run(fmt.Sprintf("session %x generation %d comes back", ref.Session, ref.Generation), func(t *testing.T) {
+			t.Parallel()
+			c := phoneauth.Claims{Subject: subject, Type: phoneauth.TokenRefresh, IssuedAt: issuedAt, ExpiresAt: issuedAt.Add(refreshTTL), Ref: ref}
+			raw, err := s.Sign(c)
+			if err != nil {
+				t.Fatalf("Sign: %v", err)
+			}
+			checkLayout(t, raw, testSecret, phoneauth.TokenRefresh, subject, issuedAt.Unix(), refreshTTL)
+			got, err := s.Parse(raw, issuedAt)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			c.Ref.Own, c.Ref.JTI = true, jtiOf(t, raw)
+			checkClaims(t, "Parse", got, c)
+		})
+	}
+
+	// Tokens with the jti of a signed token, re-signed with the secret but
+	// other claims: only a holder of the secret could make them, and none
+	// is the service's own.
+	own := issue(t, s, phoneauth.TokenAccess, issuedAt)
+	jti := own.Ref.JTI
+	for _, tt := range []struct {
+		name    string
+		changes map[string]any
+	}{
+		{"another type", map[string]any{"jti": jti, "type": "refresh"}},
+		{"another subject", map[string]any{"jti": jti, "sub": "6ba7b810-9dad-41d1-80b4-00c04fd430c8"}},
+		{"another iat", map[string]any{"jti": jti, "iat": issuedAt.Unix() - 1}},
+		{"no iat", map[string]any{"jti": jti, "iat": omit{}}},
+		{"the jti in capitals", map[string]any{"jti": strings.ToUpper(jti)}},
+		{"the jti without hyphens", map[string]any{"jti": strings.ReplaceAll(jti, "-", "")}},
+		{"a random jti", map[string]any{"jti": "1b4e28ba-2fa1-41d2-883f-0016d3cca427"}},
+	} {
+		t.Run("a token with "+tt.name+" is not the service's own", func(t *testing.T) {
+			t.Parallel()
+			raw := forge(sha256.New, testSecret, wantHeader, claimsJSON(t, tt.changes))
+			got, err := s.Parse(raw, issuedAt)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if want := (phoneauth.TokenRef{JTI: jtiOf(t, raw)}); got.Ref != want {
+				t.Errorf("Parse: Ref = %+v, want %+v", got.Ref, want)
 			}
 		})
 	}
@@ -296,26 +500,23 @@ func TestParseAccepts(t *testing.T) {
 	forged := func(changes map[string]any) string {
 		return forge(sha256.New, testSecret, wantHeader, claimsJSON(t, changes))
 	}
+	random := func(iat time.Time) phoneauth.Claims {
+		return phoneauth.Claims{Subject: subject, Type: phoneauth.TokenAccess, IssuedAt: iat, ExpiresAt: exp,
+			Ref: phoneauth.TokenRef{JTI: "1b4e28ba-2fa1-41d2-883f-0016d3cca427"}}
+	}
 	tests := []struct {
 		name string
 		raw  string
 		now  time.Time
 		want phoneauth.Claims
 	}{
-		{"an issued access token at its iat", access.Raw, issuedAt,
-			phoneauth.Claims{Subject: subject, TokenRecord: access.TokenRecord}},
-		{"an issued refresh token at its iat", refresh.Raw, issuedAt,
-			phoneauth.Claims{Subject: subject, TokenRecord: refresh.TokenRecord}},
-		{"an access token in its last second", access.Raw, exp.Add(-time.Nanosecond),
-			phoneauth.Claims{Subject: subject, TokenRecord: access.TokenRecord}},
-		{"a token minted by an instance whose clock is ClockSkew ahead", access.Raw, issuedAt.Add(-token.ClockSkew),
-			phoneauth.Claims{Subject: subject, TokenRecord: access.TokenRecord}},
-		{"extra claims", forged(map[string]any{"csrf": "x", "roles": []string{"a"}}), issuedAt,
-			phoneauth.Claims{Subject: subject, TokenRecord: phoneauth.TokenRecord{JTI: "1b4e28ba-2fa1-41d2-883f-0016d3cca427", Type: "access", ExpiresAt: exp}}},
-		{"no nbf, iat or fresh", forged(map[string]any{"nbf": omit{}, "iat": omit{}, "fresh": omit{}}), issuedAt,
-			phoneauth.Claims{Subject: subject, TokenRecord: phoneauth.TokenRecord{JTI: "1b4e28ba-2fa1-41d2-883f-0016d3cca427", Type: "access", ExpiresAt: exp}}},
-		{"a fractional exp, truncated as PyJWT does", forged(map[string]any{"exp": float64(exp.Unix()) + 0.9}), issuedAt,
-			phoneauth.Claims{Subject: subject, TokenRecord: phoneauth.TokenRecord{JTI: "1b4e28ba-2fa1-41d2-883f-0016d3cca427", Type: "access", ExpiresAt: exp}}},
+		{"a signed access token at its iat", access.Raw, issuedAt, access.Claims},
+		{"a signed refresh token at its iat", refresh.Raw, issuedAt, refresh.Claims},
+		{"an access token in its last second", access.Raw, exp.Add(-time.Nanosecond), access.Claims},
+		{"a token minted by an instance whose clock is ClockSkew ahead", access.Raw, issuedAt.Add(-token.ClockSkew), access.Claims},
+		{"extra claims", forged(map[string]any{"csrf": "x", "roles": []string{"a"}}), issuedAt, random(issuedAt)},
+		{"no nbf, iat or fresh", forged(map[string]any{"nbf": omit{}, "iat": omit{}, "fresh": omit{}}), issuedAt, random(time.Time{})},
+		{"a fractional exp, truncated as PyJWT does", forged(map[string]any{"exp": float64(exp.Unix()) + 0.9}), issuedAt, random(issuedAt)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,9 +525,7 @@ func TestParseAccepts(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if got.Subject != tt.want.Subject || got.JTI != tt.want.JTI || got.Type != tt.want.Type || !got.ExpiresAt.Equal(tt.want.ExpiresAt) {
-				t.Errorf("Parse = %+v, want %+v", got, tt.want)
-			}
+			checkClaims(t, "Parse", got, tt.want)
 		})
 	}
 }
@@ -351,6 +550,15 @@ func TestParseRefuses(t *testing.T) {
 	flipped[0] ^= 1
 	tamperedSig := parts[0] + "." + parts[1] + "." + b64.EncodeToString(flipped)
 	valid := claimsJSON(t, nil)
+	// A payload whose encoding ends in unused bits, made non-canonical and
+	// then correctly signed.
+	var loosePayload string
+	for pad := ""; ; pad += "x" {
+		if seg := b64.EncodeToString([]byte(claimsJSON(t, map[string]any{"pad": pad}))); len(seg)%4 != 0 {
+			loosePayload = sign(sha256.New, testSecret, b64.EncodeToString([]byte(wantHeader))+"."+nonCanonical(t, seg))
+			break
+		}
+	}
 
 	tests := []struct {
 		name string
@@ -393,6 +601,11 @@ func TestParseRefuses(t *testing.T) {
 		{"two segments", parts[0] + "." + parts[1], issuedAt, phoneauth.ErrTokenInvalid},
 		{"four segments", access.Raw + "." + parts[2], issuedAt, phoneauth.ErrTokenInvalid},
 		{"padded base64", parts[0] + "." + parts[1] + "." + base64.URLEncoding.EncodeToString(sig), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a signature with a non-zero unused bit", parts[0] + "." + parts[1] + "." + nonCanonical(t, parts[2]), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a correctly signed payload with a non-zero unused bit", loosePayload, issuedAt, phoneauth.ErrTokenInvalid},
+		{"a correctly signed payload with a newline inside", sign(sha256.New, testSecret, parts[0]+"."+parts[1][:10]+"\n"+parts[1][10:]), issuedAt, phoneauth.ErrTokenInvalid},
+		{"a crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":["exp"],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
+		{"an empty crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":[],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -48,8 +48,10 @@ var (
 		"MaxAttempts":   "PHONEAUTH_MAX_ATTEMPTS",
 		"AccessTTL":     "PHONEAUTH_ACCESS_TTL",
 		"RefreshTTL":    "PHONEAUTH_REFRESH_TTL",
-		"IPRateLimit":   "PHONEAUTH_IP_RATE_LIMIT",
-		"SMSPerHour":    "PHONEAUTH_SMS_PER_HOUR",
+
+		"RefreshReuseGrace": "PHONEAUTH_REFRESH_REUSE_GRACE",
+		"IPRateLimit":       "PHONEAUTH_IP_RATE_LIMIT",
+		"SMSPerHour":        "PHONEAUTH_SMS_PER_HOUR",
 
 		"IPVerifyRateLimit": "PHONEAUTH_IP_VERIFY_RATE_LIMIT",
 		"LockoutThreshold":  "PHONEAUTH_LOCKOUT_THRESHOLD",
@@ -99,6 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	p.integer("PHONEAUTH_MAX_ATTEMPTS", &c.Policy.MaxAttempts)
 	p.duration("PHONEAUTH_ACCESS_TTL", &c.Policy.AccessTTL)
 	p.duration("PHONEAUTH_REFRESH_TTL", &c.Policy.RefreshTTL)
+	p.duration("PHONEAUTH_REFRESH_REUSE_GRACE", &c.Policy.RefreshReuseGrace)
 	p.integer("PHONEAUTH_IP_RATE_LIMIT", &c.Policy.IPRateLimit)
 	p.integer("PHONEAUTH_SMS_PER_HOUR", &c.Policy.SMSPerHour)
 	p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", &c.Policy.IPVerifyRateLimit)

@@ -80,6 +80,8 @@ func testFleet(t *testing.T, b backends) {
 	f := newFleet(t, buildService(t), b, 3, 10*time.Second, map[string]string{
 		"PHONEAUTH_MAX_ATTEMPTS":  strconv.Itoa(fleetMaxAttempts),
 		"PHONEAUTH_IP_RATE_LIMIT": "5",
+		// A replayed refresh token must revoke its session at once.
+		"PHONEAUTH_REFRESH_REUSE_GRACE": "0s",
 	})
 
 	// Every scenario runs at the same time, so the instances serve them
