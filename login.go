@@ -61,9 +61,13 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	// less than LoginThrottle ago and not used refuses a new one.
 	pendingSince, err := s.store.PutLoginChallenge(ctx, s.newChallenge(PurposeLogin, id, u.ID, code, now), now.Add(-s.policy.LoginThrottle))
 	if errors.Is(err, ErrLoginPending) {
+		wait := s.policy.LoginThrottle
+		if !pendingSince.IsZero() {
+			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
+		}
 		return PendingLogin{}, &ThrottledError{
 			Limit:      LimitLoginPending,
-			RetryAfter: max(pendingSince.Add(s.policy.LoginThrottle).Sub(now), time.Second),
+			RetryAfter: max(wait, time.Second),
 			Err:        err,
 			UserID:     u.ID,
 		}

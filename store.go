@@ -35,9 +35,9 @@ type Store interface {
 	// PutLoginChallenge makes c the login challenge of c.UserID, replacing
 	// the earlier one, unless that one is unconsumed and was created after
 	// notBefore: then it changes nothing and returns the earlier one's
-	// CreatedAt with ErrLoginPending. The login throttle is kept here, in
-	// the database, so no restart or limiter flush frees it. Errors:
-	// ErrLoginPending, ErrUserNotFound.
+	// CreatedAt (zero if the store cannot tell) with ErrLoginPending. The
+	// login throttle is kept here, in the database, so no restart or
+	// limiter flush frees it. Errors: ErrLoginPending, ErrUserNotFound.
 	PutLoginChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 
 	// DeleteChallenge deletes challenge id if it exists.

@@ -574,7 +574,7 @@ func benchRefresh(b *testing.B, st phoneauth.Store) {
 	h := newHarness(b, harnessOptions{store: st})
 	sessions := make([]string, 64) // more than the parallel clients
 	for i := range sessions {
-		_, _, sessions[i] = h.signIn(fmt.Sprintf("+1415%07d", i))
+		_, _, sessions[i] = h.signIn(fmt.Sprintf("+1415%03d%04d", 200+i/10000, i%10000))
 	}
 	var next atomic.Int64
 	b.SetParallelism(8)

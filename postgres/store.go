@@ -109,40 +109,38 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// PutLoginChallenge implements phoneauth.Store. The upsert replaces the
-// login challenge unless it is unconsumed and newer than notBefore; when it
-// does not, it has still locked the row it found, so the second statement
-// of the transaction reads the pending challenge's age, even one committed
-// while the first waited for it. The foreign key on users tells an unknown
-// user.
+// PutLoginChallenge implements phoneauth.Store in one statement: the
+// upsert replaces the login challenge unless it is unconsumed and newer
+// than notBefore, and the outer query reports whether it did, with the age
+// of the challenge that refused it. That age is read from the statement's
+// snapshot: a pending challenge committed by a concurrent login while this
+// one waited is not in it, and then the refusal carries no age (the caller
+// waits a whole throttle). The foreign key on users tells an unknown user.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const put = `
-INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
-VALUES ($1, $2, 'login', $3, $4, $5)
-ON CONFLICT (user_id, purpose) DO UPDATE SET
-	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
-	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6`
-	var pendingSince time.Time
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
-		if hasCode(err, codeForeignKey) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil || tag.RowsAffected() > 0 {
-			return err
-		}
-		err = tx.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = 'login'`,
-			c.UserID).Scan(&pendingSince)
-		if err != nil {
-			return err
-		}
-		return phoneauth.ErrLoginPending
-	})
-	if err != nil {
-		return pendingSince.UTC(), s.fail(ctx, "put login challenge", err)
+	const q = `
+WITH put AS (
+	INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
+	VALUES ($1, $2, 'login', $3, $4, $5)
+	ON CONFLICT (user_id, purpose) DO UPDATE SET
+		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
+		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6
+	RETURNING 1
+)
+SELECT EXISTS (SELECT 1 FROM put),
+	(SELECT created_at FROM challenges WHERE user_id = $2 AND purpose = 'login')`
+	var put bool
+	var pendingSince *time.Time
+	err := s.pool.QueryRow(ctx, q, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore).Scan(&put, &pendingSince)
+	switch {
+	case hasCode(err, codeForeignKey):
+		return time.Time{}, phoneauth.ErrUserNotFound
+	case err != nil:
+		return time.Time{}, s.fail(ctx, "put login challenge", err)
+	case !put:
+		return orZero(pendingSince), phoneauth.ErrLoginPending
 	}
 	return time.Time{}, nil
 }
