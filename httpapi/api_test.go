@@ -2,9 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -696,4 +699,95 @@ func TestRegistrationIsUndoneWhenItsReplyIsLost(t *testing.T) {
 	want(t, "register during the fault", h.post("/auth/api/Register/", map[string]any{"phonenumber": phone}), 503, errBody("Service unavailable"))
 	st.lose.Store(false)
 	h.register(phone)
+}
+
+// brokenStore fails registrations with an error no row of the error table
+// knows: a bug, not an outage.
+type brokenStore struct{ phoneauth.Store }
+
+func (brokenStore) Register(context.Context, phoneauth.User, phoneauth.Challenge, time.Time) error {
+	return errors.New("disk on fire")
+}
+
+// downLimiter answers everything but says, when pinged, that its backend
+// does not answer.
+type downLimiter struct{ phoneauth.Limiter }
+
+func (downLimiter) Ping(context.Context) error {
+	return fmt.Errorf("ping: %w", phoneauth.ErrUnavailable)
+}
+
+func TestHeadersOfEveryKindOfAnswer(t *testing.T) {
+	t.Parallel()
+	register := func(h *harness) response {
+		return h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550270"})
+	}
+	tests := []struct {
+		name   string
+		opts   func(t *testing.T) harnessOptions
+		setup  func(h *harness)
+		do     func(h *harness) response
+		status int
+		body   map[string]any
+		header map[string]string // besides nosniff; Retry-After and Allow are absent unless named
+	}{
+		{name: "200", do: register, status: 200},
+		{name: "400 malformed JSON", do: func(h *harness) response {
+			return h.do("POST", "/auth/api/Register/", "application/json", "{", nil)
+		}, status: 400, body: errBody("Malformed JSON")},
+		{name: "404 unknown path", do: func(h *harness) response {
+			return h.do("GET", "/nope", "", "", nil)
+		}, status: 404, body: errBody("Not found")},
+		{name: "405 wrong method", do: func(h *harness) response {
+			return h.do("DELETE", "/auth/api/login/", "", "", nil)
+		}, status: 405, body: errBody("Method not allowed"), header: map[string]string{"Allow": "POST"}},
+		{name: "413 body too large", do: func(h *harness) response {
+			return h.do("POST", "/auth/api/login/", "application/json", `{"phone":"`+strings.Repeat("1", 17<<10)+`"}`, nil)
+		}, status: 413, body: errBody("Request body too large")},
+		{name: "429 per-IP limit", opts: func(*testing.T) harnessOptions {
+			return harnessOptions{policy: func(p *phoneauth.Policy) { p.IPRateLimit = 1 }}
+		}, setup: func(h *harness) { h.register("+14155550271") },
+			do: register, status: 429, body: errBody("Too many requests, try again later"), header: map[string]string{"Retry-After": "60"}},
+		{name: "500 unknown failure", opts: func(t *testing.T) harnessOptions {
+			return harnessOptions{store: brokenStore{openSQLite(t)}}
+		}, do: register, status: 500, body: errBody("Internal error")},
+		{name: "502 SMS refused", setup: func(h *harness) { h.sender.Fail(true) },
+			do: register, status: 502, body: errBody("Could not send SMS, try again")},
+		{name: "503 from the error table", opts: func(t *testing.T) harnessOptions {
+			st := &lostReplyStore{Store: openSQLite(t)}
+			st.lose.Store(true)
+			return harnessOptions{store: st}
+		}, do: register, status: 503, body: errBody("Service unavailable"), header: map[string]string{"Retry-After": "2"}},
+		{name: "503 from readiness", opts: func(*testing.T) harnessOptions {
+			return harnessOptions{limiter: func(l phoneauth.Limiter) phoneauth.Limiter { return downLimiter{l} }}
+		}, do: func(h *harness) response { return h.do("GET", "/readyz", "", "", nil) },
+			status: 503, body: map[string]any{"checks": map[string]any{"database": "ok", "limiter": "unavailable"}, "status": "unavailable"},
+			header: map[string]string{"Retry-After": "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var o harnessOptions
+			if tt.opts != nil {
+				o = tt.opts(t)
+			}
+			h := newHarness(t, o)
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			r := tt.do(h)
+			want(t, tt.name, r, tt.status, tt.body)
+			wantHeader := map[string]string{"X-Content-Type-Options": "nosniff", "Retry-After": "", "Allow": ""}
+			maps.Copy(wantHeader, tt.header)
+			for k, v := range wantHeader {
+				var want []string
+				if v != "" {
+					want = []string{v}
+				}
+				if got := r.header.Values(k); !slices.Equal(got, want) {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
 }

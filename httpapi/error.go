@@ -62,7 +62,7 @@ var errorTable = []errorResponse{
 	{is(phoneauth.ErrTokenReused), http.StatusUnauthorized, message("Refresh token was already used; the session has been revoked"), nil},
 	{is(phoneauth.ErrTokenRevoked), http.StatusUnauthorized, message("Token has been revoked"), nil},
 	{is(phoneauth.ErrTokenUnknownUser), http.StatusUnauthorized, message("Token subject is not a known user"), nil},
-	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), nil},
+	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), withUnavailableRetryAfter},
 	// Anything else is a failure whose cause stays in the log.
 	{func(error) bool { return true }, http.StatusInternalServerError, message("Internal error"), nil},
 }
@@ -114,6 +114,17 @@ func withRetryAfter(err error, h http.Header) {
 	if errors.As(err, &t) {
 		h.Set("Retry-After", retryAfter(t.RetryAfter))
 	}
+}
+
+// unavailableRetryAfter is the Retry-After of every 503: a database or
+// Redis outage the pools recover from, or a burst of SMS sends that
+// filled every send slot, is usually over within a few seconds, and a
+// client told to wait longer would only be kept waiting.
+const unavailableRetryAfter = 2 * time.Second
+
+// withUnavailableRetryAfter sets the Retry-After of a 503.
+func withUnavailableRetryAfter(_ error, h http.Header) {
+	h.Set("Retry-After", retryAfter(unavailableRetryAfter))
 }
 
 // retryAfter renders d as whole seconds, rounded up, at least 1.

@@ -111,8 +111,9 @@ func (r response) str(key string) string {
 	return s
 }
 
-// do sends a request with a raw body and decodes the JSON answer; every
-// answer must be JSON.
+// do sends a request with a raw body and decodes the JSON answer. Every
+// answer must be JSON and carry X-Content-Type-Options: nosniff, and every
+// 503 Retry-After: 2.
 func (h *harness) do(method, path, contentType, body string, header map[string]string) response {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewBufferString(body))
@@ -132,6 +133,13 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 	defer res.Body.Close()
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		h.t.Fatalf("%s %s: Content-Type = %q, want application/json", method, path, ct)
+	}
+	// Every answer of every test holds to the rules of every answer.
+	if got := res.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+		h.t.Errorf("%s %s: X-Content-Type-Options = %q, want [nosniff]", method, path, got)
+	}
+	if got := res.Header.Get("Retry-After"); res.StatusCode == http.StatusServiceUnavailable && got != "2" {
+		h.t.Errorf("%s %s: 503 with Retry-After %q, want 2", method, path, got)
 	}
 	out := response{status: res.StatusCode, header: res.Header}
 	if err := json.NewDecoder(res.Body).Decode(&out.body); err != nil {
