@@ -791,3 +791,100 @@ func TestHeadersOfEveryKindOfAnswer(t *testing.T) {
 		})
 	}
 }
+
+// stallingStore holds the first registration until its request's context
+// ends, then hands SQLite the cancelled context: a slow database call
+// whose client went away.
+type stallingStore struct {
+	phoneauth.Store
+	arrived chan<- struct{}
+	stalled atomic.Bool
+}
+
+func (s *stallingStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
+	if s.stalled.CompareAndSwap(false, true) {
+		s.arrived <- struct{}{}
+		<-ctx.Done()
+	}
+	return s.Store.Register(ctx, u, c, now)
+}
+
+// stallingSender holds the first send until its request's context ends,
+// then fails as the webhook provider does: a slow SMS gateway whose client
+// went away.
+type stallingSender struct {
+	phoneauth.Sender
+	arrived chan<- struct{}
+	stalled atomic.Bool
+}
+
+func (s *stallingSender) Send(ctx context.Context, m phoneauth.Message) error {
+	if s.stalled.CompareAndSwap(false, true) {
+		s.arrived <- struct{}{}
+		<-ctx.Done()
+		return fmt.Errorf("sms webhook: post to http://127.0.0.1: %w", ctx.Err())
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+func TestClientGoneIsNoFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts func(t *testing.T, arrived chan<- struct{}) harnessOptions
+	}{
+		{"while the database answers", func(t *testing.T, arrived chan<- struct{}) harnessOptions {
+			return harnessOptions{store: &stallingStore{Store: openSQLite(t), arrived: arrived}}
+		}},
+		{"while the SMS is sent", func(_ *testing.T, arrived chan<- struct{}) harnessOptions {
+			return harnessOptions{sender: func(s phoneauth.Sender) phoneauth.Sender {
+				return &stallingSender{Sender: s, arrived: arrived}
+			}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const phone = "+14155550280"
+			arrived := make(chan struct{}, 1)
+			logs := &logLines{}
+			o := tt.opts(t, arrived)
+			o.log = logs
+			h := newHarness(t, o)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/auth/api/Register/", strings.NewReader(`{"phonenumber":"`+phone+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			done := make(chan error, 1)
+			go func() {
+				res, err := h.srv.Client().Do(req)
+				if err == nil {
+					res.Body.Close()
+				}
+				done <- err
+			}()
+
+			within(t, "request reaching the stall", arrived)
+			cancel()
+
+			if err := within(t, "client giving up", done); !errors.Is(err, context.Canceled) {
+				t.Fatalf("client: %v, want context.Canceled", err)
+			}
+			line := logs.await(t, func(rec map[string]any) bool { return rec["msg"] == "request" })
+			if line["level"] != "INFO" || line["status"] != float64(499) {
+				t.Errorf("request line = %v, want level INFO, status 499", line)
+			}
+			logs.await(t, func(rec map[string]any) bool { return rec["msg"] == "client went away" && rec["level"] == "DEBUG" })
+			for _, rec := range logs.records(t) {
+				if rec["level"] == "ERROR" {
+					t.Errorf("ERROR line for a client gone: %v", rec)
+				}
+			}
+			// The abandoned request left nothing behind.
+			h.register(phone)
+		})
+	}
+}

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,9 +26,11 @@ type errorResponse struct {
 // errorTable is the one table from error to response, tried in order: the
 // first row that matches answers. Order matters where errors wrap others:
 // a *phoneauth.ThrottledError of LimitAttempts wraps ErrTooManyAttempts and
-// ErrCodeWrong, so the limits come first. Rows with a status of 500 or more
-// log the error.
+// ErrCodeWrong, so the limits come first; a request whose client went away
+// comes before all, as whatever it failed with is only that. Rows with a
+// status of 500 or more log the error; a client gone, at Debug level.
 var errorTable = []errorResponse{
+	{is(errClientGone), statusClientClosed, message("Client closed request"), nil},
 	{throttled(phoneauth.LimitLoginPending), http.StatusTooManyRequests,
 		fixed(map[string]string{"message": "User already have a request for login"}), withRetryAfter},
 	{throttled(phoneauth.LimitIP), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
@@ -68,14 +72,23 @@ var errorTable = []errorResponse{
 }
 
 // writeError is the only writer of error responses: it answers with the
-// first row of errorTable that matches err.
+// first row of errorTable that matches err. An error that is the request's
+// own context cancelled, because its client went away, is marked
+// errClientGone first: no failure of the service, and nobody reads the
+// answer.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %w", errClientGone, err)
+	}
 	for _, row := range errorTable {
 		if !row.match(err) {
 			continue
 		}
-		if row.status >= 500 {
+		switch {
+		case row.status >= 500:
 			log.ErrorContext(r.Context(), "request failed", "err", err)
+		case row.status == statusClientClosed:
+			log.DebugContext(r.Context(), "client went away", "err", err)
 		}
 		if row.header != nil {
 			row.header(err, w.Header())
@@ -136,7 +149,13 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(s, 10)
 }
 
+// statusClientClosed is the status of a request whose client went away
+// before the answer, as nginx logs it: no client sees it, the request log
+// line does.
+const statusClientClosed = 499
+
 var (
+	errClientGone    = errors.New("client went away")
 	errNotJSON       = errors.New("request is not JSON")
 	errTooLarge      = errors.New("request body too large")
 	errBadAuthHeader = errors.New("malformed Authorization header")

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +43,10 @@ type harnessOptions struct {
 	store phoneauth.Store
 	// limiter, if set, wraps the in-memory limiter, to inject faults.
 	limiter func(phoneauth.Limiter) phoneauth.Limiter
+	// sender, if set, wraps the recording sender.
+	sender func(phoneauth.Sender) phoneauth.Sender
+	// log, if set, receives the service's log as JSON lines, Debug and up.
+	log io.Writer
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -61,14 +67,21 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	sender := &phoneauthtest.Sender{}
+	var send phoneauth.Sender = sender
+	if o.sender != nil {
+		send = o.sender(sender)
+	}
 	var limiter phoneauth.Limiter = inmem.New(inmem.WithClock(clock.Now))
 	if o.limiter != nil {
 		limiter = o.limiter(limiter)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log != nil {
+		log = slog.New(slog.NewJSONHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	svc, err := phoneauth.New(phoneauth.Deps{
 		Store:   st,
-		Sender:  sender,
+		Sender:  send,
 		Limiter: limiter,
 		Tokens:  signer,
 		Policy:  policy,
@@ -242,4 +255,62 @@ func (h *harness) signIn(phone string) (userID, access, refresh string) {
 		h.t.Fatalf("login verify %s: %d %v", phone, r.status, r.body)
 	}
 	return userID, r.str("access_token"), r.str("refresh_token")
+}
+
+// logLines is a log destination that tests read while the server writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// records returns the JSON lines written so far.
+func (l *logLines) records(t testing.TB) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var recs []map[string]any
+	for line := range strings.Lines(l.buf.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// await returns the first record match accepts, failing t if none comes
+// within 10 s.
+func (l *logLines) await(t testing.TB, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, rec := range l.records(t) {
+			if match(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("log line never came")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// within fails t unless ch delivers within 10 s.
+func within[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing within 10 s", what)
+		panic("unreachable")
+	}
 }
