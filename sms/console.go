@@ -3,6 +3,8 @@ package sms
 import (
 	"context"
 	"log/slog"
+	"net/netip"
+	"strings"
 
 	"github.com/phoneauth/phoneauth"
 )
@@ -36,4 +38,15 @@ func (c *Console) Send(ctx context.Context, m phoneauth.Message) error {
 		slog.String("text", m.Text),
 	)
 	return nil
+}
+
+// loopback reports whether host, a host name or IP address, is this
+// machine's own: an address of 127.0.0.0/8 or ::1, or the name localhost,
+// which resolvers keep for loopback (RFC 6761).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }

@@ -19,19 +19,20 @@ import (
 
 // config is every PHONEAUTH_* setting, read once by loadConfig.
 type config struct {
-	Addr           string
-	DatabaseURL    string
-	JWTSecret      []byte // empty: generated and kept beside the SQLite file
-	SMSProvider    string
-	WebhookURL     string
-	WebhookSecret  string
-	Region         string
-	Policy         phoneauth.Policy
-	RedisURL       string
-	RedisPrefix    string
-	TrustedProxies []netip.Prefix
-	DB             postgres.Options // MaxConns and StatementTimeout from the environment
-	LogFormat      string
+	Addr             string
+	DatabaseURL      string
+	JWTSecret        []byte // empty: generated and kept beside the SQLite file
+	SMSProvider      string
+	WebhookURL       string
+	WebhookSecret    string
+	WebhookAllowHTTP bool
+	Region           string
+	Policy           phoneauth.Policy
+	RedisURL         string
+	RedisPrefix      string
+	TrustedProxies   []netip.Prefix
+	DB               postgres.Options // MaxConns and StatementTimeout from the environment
+	LogFormat        string
 }
 
 // policyVars, dbVars and webhookVars name the variable behind each field
@@ -53,8 +54,9 @@ var (
 		"StatementTimeout": "PHONEAUTH_DB_STATEMENT_TIMEOUT",
 	}
 	webhookVars = map[string]string{
-		"URL":    "PHONEAUTH_SMS_WEBHOOK_URL",
-		"Secret": "PHONEAUTH_SMS_WEBHOOK_SECRET",
+		"URL":       "PHONEAUTH_SMS_WEBHOOK_URL",
+		"Secret":    "PHONEAUTH_SMS_WEBHOOK_SECRET",
+		"AllowHTTP": "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP",
 	}
 )
 
@@ -91,6 +93,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
 		return p.quoted(policyVars[e.Field], e.Problem)
 	})
+	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.WebhookAllowHTTP)
 	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
 	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
 	failFields(&p, c.DB.Validate(), func(e *postgres.OptionsError) (string, string) {
@@ -105,10 +108,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	switch c.SMSProvider {
 	case "console":
 	case "webhook":
-		webhook := sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret}
-		failFields(&p, webhook.Validate(), func(e *sms.ConfigError) (string, string) {
-			if e.Field == "URL" && c.WebhookURL == "" {
+		failFields(&p, c.webhook().Validate(), func(e *sms.ConfigError) (string, string) {
+			switch {
+			case e.Field == "URL" && c.WebhookURL == "":
 				return webhookVars[e.Field], e.Problem + " when PHONEAUTH_SMS_PROVIDER=webhook"
+			case e.AllowedBy != "":
+				return webhookVars[e.Field], e.Problem + " (or set " + webhookVars[e.AllowedBy] + "=true)"
 			}
 			return webhookVars[e.Field], e.Problem
 		})
@@ -151,6 +156,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// webhook is the configuration of the webhook SMS provider.
+func (c config) webhook() sms.WebhookConfig {
+	return sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret, AllowHTTP: c.WebhookAllowHTTP}
 }
 
 // postgres reports whether the database is PostgreSQL.
@@ -247,6 +257,20 @@ func (p *envParser) duration(name string, d *time.Duration) {
 		return
 	}
 	*d = parsed
+}
+
+// boolean sets *b to variable name, if set and true or false.
+func (p *envParser) boolean(name string, b *bool) {
+	v := p.getenv(name)
+	if v == "" {
+		return
+	}
+	parsed, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("%q is not true or false", v))
+		return
+	}
+	*b = parsed
 }
 
 // integer sets *n to variable name, if set and a whole number.

@@ -66,6 +66,19 @@ func (l *logTail) mark() int {
 	return len(l.lines)
 }
 
+// count returns how many lines read so far match accepts.
+func (l *logTail) count(match func(map[string]any) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if match(line) {
+			n++
+		}
+	}
+	return n
+}
+
 // wait returns the newest line that match accepts, failing the test if none
 // comes within 10 s.
 func (l *logTail) wait(t *testing.T, match func(map[string]any) bool) map[string]any {
@@ -271,7 +284,7 @@ func TestWebhookProviderDeliversTheCode(t *testing.T) {
 		"PHONEAUTH_JWT_SECRET":         strings.Repeat("s", 32),
 		"PHONEAUTH_SMS_PROVIDER":       "webhook",
 		"PHONEAUTH_SMS_WEBHOOK_URL":    hook.URL,
-		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
+		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=",
 	})
 	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550310"})["token"].(string)
 	var m msg
@@ -284,6 +297,38 @@ func TestWebhookProviderDeliversTheCode(t *testing.T) {
 		t.Fatalf("webhook got %+v", m)
 	}
 	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": m.Code, "token": tok, "phone": m.To})
+}
+
+func TestWebhookWithoutSecretWarnsAtStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		secret string
+		want   int // warnings
+	}{
+		{"no secret: a warning", "", 1},
+		{"a secret: no warning", "whsec_c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := start(t, map[string]string{
+				"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+				"PHONEAUTH_SMS_PROVIDER":       "webhook",
+				"PHONEAUTH_SMS_WEBHOOK_URL":    "http://127.0.0.1:1/",
+				"PHONEAUTH_SMS_WEBHOOK_SECRET": tt.secret,
+			})
+			// start has read the line saying it listens, which comes
+			// after every warning about the configuration.
+			got := in.logs.count(func(m map[string]any) bool {
+				msg, _ := m["msg"].(string)
+				return m["level"] == "WARN" && strings.HasPrefix(msg, "PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed")
+			})
+			if got != tt.want {
+				t.Errorf("got %d warnings about the webhook secret, want %d", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestWebhookFailureIs502(t *testing.T) {
@@ -317,6 +362,8 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"webhook without url", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
 		{"webhook url not http", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x/y"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}},
 		{"webhook secret not base64", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_***"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}},
+		{"webhook secret too short", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET", "at least 24 bytes"}},
+		{"webhook over http to a remote host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL", "https://", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP=true"}},
 		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
 		{"bad redis url, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
 		{"bad postgres url, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x", "PHONEAUTH_JWT_SECRET": strings.Repeat("s", 32)}, []string{"PHONEAUTH_DATABASE_URL"}},

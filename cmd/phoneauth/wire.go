@@ -235,9 +235,15 @@ func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (bac
 	return b, nil
 }
 
+// newSender returns the SMS provider c names. A webhook without a secret
+// is warned about at every start: its gateway cannot tell our requests
+// from anyone's.
 func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
 	if c.SMSProvider == "webhook" {
-		return sms.NewWebhook(sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret})
+		if c.WebhookSecret == "" {
+			log.Warn("PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed, so the gateway cannot tell them from forged ones; set it in production")
+		}
+		return sms.NewWebhook(c.webhook())
 	}
 	return sms.NewConsole(log), nil
 }
