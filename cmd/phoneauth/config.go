@@ -23,6 +23,7 @@ type config struct {
 	DatabaseURL      string
 	JWTSecret        []byte // empty: generated and kept beside the SQLite file
 	SMSProvider      string
+	ConsoleAnyAddr   bool
 	WebhookURL       string
 	WebhookSecret    string
 	WebhookAllowHTTP bool
@@ -93,6 +94,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
 		return p.quoted(policyVars[e.Field], e.Problem)
 	})
+	p.boolean("PHONEAUTH_SMS_CONSOLE_ANY_ADDR", &c.ConsoleAnyAddr)
 	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.WebhookAllowHTTP)
 	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
 	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
@@ -102,11 +104,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.JWTSecret) > 0 {
 		p.check("PHONEAUTH_JWT_SECRET", token.CheckSecret(c.JWTSecret))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	_, _, addrErr := net.SplitHostPort(c.Addr)
+	if addrErr != nil {
 		p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
 	}
 	switch c.SMSProvider {
 	case "console":
+		if addrErr == nil && !c.ConsoleAnyAddr {
+			if err := sms.CheckConsoleAddr(c.Addr); err != nil {
+				p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q %s. Set PHONEAUTH_SMS_PROVIDER=webhook, or PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true to serve with the console anyway", c.Addr, err))
+			}
+		}
 	case "webhook":
 		failFields(&p, c.webhook().Validate(), func(e *sms.ConfigError) (string, string) {
 			switch {

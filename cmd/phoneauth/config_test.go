@@ -107,6 +107,34 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 	}
 }
 
+func TestLoadConfigLetsTheConsoleServeOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		ok   bool
+	}{
+		{"default address", nil, true},
+		{"IPv6 loopback", map[string]string{"PHONEAUTH_ADDR": "[::1]:8080"}, true},
+		{"localhost", map[string]string{"PHONEAUTH_ADDR": "localhost:8080"}, true},
+		{"every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080"}, false},
+		{"every address, allowed", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "true"}, true},
+		{"every address with the webhook", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080", "PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "https://sms.example/"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(env(tt.vars))
+			if (err == nil) != tt.ok {
+				t.Fatalf("loadConfig = %v, want ok: %v", err, tt.ok)
+			}
+			if want := tt.vars["PHONEAUTH_SMS_CONSOLE_ANY_ADDR"] == "true"; err == nil && c.ConsoleAnyAddr != want {
+				t.Errorf("ConsoleAnyAddr = %v, want %v", c.ConsoleAnyAddr, want)
+			}
+		})
+	}
+}
+
 func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -134,6 +162,11 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"database connections too large for an int32", map[string]string{"PHONEAUTH_DB_MAX_CONNS": "4294967296"}, []string{"PHONEAUTH_DB_MAX_CONNS"}, ""},
 		{"statement timeout under a millisecond", map[string]string{"PHONEAUTH_DB_STATEMENT_TIMEOUT": "999us"}, []string{"PHONEAUTH_DB_STATEMENT_TIMEOUT"}, ""},
 		{"unknown SMS provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}, ""},
+		{"console on every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on every interface's port", map[string]string{"PHONEAUTH_ADDR": ":8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on a host name", map[string]string{"PHONEAUTH_SMS_PROVIDER": "console", "PHONEAUTH_ADDR": "auth.example:8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on a private address, anywhere explicitly refused", map[string]string{"PHONEAUTH_ADDR": "10.0.0.7:8080", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "false"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console anywhere neither true nor false", map[string]string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "maybe"}, []string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR"}, ""},
 		{"webhook without a URL", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
 		{"webhook URL not http, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://u:hunter2@sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
 		{"webhook URL with a port but no host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://:8080/hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},

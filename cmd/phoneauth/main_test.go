@@ -365,6 +365,7 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"webhook secret too short", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET", "at least 24 bytes"}},
 		{"webhook over http to a remote host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL", "https://", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP=true"}},
 		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
+		{"console on every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:0"}, []string{"PHONEAUTH_ADDR", "not a loopback address", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true"}},
 		{"bad redis url, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
 		{"bad postgres url, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x", "PHONEAUTH_JWT_SECRET": strings.Repeat("s", 32)}, []string{"PHONEAUTH_DATABASE_URL"}},
 		{"sqlite path with a query", map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:x.db?mode=ro"}, []string{"PHONEAUTH_DATABASE_URL"}},
