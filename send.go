@@ -2,13 +2,15 @@ package phoneauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // send spends one unit of the SMS budget and sends code to phone. When
 // the provider refuses the message the unit is given back: nothing was
-// sent. Errors: *ThrottledError (LimitSMSBudget), ErrSendFailed.
+// sent. Errors: *ThrottledError (LimitSMSBudget), ErrSendFailed, or the
+// Sender's own error when it wraps ErrUnavailable (it took nothing now).
 func (s *Service) send(ctx context.Context, phone, code string, p Purpose) (err error) {
 	var undo undo
 	defer undo.run(ctx, &err)
@@ -23,6 +25,9 @@ func (s *Service) send(ctx context.Context, phone, code string, p Purpose) (err 
 		ExpiresIn: s.policy.CodeTTL,
 	}
 	if err := s.sender.Send(ctx, m); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("send sms: %w", err)
+		}
 		return fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/sms"
 )
 
 var jsonEndpoints = []string{
@@ -885,6 +886,84 @@ func TestClientGoneIsNoFailure(t *testing.T) {
 			}
 			// The abandoned request left nothing behind.
 			h.register(phone)
+		})
+	}
+}
+
+// gateSender holds every send to one number until released, as a slow
+// gateway would; sends to other numbers pass.
+type gateSender struct {
+	phoneauth.Sender
+	phone   string
+	arrived chan<- struct{}
+	release <-chan struct{}
+}
+
+func (s gateSender) Send(ctx context.Context, m phoneauth.Message) error {
+	if m.To == s.phone {
+		s.arrived <- struct{}{}
+		<-s.release
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+func TestSendRefusedForWantOfASlotLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	const phone, occupier = "+14155550290", "+14155550291"
+	tests := []struct {
+		name   string
+		setup  func(h *harness)
+		path   string
+		body   map[string]any
+		budget int // every SMS of the test: a refused one that still counted would exceed it
+	}{
+		{"register", func(*harness) {}, "/auth/api/Register/", map[string]any{"phonenumber": phone}, 2},
+		{"login", func(h *harness) { h.verified(phone) }, "/auth/api/login/", map[string]any{"phone": phone}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			arrived := make(chan struct{}, 1)
+			release := make(chan struct{})
+			h := newHarness(t, harnessOptions{
+				policy: func(p *phoneauth.Policy) { p.SMSPerHour = tt.budget },
+				sender: func(s phoneauth.Sender) phoneauth.Sender {
+					c, err := sms.NewCapped(gateSender{Sender: s, phone: occupier, arrived: arrived, release: release}, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return c
+				},
+			})
+			tt.setup(h)
+			occupied := make(chan int, 1)
+			go func() {
+				res, err := h.srv.Client().Post(h.srv.URL+"/auth/api/Register/", "application/json", strings.NewReader(`{"phonenumber":"`+occupier+`"}`))
+				if err != nil {
+					occupied <- 0
+					return
+				}
+				res.Body.Close()
+				occupied <- res.StatusCode
+			}()
+			within(t, "the occupier's SMS reaching the gateway", arrived)
+			sent := len(h.sender.Sent())
+
+			r := h.post(tt.path, tt.body)
+
+			want(t, "while the only slot is taken", r, http.StatusServiceUnavailable, errBody("Service unavailable"))
+			if got := r.header.Get("Retry-After"); got != "2" {
+				t.Errorf("Retry-After = %q, want 2", got)
+			}
+			if n := len(h.sender.Sent()); n != sent {
+				t.Errorf("%d SMS sent while refusing, want none", n-sent)
+			}
+			close(release)
+			if status := within(t, "the occupier's answer", occupied); status != http.StatusOK {
+				t.Fatalf("occupier: status %d, want 200", status)
+			}
+			// No account, challenge, throttle or spent budget stays behind.
+			want(t, "again once the slot is free", h.post(tt.path, tt.body), http.StatusOK, nil)
 		})
 	}
 }

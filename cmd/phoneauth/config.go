@@ -27,6 +27,7 @@ type config struct {
 	WebhookURL       string
 	WebhookSecret    string
 	WebhookAllowHTTP bool
+	SMSConcurrency   int // sends at once, whatever the provider
 	Region           string
 	Policy           phoneauth.Policy
 	RedisURL         string
@@ -70,18 +71,19 @@ var (
 func loadConfig(getenv func(string) string) (config, error) {
 	p := envParser{getenv: getenv}
 	c := config{
-		Addr:          p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:   p.str("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
-		JWTSecret:     []byte(getenv("PHONEAUTH_JWT_SECRET")),
-		SMSProvider:   p.str("PHONEAUTH_SMS_PROVIDER", "console"),
-		WebhookURL:    getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
-		WebhookSecret: getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
-		Region:        strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
-		RedisURL:      getenv("PHONEAUTH_REDIS_URL"),
-		RedisPrefix:   p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
-		LogFormat:     p.str("PHONEAUTH_LOG_FORMAT", "text"),
-		Policy:        phoneauth.DefaultPolicy(),
-		DB:            postgres.DefaultOptions(),
+		Addr:           p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:    p.str("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
+		JWTSecret:      []byte(getenv("PHONEAUTH_JWT_SECRET")),
+		SMSProvider:    p.str("PHONEAUTH_SMS_PROVIDER", "console"),
+		WebhookURL:     getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
+		WebhookSecret:  getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
+		Region:         strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
+		RedisURL:       getenv("PHONEAUTH_REDIS_URL"),
+		RedisPrefix:    p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
+		LogFormat:      p.str("PHONEAUTH_LOG_FORMAT", "text"),
+		SMSConcurrency: sms.DefaultConcurrency,
+		Policy:         phoneauth.DefaultPolicy(),
+		DB:             postgres.DefaultOptions(),
 	}
 	p.duration("PHONEAUTH_CODE_TTL", &c.Policy.CodeTTL)
 	p.duration("PHONEAUTH_LOGIN_THROTTLE", &c.Policy.LoginThrottle)
@@ -96,6 +98,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 	})
 	p.boolean("PHONEAUTH_SMS_CONSOLE_ANY_ADDR", &c.ConsoleAnyAddr)
 	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.WebhookAllowHTTP)
+	p.integer("PHONEAUTH_SMS_CONCURRENCY", &c.SMSConcurrency)
+	if err := sms.CheckConcurrency(c.SMSConcurrency); err != nil {
+		p.fail(p.quoted("PHONEAUTH_SMS_CONCURRENCY", err.Error()))
+	}
 	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
 	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
 	failFields(&p, c.DB.Validate(), func(e *postgres.OptionsError) (string, string) {

@@ -11,6 +11,7 @@ import (
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/redis"
+	"github.com/phoneauth/phoneauth/sms"
 )
 
 // env is a getenv backed by a map.
@@ -25,15 +26,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("loadConfig with nothing set: %v", err)
 	}
 	want := config{
-		Addr:        "127.0.0.1:8080",
-		DatabaseURL: "sqlite:phoneauth.db",
-		JWTSecret:   []byte(""), // generated beside the SQLite file
-		SMSProvider: "console",
-		Region:      "US",
-		Policy:      phoneauth.DefaultPolicy(),
-		RedisPrefix: redis.DefaultPrefix,
-		DB:          postgres.DefaultOptions(),
-		LogFormat:   "text",
+		Addr:           "127.0.0.1:8080",
+		DatabaseURL:    "sqlite:phoneauth.db",
+		JWTSecret:      []byte(""), // generated beside the SQLite file
+		SMSProvider:    "console",
+		SMSConcurrency: sms.DefaultConcurrency,
+		Region:         "US",
+		Policy:         phoneauth.DefaultPolicy(),
+		RedisPrefix:    redis.DefaultPrefix,
+		DB:             postgres.DefaultOptions(),
+		LogFormat:      "text",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig with nothing set =\n%+v\nwant\n%+v", got, want)
@@ -51,6 +53,7 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 		"PHONEAUTH_SMS_WEBHOOK_URL":        "http://sms.internal/hook?key=k",
 		"PHONEAUTH_SMS_WEBHOOK_SECRET":     "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n",
 		"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "true",
+		"PHONEAUTH_SMS_CONCURRENCY":        "10000",
 		"PHONEAUTH_CODE_TTL":               "90s",
 		"PHONEAUTH_LOGIN_THROTTLE":         "0s",
 		"PHONEAUTH_CODE_LENGTH":            "8",
@@ -81,6 +84,7 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 		WebhookURL:       vars["PHONEAUTH_SMS_WEBHOOK_URL"],
 		WebhookSecret:    vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
 		WebhookAllowHTTP: true,
+		SMSConcurrency:   10_000,
 		Region:           "GB",
 		Policy: phoneauth.Policy{
 			CodeTTL:       90 * time.Second,
@@ -166,6 +170,11 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"console on every interface's port", map[string]string{"PHONEAUTH_ADDR": ":8080"}, []string{"PHONEAUTH_ADDR"}, ""},
 		{"console on a host name", map[string]string{"PHONEAUTH_SMS_PROVIDER": "console", "PHONEAUTH_ADDR": "auth.example:8080"}, []string{"PHONEAUTH_ADDR"}, ""},
 		{"console on a private address, anywhere explicitly refused", map[string]string{"PHONEAUTH_ADDR": "10.0.0.7:8080", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "false"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"no SMS at once", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "0"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"negative SMS at once", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "-1"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once above the range", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "10001"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once too large for an int", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "99999999999999999999"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once not a number", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "many"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
 		{"console anywhere neither true nor false", map[string]string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "maybe"}, []string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR"}, ""},
 		{"webhook without a URL", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
 		{"webhook URL not http, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://u:hunter2@sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},

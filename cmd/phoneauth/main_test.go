@@ -348,6 +348,70 @@ func TestWebhookFailureIs502(t *testing.T) {
 	}
 }
 
+func TestSMSBeyondTheConcurrencyAre503(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	in := start(t, map[string]string{
+		"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+		"PHONEAUTH_SMS_PROVIDER":       "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":    hook.URL,
+		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=",
+		"PHONEAUTH_SMS_CONCURRENCY":    "1",
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before the instance stops, which waits for its requests
+	register := func(phone string) (*http.Response, error) {
+		return http.Post(in.url+"/auth/api/Register/", "application/json", strings.NewReader(`{"phonenumber":"`+phone+`"}`))
+	}
+	first := make(chan int, 1)
+	go func() {
+		res, err := register("+14155550340")
+		if err != nil {
+			first <- 0
+			return
+		}
+		res.Body.Close()
+		first <- res.StatusCode
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first SMS never reached the webhook")
+	}
+
+	res, err := register("+14155550341")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || string(body) != `{"error":"Service unavailable"}`+"\n" || res.Header.Get("Retry-After") != "2" {
+		t.Errorf("register while the only send slot is taken = %d %q Retry-After %q, want 503 Service unavailable, Retry-After 2",
+			res.StatusCode, body, res.Header.Get("Retry-After"))
+	}
+	free()
+	select {
+	case status := <-first:
+		if status != http.StatusOK {
+			t.Fatalf("first register = %d, want 200", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first register never answered")
+	}
+	// The refused registration left no account behind.
+	in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550341"})
+}
+
 func TestBadConfigurationStopsTheStart(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -365,6 +429,7 @@ func TestBadConfigurationStopsTheStart(t *testing.T) {
 		{"webhook secret too short", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET", "at least 24 bytes"}},
 		{"webhook over http to a remote host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL", "https://", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP=true"}},
 		{"bad address", map[string]string{"PHONEAUTH_ADDR": "8080"}, []string{"PHONEAUTH_ADDR"}},
+		{"no SMS at once", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "0"}, []string{"PHONEAUTH_SMS_CONCURRENCY", "between 1 and 10000"}},
 		{"console on every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:0"}, []string{"PHONEAUTH_ADDR", "not a loopback address", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true"}},
 		{"bad redis url, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}},
 		{"bad postgres url, password not echoed", map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter%zz2@127.0.0.1/x", "PHONEAUTH_JWT_SECRET": strings.Repeat("s", 32)}, []string{"PHONEAUTH_DATABASE_URL"}},
