@@ -32,10 +32,18 @@ func TestParsePhoneNormalisesToE164(t *testing.T) {
 
 func TestParsePhoneRejectsImpossibleNumbers(t *testing.T) {
 	t.Parallel()
-	for _, raw := range []string{"", "   ", "hello", "12", "+1 555", "+999 1234567", "+1 555 010 00000000", "+" + string(make([]byte, 70))} {
-		t.Run(raw, func(t *testing.T) {
-			if got, err := phoneauth.ParsePhone(raw, "US"); !errors.Is(err, phoneauth.ErrInvalidPhone) {
-				t.Errorf("ParsePhone(%q) = %q, %v; want ErrInvalidPhone", raw, got, err)
+	tests := []struct{ raw, region string }{
+		{"", "US"}, {"   ", "US"}, {"hello", "US"}, {"12", "US"}, {"+1 555", "US"},
+		{"+999 1234567", "US"}, {"+1 555 010 00000000", "US"}, {"+" + string(make([]byte, 70)), "US"},
+		// Possible in Germany's plan, but 16 digits: more than E.164 allows.
+		{"+49 30 123456789012", "DE"},
+		// libphonenumber reads it as +37500000000, and that as +3750000000.
+		{"000000000", "BY"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.raw, func(t *testing.T) {
+			if got, err := phoneauth.ParsePhone(tt.raw, tt.region); !errors.Is(err, phoneauth.ErrInvalidPhone) {
+				t.Errorf("ParsePhone(%q, %q) = %q, %v; want ErrInvalidPhone", tt.raw, tt.region, got, err)
 			}
 		})
 	}
