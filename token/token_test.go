@@ -350,6 +350,11 @@ func TestParseRefuses(t *testing.T) {
 	flipped := slices.Clone(sig)
 	flipped[0] ^= 1
 	tamperedSig := parts[0] + "." + parts[1] + "." + b64.EncodeToString(flipped)
+	// The last of the 43 characters of a signature carries 4 bits of it
+	// and 2 bits of padding, which a lax decoder ignores.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	lastChar := strings.IndexByte(alphabet, parts[2][len(parts[2])-1])
+	paddingBitSet := parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + string(alphabet[lastChar^1])
 	valid := claimsJSON(t, nil)
 
 	tests := []struct {
@@ -393,6 +398,7 @@ func TestParseRefuses(t *testing.T) {
 		{"two segments", parts[0] + "." + parts[1], issuedAt, phoneauth.ErrTokenInvalid},
 		{"four segments", access.Raw + "." + parts[2], issuedAt, phoneauth.ErrTokenInvalid},
 		{"padded base64", parts[0] + "." + parts[1] + "." + base64.URLEncoding.EncodeToString(sig), issuedAt, phoneauth.ErrTokenInvalid},
+		{"the signature with a padding bit set", paddingBitSet, issuedAt, phoneauth.ErrTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
