@@ -2,6 +2,7 @@ package phoneauth_test
 
 import (
 	"errors"
+	"regexp"
 	"testing"
 
 	"github.com/phoneauth/phoneauth"
@@ -47,4 +48,31 @@ func TestParsePhoneRejectsImpossibleNumbers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// e164 is a number in E.164: a +, a country code that does not start with
+// 0, at most 15 digits in all.
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{1,14}$`)
+
+// FuzzParsePhone checks that whatever a person types, ParsePhone either
+// refuses it as ErrInvalidPhone or returns a number in E.164 that parses
+// back to itself in any region. Seeds: testdata/fuzz/FuzzParsePhone.
+func FuzzParsePhone(f *testing.F) {
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		got, err := phoneauth.ParsePhone(raw, region)
+		if err != nil {
+			if !errors.Is(err, phoneauth.ErrInvalidPhone) {
+				t.Fatalf("ParsePhone(%q, %q) error %v is not ErrInvalidPhone", raw, region, err)
+			}
+			return
+		}
+		if !e164.MatchString(got) {
+			t.Fatalf("ParsePhone(%q, %q) = %q, not E.164", raw, region, got)
+		}
+		for _, r := range []string{region, "US", "GB", "DE", "ZZ", ""} {
+			if again, err := phoneauth.ParsePhone(got, r); err != nil || again != got {
+				t.Fatalf("ParsePhone(%q, %q) = %q; parsed again in %q: %q, %v", raw, region, got, r, again, err)
+			}
+		}
+	})
 }
