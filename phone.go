@@ -8,9 +8,26 @@ import (
 )
 
 // ParsePhone reads a phone number as a person might write it and returns it
-// in E.164 form. A number without a leading + is read in defaultRegion (an
-// ISO 3166 code such as "US"). ErrInvalidPhone if it is not a valid number.
+// in E.164 form, which ParsePhone reads back as itself in any region. A
+// number without a leading + is read in defaultRegion (an ISO 3166 code
+// such as "US"). ErrInvalidPhone if it is not a valid number.
 func ParsePhone(raw, defaultRegion string) (string, error) {
+	e164, err := parseE164(raw, defaultRegion)
+	if err != nil {
+		return "", err
+	}
+	// An account is found by the number it was stored under, so that
+	// number must read back as itself; libphonenumber's leading zeros make
+	// a few impossible inputs (000000000 in BY) read otherwise.
+	if again, err := parseE164(e164, defaultRegion); err != nil || again != e164 {
+		return "", ErrInvalidPhone
+	}
+	return e164, nil
+}
+
+// parseE164 is ParsePhone without the check that its answer reads back as
+// itself.
+func parseE164(raw, defaultRegion string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > 64 {
 		return "", ErrInvalidPhone
@@ -26,7 +43,13 @@ func ParsePhone(raw, defaultRegion string) (string, error) {
 	if !phonenumbers.IsPossibleNumber(n) {
 		return "", ErrInvalidPhone
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// E.164 allows 15 digits at most, but some plans' possible lengths
+	// (Germany's) run past it.
+	if len(e164) > len("+")+15 {
+		return "", ErrInvalidPhone
+	}
+	return e164, nil
 }
 
 // RegionOf returns the ISO 3166 region of an E.164 number, such as "US",

@@ -2,6 +2,7 @@ package phoneauth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -9,7 +10,8 @@ import (
 // send spends one SMS of each budget and sends code to phone. When the
 // provider refuses the message the budgets are given back: nothing was
 // sent. A test number is sent nothing and spends no budget. Errors:
-// *ThrottledError (the SMS budgets), ErrSendFailed.
+// *ThrottledError (the SMS budgets), ErrSendFailed, or the Sender's own
+// error when it wraps ErrUnavailable (it took nothing now).
 func (s *Service) send(ctx context.Context, phone, code string, p Purpose) (err error) {
 	if _, test := s.testCode(phone); test {
 		return nil
@@ -27,6 +29,9 @@ func (s *Service) send(ctx context.Context, phone, code string, p Purpose) (err 
 		ExpiresIn: s.policy.CodeTTL,
 	}
 	if err := s.sender.Send(ctx, m); err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("send sms: %w", err)
+		}
 		return fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
 	return nil

@@ -7,7 +7,9 @@ import (
 
 // Sender delivers an SMS. Implementations live in sms/, one per provider.
 // Send returns an error when the provider did not accept the message; the
-// service reports that as ErrSendFailed.
+// service reports that as ErrSendFailed, unless the error wraps
+// ErrUnavailable (the provider took nothing and may later), which it
+// passes on.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }

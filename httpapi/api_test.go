@@ -2,9 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/sms"
 )
 
 var jsonEndpoints = []string{
@@ -689,4 +693,270 @@ func TestRegistrationIsUndoneWhenItsReplyIsLost(t *testing.T) {
 	want(t, "register during the fault", h.post("/auth/api/Register/", map[string]any{"phonenumber": phone}), 503, errBody("Service unavailable"))
 	st.lose.Store(false)
 	h.register(phone)
+}
+
+// brokenStore fails registrations with an error no row of the error table
+// knows: a bug, not an outage.
+type brokenStore struct{ phoneauth.Store }
+
+func (brokenStore) Register(context.Context, phoneauth.User, phoneauth.Challenge, time.Time) error {
+	return errors.New("disk on fire")
+}
+
+// downLimiter answers everything but says, when pinged, that its backend
+// does not answer.
+type downLimiter struct{ phoneauth.Limiter }
+
+func (downLimiter) Ping(context.Context) error {
+	return fmt.Errorf("ping: %w", phoneauth.ErrUnavailable)
+}
+
+func TestHeadersOfEveryKindOfAnswer(t *testing.T) {
+	t.Parallel()
+	register := func(h *harness) response {
+		return h.post("/auth/api/Register/", map[string]any{"phonenumber": "+14155550270"})
+	}
+	tests := []struct {
+		name   string
+		opts   func(t *testing.T) harnessOptions
+		setup  func(h *harness)
+		do     func(h *harness) response
+		status int
+		body   map[string]any
+		header map[string]string // besides nosniff; Retry-After and Allow are absent unless named
+	}{
+		{name: "200", do: register, status: 200},
+		{name: "400 malformed JSON", do: func(h *harness) response {
+			return h.do("POST", "/auth/api/Register/", "application/json", "{", nil)
+		}, status: 400, body: errBody("Malformed JSON")},
+		{name: "404 unknown path", do: func(h *harness) response {
+			return h.do("GET", "/nope", "", "", nil)
+		}, status: 404, body: errBody("Not found")},
+		{name: "405 wrong method", do: func(h *harness) response {
+			return h.do("DELETE", "/auth/api/login/", "", "", nil)
+		}, status: 405, body: errBody("Method not allowed"), header: map[string]string{"Allow": "POST"}},
+		{name: "413 body too large", do: func(h *harness) response {
+			return h.do("POST", "/auth/api/login/", "application/json", `{"phone":"`+strings.Repeat("1", 17<<10)+`"}`, nil)
+		}, status: 413, body: errBody("Request body too large")},
+		{name: "429 per-IP limit", opts: func(*testing.T) harnessOptions {
+			return harnessOptions{policy: func(p *phoneauth.Policy) { p.IPRateLimit = 1 }}
+		}, setup: func(h *harness) { h.register("+14155550271") },
+			do: register, status: 429, body: errBody("Too many requests, try again later"), header: map[string]string{"Retry-After": "60"}},
+		{name: "500 unknown failure", opts: func(t *testing.T) harnessOptions {
+			return harnessOptions{store: brokenStore{openSQLite(t)}}
+		}, do: register, status: 500, body: errBody("Internal error")},
+		{name: "502 SMS refused", setup: func(h *harness) { h.sender.Fail(true) },
+			do: register, status: 502, body: errBody("Could not send SMS, try again")},
+		{name: "503 from the error table", opts: func(t *testing.T) harnessOptions {
+			st := &lostReplyStore{Store: openSQLite(t)}
+			st.lose.Store(true)
+			return harnessOptions{store: st}
+		}, do: register, status: 503, body: errBody("Service unavailable"), header: map[string]string{"Retry-After": "2"}},
+		{name: "503 from readiness", opts: func(*testing.T) harnessOptions {
+			return harnessOptions{limiter: func(l phoneauth.Limiter) phoneauth.Limiter { return downLimiter{l} }}
+		}, do: func(h *harness) response { return h.do("GET", "/readyz", "", "", nil) },
+			status: 503, body: map[string]any{"checks": map[string]any{"database": "ok", "limiter": "unavailable"}, "status": "unavailable"},
+			header: map[string]string{"Retry-After": "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var o harnessOptions
+			if tt.opts != nil {
+				o = tt.opts(t)
+			}
+			h := newHarness(t, o)
+			if tt.setup != nil {
+				tt.setup(h)
+			}
+			r := tt.do(h)
+			want(t, tt.name, r, tt.status, tt.body)
+			wantHeader := map[string]string{"X-Content-Type-Options": "nosniff", "Retry-After": "", "Allow": ""}
+			maps.Copy(wantHeader, tt.header)
+			for k, v := range wantHeader {
+				var want []string
+				if v != "" {
+					want = []string{v}
+				}
+				if got := r.header.Values(k); !slices.Equal(got, want) {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+		})
+	}
+}
+
+// stallingStore holds the first registration until its request's context
+// ends, then hands SQLite the cancelled context: a slow database call
+// whose client went away.
+type stallingStore struct {
+	phoneauth.Store
+	arrived chan<- struct{}
+	stalled atomic.Bool
+}
+
+func (s *stallingStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
+	if s.stalled.CompareAndSwap(false, true) {
+		s.arrived <- struct{}{}
+		<-ctx.Done()
+	}
+	return s.Store.Register(ctx, u, c, now)
+}
+
+// stallingSender holds the first send until its request's context ends,
+// then fails as the webhook provider does: a slow SMS gateway whose client
+// went away.
+type stallingSender struct {
+	phoneauth.Sender
+	arrived chan<- struct{}
+	stalled atomic.Bool
+}
+
+func (s *stallingSender) Send(ctx context.Context, m phoneauth.Message) error {
+	if s.stalled.CompareAndSwap(false, true) {
+		s.arrived <- struct{}{}
+		<-ctx.Done()
+		return fmt.Errorf("sms webhook: post to http://127.0.0.1: %w", ctx.Err())
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+func TestClientGoneIsNoFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts func(t *testing.T, arrived chan<- struct{}) harnessOptions
+	}{
+		{"while the database answers", func(t *testing.T, arrived chan<- struct{}) harnessOptions {
+			return harnessOptions{store: &stallingStore{Store: openSQLite(t), arrived: arrived}}
+		}},
+		{"while the SMS is sent", func(_ *testing.T, arrived chan<- struct{}) harnessOptions {
+			return harnessOptions{sender: func(s phoneauth.Sender) phoneauth.Sender {
+				return &stallingSender{Sender: s, arrived: arrived}
+			}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			const phone = "+14155550280"
+			arrived := make(chan struct{}, 1)
+			logs := &logLines{}
+			o := tt.opts(t, arrived)
+			o.log = logs
+			h := newHarness(t, o)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+"/auth/api/Register/", strings.NewReader(`{"phonenumber":"`+phone+`"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			done := make(chan error, 1)
+			go func() {
+				res, err := h.srv.Client().Do(req)
+				if err == nil {
+					res.Body.Close()
+				}
+				done <- err
+			}()
+
+			within(t, "request reaching the stall", arrived)
+			cancel()
+
+			if err := within(t, "client giving up", done); !errors.Is(err, context.Canceled) {
+				t.Fatalf("client: %v, want context.Canceled", err)
+			}
+			line := logs.await(t, func(rec map[string]any) bool { return rec["msg"] == "request" })
+			if line["level"] != "INFO" || line["status"] != float64(499) {
+				t.Errorf("request line = %v, want level INFO, status 499", line)
+			}
+			logs.await(t, func(rec map[string]any) bool { return rec["msg"] == "client went away" && rec["level"] == "DEBUG" })
+			for _, rec := range logs.records(t) {
+				if rec["level"] == "ERROR" {
+					t.Errorf("ERROR line for a client gone: %v", rec)
+				}
+			}
+			// The abandoned request left nothing behind.
+			h.register(phone)
+		})
+	}
+}
+
+// gateSender holds every send to one number until released, as a slow
+// gateway would; sends to other numbers pass.
+type gateSender struct {
+	phoneauth.Sender
+	phone   string
+	arrived chan<- struct{}
+	release <-chan struct{}
+}
+
+func (s gateSender) Send(ctx context.Context, m phoneauth.Message) error {
+	if m.To == s.phone {
+		s.arrived <- struct{}{}
+		<-s.release
+	}
+	return s.Sender.Send(ctx, m)
+}
+
+func TestSendRefusedForWantOfASlotLeavesNothingBehind(t *testing.T) {
+	t.Parallel()
+	const phone, occupier = "+14155550290", "+14155550291"
+	tests := []struct {
+		name   string
+		setup  func(h *harness)
+		path   string
+		body   map[string]any
+		budget int // every SMS of the test: a refused one that still counted would exceed it
+	}{
+		{"register", func(*harness) {}, "/auth/api/Register/", map[string]any{"phonenumber": phone}, 2},
+		{"login", func(h *harness) { h.verified(phone) }, "/auth/api/login/", map[string]any{"phone": phone}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			arrived := make(chan struct{}, 1)
+			release := make(chan struct{})
+			h := newHarness(t, harnessOptions{
+				policy: func(p *phoneauth.Policy) { p.SMSPerHour = tt.budget },
+				sender: func(s phoneauth.Sender) phoneauth.Sender {
+					c, err := sms.NewCapped(gateSender{Sender: s, phone: occupier, arrived: arrived, release: release}, 1)
+					if err != nil {
+						t.Fatal(err)
+					}
+					return c
+				},
+			})
+			tt.setup(h)
+			occupied := make(chan int, 1)
+			go func() {
+				res, err := h.srv.Client().Post(h.srv.URL+"/auth/api/Register/", "application/json", strings.NewReader(`{"phonenumber":"`+occupier+`"}`))
+				if err != nil {
+					occupied <- 0
+					return
+				}
+				res.Body.Close()
+				occupied <- res.StatusCode
+			}()
+			within(t, "the occupier's SMS reaching the gateway", arrived)
+			sent := len(h.sender.Sent())
+
+			r := h.post(tt.path, tt.body)
+
+			want(t, "while the only slot is taken", r, http.StatusServiceUnavailable, errBody("Service unavailable"))
+			if got := r.header.Get("Retry-After"); got != "2" {
+				t.Errorf("Retry-After = %q, want 2", got)
+			}
+			if n := len(h.sender.Sent()); n != sent {
+				t.Errorf("%d SMS sent while refusing, want none", n-sent)
+			}
+			close(release)
+			if status := within(t, "the occupier's answer", occupied); status != http.StatusOK {
+				t.Fatalf("occupier: status %d, want 200", status)
+			}
+			// No account, challenge, throttle or spent budget stays behind.
+			want(t, "again once the slot is free", h.post(tt.path, tt.body), http.StatusOK, nil)
+		})
+	}
 }

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -24,9 +26,12 @@ type errorResponse struct {
 // errorTable is the one table from error to response, tried in order: the
 // first row that matches answers. Order matters where errors wrap others:
 // a *phoneauth.ThrottledError of LimitAttempts wraps ErrTooManyAttempts and
-// ErrCodeWrong, so the limits come first. Rows with a status of 500 or more
-// log the error; every 401 row sets WWW-Authenticate (withChallenge).
+// ErrCodeWrong, so the limits come first; a request whose client went away
+// comes before all, as whatever it failed with is only that. Rows with a
+// status of 500 or more log the error; a client gone, at Debug level. Every
+// 401 row sets WWW-Authenticate (withChallenge).
 var errorTable = []errorResponse{
+	{is(errClientGone), statusClientClosed, message("Client closed request"), nil},
 	// The contract's body, which uses "message", not "error", and the
 	// account's user_id, so the owner of a phone whose code someone else
 	// requested can still use the code that reached the phone.
@@ -76,20 +81,29 @@ var errorTable = []errorResponse{
 	{is(phoneauth.ErrTokenReused), http.StatusUnauthorized, message("Refresh token was already used; the session has been revoked"), withChallenge},
 	{is(phoneauth.ErrTokenRevoked), http.StatusUnauthorized, message("Token has been revoked"), withChallenge},
 	{is(phoneauth.ErrTokenUnknownUser), http.StatusUnauthorized, message("Token subject is not a known user"), withChallenge},
-	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), nil},
+	{is(phoneauth.ErrUnavailable), http.StatusServiceUnavailable, message("Service unavailable"), withUnavailableRetryAfter},
 	// Anything else is a failure whose cause stays in the log.
 	{func(error) bool { return true }, http.StatusInternalServerError, message("Internal error"), nil},
 }
 
 // writeError is the only writer of error responses: it answers with the
-// first row of errorTable that matches err.
+// first row of errorTable that matches err. An error that is the request's
+// own context cancelled, because its client went away, is marked
+// errClientGone first: no failure of the service, and nobody reads the
+// answer.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if errors.Is(r.Context().Err(), context.Canceled) && errors.Is(err, context.Canceled) {
+		err = fmt.Errorf("%w: %w", errClientGone, err)
+	}
 	for _, row := range errorTable {
 		if !row.match(err) {
 			continue
 		}
-		if row.status >= 500 {
+		switch {
+		case row.status >= 500:
 			log.ErrorContext(r.Context(), "request failed", "err", err)
+		case row.status == statusClientClosed:
+			log.DebugContext(r.Context(), "client went away", "err", err)
 		}
 		if row.header != nil {
 			row.header(err, w.Header())
@@ -149,6 +163,17 @@ func withChallenge(err error, h http.Header) {
 	}
 }
 
+// unavailableRetryAfter is the Retry-After of every 503: a database or
+// Redis outage the pools recover from, or a burst of SMS sends that
+// filled every send slot, is usually over within a few seconds, and a
+// client told to wait longer would only be kept waiting.
+const unavailableRetryAfter = 2 * time.Second
+
+// withUnavailableRetryAfter sets the Retry-After of a 503.
+func withUnavailableRetryAfter(_ error, h http.Header) {
+	h.Set("Retry-After", retryAfter(unavailableRetryAfter))
+}
+
 // retryAfter renders d as whole seconds, rounded up, at least 1.
 func retryAfter(d time.Duration) string {
 	s := int64((d + time.Second - 1) / time.Second)
@@ -158,7 +183,13 @@ func retryAfter(d time.Duration) string {
 	return strconv.FormatInt(s, 10)
 }
 
+// statusClientClosed is the status of a request whose client went away
+// before the answer, as nginx logs it: no client sees it, the request log
+// line does.
+const statusClientClosed = 499
+
 var (
+	errClientGone      = errors.New("client went away")
 	errNotJSON         = errors.New("request is not JSON")
 	errTooLarge        = errors.New("request body too large")
 	errBadAuthHeader   = errors.New("malformed Authorization header")

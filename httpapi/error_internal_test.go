@@ -1,12 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,5 +64,61 @@ func TestUnknownErrorsAre500WithAGenericBody(t *testing.T) {
 	}
 	if got, want := w.Body.String(), "{\"error\":\"Internal error\"}\n"; got != want {
 		t.Errorf("body = %q, want %q", got, want)
+	}
+}
+
+func TestOnlyAClientGoneIsNoFailure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		cancelled bool // the request's context, as when its client went away
+		err       error
+		status    int
+		level     string // of the one line writeError logs; "" for none
+	}{
+		{"client gone while the database answered", true, fmt.Errorf("store: register: sqlite: register: %w", context.Canceled), 499, "DEBUG"},
+		{"client gone while the SMS was sent", true, fmt.Errorf("%w: sms webhook: post: %w", phoneauth.ErrSendFailed, context.Canceled), 499, "DEBUG"},
+		{"client gone, an unknown failure of its own", true, errors.New("disk on fire"), 500, "ERROR"},
+		{"client gone, an answer of its own", true, phoneauth.ErrUserExists, 409, ""},
+		{"client there, a cancellation of the service's own", false, fmt.Errorf("some flow: %w", context.Canceled), 500, "ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			if tt.cancelled {
+				ctx, cancel := context.WithCancel(r.Context())
+				cancel()
+				r = r.WithContext(ctx)
+			}
+			var logs bytes.Buffer
+			w := httptest.NewRecorder()
+
+			writeError(w, r, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), tt.err)
+
+			if w.Code != tt.status {
+				t.Errorf("status = %d, want %d", w.Code, tt.status)
+			}
+			if tt.status == 499 {
+				if got, want := w.Body.String(), "{\"error\":\"Client closed request\"}\n"; got != want {
+					t.Errorf("body = %q, want %q", got, want)
+				}
+			}
+			var levels []string
+			for line := range strings.Lines(logs.String()) {
+				var rec struct{ Level string }
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				levels = append(levels, rec.Level)
+			}
+			var want []string
+			if tt.level != "" {
+				want = []string{tt.level}
+			}
+			if !slices.Equal(levels, want) {
+				t.Errorf("log levels = %q, want %q", levels, want)
+			}
+		})
 	}
 }

@@ -73,8 +73,8 @@ func TestAccountLockout(t *testing.T) {
 	if got := r.header.Get("Retry-After"); got != "600" {
 		t.Errorf("Retry-After = %q, want 600", got)
 	}
-	if !strings.Contains(logs.String(), "level=WARN msg=\"account locked") || !strings.Contains(logs.String(), "phone=+1***00") ||
-		!strings.Contains(logs.String(), "client_ip=127.0.0.1") {
+	if !strings.Contains(logs.String(), `"level":"WARN","msg":"account locked after too many failed code checks","phone":"+1***00"`) ||
+		!strings.Contains(logs.String(), `"client_ip":"127.0.0.1","locked_for":"10m0s"`) {
 		t.Errorf("no WARN line naming the masked phone and the client IP in the log:\n%s", logs.String())
 	}
 	if strings.Contains(logs.String(), phone) {

@@ -228,6 +228,9 @@ func handleReadyz(s *Server) http.Handler {
 			resp.Status = "unavailable"
 			status = http.StatusServiceUnavailable
 		}
+		if status == http.StatusServiceUnavailable {
+			withUnavailableRetryAfter(nil, w.Header())
+		}
 		encode(w, status, resp)
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,10 +46,12 @@ type harnessOptions struct {
 	// clock replaces the harness's own, so that a restarted service
 	// (a new harness on the same store) reads the same time.
 	clock *phoneauthtest.Clock
-	// log receives the service's log lines; default: discarded.
+	// log, if set, receives the service's log as JSON lines, Debug and up.
 	log io.Writer
 	// deps, if set, changes the service's dependencies before New.
 	deps func(*phoneauth.Deps)
+	// sender, if set, wraps the recording sender.
+	sender func(phoneauth.Sender) phoneauth.Sender
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -75,18 +79,21 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	sender := &phoneauthtest.Sender{}
+	var send phoneauth.Sender = sender
+	if o.sender != nil {
+		send = o.sender(sender)
+	}
 	var limiter phoneauth.Limiter = inmem.New(inmem.WithClock(clock.Now))
 	if o.limiter != nil {
 		limiter = o.limiter(limiter)
 	}
-	logw := o.log
-	if logw == nil {
-		logw = io.Discard
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if o.log != nil {
+		log = slog.New(slog.NewJSONHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	log := slog.New(slog.NewTextHandler(logw, nil))
 	deps := phoneauth.Deps{
 		Store:   st,
-		Sender:  sender,
+		Sender:  send,
 		Limiter: limiter,
 		Tokens:  signer,
 		Policy:  policy,
@@ -133,8 +140,9 @@ func (r response) str(key string) string {
 	return s
 }
 
-// do sends a request with a raw body and decodes the JSON answer; every
-// answer must be JSON.
+// do sends a request with a raw body and decodes the JSON answer. Every
+// answer must be JSON and carry X-Content-Type-Options: nosniff, and every
+// 503 Retry-After: 2.
 func (h *harness) do(method, path, contentType, body string, header map[string]string) response {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.srv.URL+path, bytes.NewBufferString(body))
@@ -154,6 +162,13 @@ func (h *harness) do(method, path, contentType, body string, header map[string]s
 	defer res.Body.Close()
 	if ct := res.Header.Get("Content-Type"); ct != "application/json" {
 		h.t.Fatalf("%s %s: Content-Type = %q, want application/json", method, path, ct)
+	}
+	// Every answer of every test holds to the rules of every answer.
+	if got := res.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
+		h.t.Errorf("%s %s: X-Content-Type-Options = %q, want [nosniff]", method, path, got)
+	}
+	if got := res.Header.Get("Retry-After"); res.StatusCode == http.StatusServiceUnavailable && got != "2" {
+		h.t.Errorf("%s %s: 503 with Retry-After %q, want 2", method, path, got)
 	}
 	out := response{status: res.StatusCode, header: res.Header}
 	if err := json.NewDecoder(res.Body).Decode(&out.body); err != nil {
@@ -256,4 +271,62 @@ func (h *harness) signIn(phone string) (userID, access, refresh string) {
 		h.t.Fatalf("login verify %s: %d %v", phone, r.status, r.body)
 	}
 	return userID, r.str("access_token"), r.str("refresh_token")
+}
+
+// logLines is a log destination that tests read while the server writes.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// records returns the JSON lines written so far.
+func (l *logLines) records(t testing.TB) []map[string]any {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var recs []map[string]any
+	for line := range strings.Lines(l.buf.String()) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
+}
+
+// await returns the first record match accepts, failing t if none comes
+// within 10 s.
+func (l *logLines) await(t testing.TB, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for _, rec := range l.records(t) {
+			if match(rec) {
+				return rec
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("log line never came")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// within fails t unless ch delivers within 10 s.
+func within[T any](t testing.TB, what string, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing within 10 s", what)
+		panic("unreachable")
+	}
 }

@@ -87,6 +87,16 @@ func forwardedClient(headers []string, peer netip.Addr, isTrusted func(netip.Add
 	return client
 }
 
+// withNosniff tells browsers to take every answer for the JSON it says it
+// is: never to sniff it into HTML or script, whatever a client managed to
+// get echoed in it.
+func withNosniff(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
+}
+
 // withRequestID gives every request an ID, returned in X-Request-ID and
 // attached to its log lines.
 func withRequestID(next http.Handler) http.Handler {

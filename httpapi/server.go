@@ -33,7 +33,7 @@ func New(svc *phoneauth.Service, o Options) *Server {
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)
-	s.handler = withRequestID(withClientIP(o.TrustedProxies)(withLogging(s.log)(cleanPaths(mux))))
+	s.handler = withNosniff(withRequestID(withClientIP(o.TrustedProxies)(withLogging(s.log)(cleanPaths(mux)))))
 	return s
 }
 

@@ -67,3 +67,35 @@ func TestConsoleSend(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckConsoleAddr(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		addr string
+		ok   bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:0", true},
+		{"[::1]:8080", true},
+		{"[::ffff:127.0.0.1]:8080", true},
+		{"localhost:8080", true},
+		{"LOCALHOST:8080", true},
+		{"0.0.0.0:8080", false},
+		{":8080", false},
+		{"[::]:8080", false},
+		{"10.0.0.7:8080", false},
+		{"[2001:db8::1]:8080", false},
+		{"sms.example:8080", false},
+		{"localhost.:8080", false},
+		{"my.localhost:8080", false},
+		{"8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.addr, func(t *testing.T) {
+			t.Parallel()
+			if err := sms.CheckConsoleAddr(tt.addr); (err == nil) != tt.ok {
+				t.Errorf("CheckConsoleAddr(%q) = %v, want ok: %v", tt.addr, err, tt.ok)
+			}
+		})
+	}
+}

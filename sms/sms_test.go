@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,7 +241,7 @@ func TestWebhookSignature(t *testing.T) {
 	}{
 		{"whsec secret signs with its decoded key", "whsec_" + base64.StdEncoding.EncodeToString([]byte("a key of twenty-four+ bytes, binary \x00\xff"))},
 		{"spec secret signs with its decoded key", specSecret},
-		{"raw secret signs with its bytes", "plain shared secret"},
+		{"raw secret signs with its bytes", "plain shared secret, 24+ bytes"},
 		{"raw secret that looks like base64 signs with its bytes", "c2VjcmV0LWtleS1ieXRlcw=="},
 	}
 	for _, tt := range tests {
@@ -307,7 +309,7 @@ func TestWebhookWithoutSecretSendsNoSignatureHeaders(t *testing.T) {
 
 func TestWebhookStatus(t *testing.T) {
 	t.Parallel()
-	const secret = "whsec_c2VjcmV0LWtleS1ieXRlcw=="
+	const secret = "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n" // "secret-key-bytes-24-long"
 	tests := []struct {
 		name    string
 		status  int
@@ -465,34 +467,49 @@ func TestWebhookRejectsUnknownPurpose(t *testing.T) {
 func TestNewWebhookValidates(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		url     string
-		secret  string
-		wantErr bool
-		private string // must not appear in the error
+		name      string
+		url       string
+		allowHTTP bool
+		secret    string
+		wantErr   bool
+		private   string // must not appear in the error
+		allowedBy string // the AllowedBy of the error
 	}{
-		{"http URL with host is accepted", "http://127.0.0.1:8080/sms", "", false, ""},
-		{"https URL with host is accepted", "https://sms.example/hook?key=k", "", false, ""},
-		{"upper-case scheme is accepted", "HTTPS://sms.example/", "", false, ""},
-		{"empty URL is rejected", "", "", true, ""},
-		{"URL without scheme is rejected", "sms.example/hook", "", true, ""},
-		{"host:port without scheme is rejected", "localhost:8080", "", true, ""},
-		{"scheme-relative URL is rejected", "//sms.example/hook", "", true, ""},
-		{"ftp URL is rejected", "ftp://sms.example/", "", true, ""},
-		{"mailto URL is rejected", "mailto:sms@example.org", "", true, ""},
-		{"http URL without host is rejected", "http:///hook", "", true, ""},
-		{"http URL with only a port is rejected", "http://:8080/", "", true, ""},
-		{"opaque http URL is rejected", "http:sms.example", "", true, ""},
-		{"unparsable URL is rejected without quoting it", "http://user:topsecret@sms.example/\x7f", "", true, "topsecret"},
-		{"whsec secret with valid base64 is accepted", "http://127.0.0.1/", specSecret, false, ""},
-		{"raw secret is accepted", "http://127.0.0.1/", "not base64 at all!", false, ""},
-		{"whsec secret that is not base64 is rejected without quoting it", "http://127.0.0.1/", "whsec_not*base64!", true, "not*base64!"},
-		{"whsec secret without a key is rejected", "http://127.0.0.1/", "whsec_", true, ""},
+		{name: "http URL to 127.0.0.1 is accepted", url: "http://127.0.0.1:8080/sms"},
+		{name: "http URL to another loopback address is accepted", url: "http://127.0.0.2:8080/sms"},
+		{name: "http URL to ::1 is accepted", url: "http://[::1]:8080/sms"},
+		{name: "http URL to localhost is accepted", url: "http://localhost:8080/sms"},
+		{name: "http URL to LOCALHOST is accepted", url: "http://LOCALHOST/sms"},
+		{name: "https URL with host is accepted", url: "https://sms.example/hook?key=k"},
+		{name: "upper-case scheme is accepted", url: "HTTPS://sms.example/"},
+		{name: "http URL to a remote host is rejected without quoting it", url: "http://sms.example/hook/topsecret", wantErr: true, private: "topsecret", allowedBy: "AllowHTTP"},
+		{name: "upper-case http URL to a remote host is rejected", url: "HTTP://sms.example/", wantErr: true, allowedBy: "AllowHTTP"},
+		{name: "http URL to a private address is rejected", url: "http://10.0.0.7:8080/", wantErr: true, allowedBy: "AllowHTTP"},
+		{name: "http URL to every address is rejected", url: "http://0.0.0.0:8080/", wantErr: true, allowedBy: "AllowHTTP"},
+		{name: "http URL to a name ending in localhost. is rejected", url: "http://localhost.:8080/", wantErr: true, allowedBy: "AllowHTTP"},
+		{name: "http URL to a remote host is accepted with AllowHTTP", url: "http://sms.example/hook", allowHTTP: true},
+		{name: "empty URL is rejected", url: "", wantErr: true},
+		{name: "URL without scheme is rejected", url: "sms.example/hook", wantErr: true},
+		{name: "host:port without scheme is rejected", url: "localhost:8080", wantErr: true},
+		{name: "scheme-relative URL is rejected", url: "//sms.example/hook", wantErr: true},
+		{name: "ftp URL is rejected", url: "ftp://sms.example/", wantErr: true},
+		{name: "ftp URL is rejected with AllowHTTP", url: "ftp://sms.example/", allowHTTP: true, wantErr: true},
+		{name: "mailto URL is rejected", url: "mailto:sms@example.org", wantErr: true},
+		{name: "http URL without host is rejected", url: "http:///hook", wantErr: true},
+		{name: "http URL with only a port is rejected", url: "http://:8080/", wantErr: true},
+		{name: "opaque http URL is rejected", url: "http:sms.example", wantErr: true},
+		{name: "unparsable URL is rejected without quoting it", url: "http://user:topsecret@sms.example/\x7f", wantErr: true, private: "topsecret"},
+		{name: "whsec secret of a 24-byte key is accepted", url: "http://127.0.0.1/", secret: specSecret},
+		{name: "whsec secret of a 23-byte key is rejected without quoting it", url: "http://127.0.0.1/", secret: "whsec_dHdlbnR5LXRocmVlLWJ5dGUta2V5ISE=", wantErr: true, private: "dHdlbnR5"},
+		{name: "raw secret of 24 bytes is accepted", url: "http://127.0.0.1/", secret: "not base64 at all, 24 b!"},
+		{name: "raw secret of 23 bytes is rejected without quoting it", url: "http://127.0.0.1/", secret: "not base64 at all, 23b!", wantErr: true, private: "base64"},
+		{name: "whsec secret that is not base64 is rejected without quoting it", url: "http://127.0.0.1/", secret: "whsec_not*base64!", wantErr: true, private: "not*base64!"},
+		{name: "whsec secret without a key is rejected", url: "http://127.0.0.1/", secret: "whsec_", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := sms.WebhookConfig{URL: tt.url, Secret: tt.secret}
+			c := sms.WebhookConfig{URL: tt.url, Secret: tt.secret, AllowHTTP: tt.allowHTTP}
 			if verr := c.Validate(); tt.wantErr != (verr != nil) {
 				t.Errorf("Validate = %v, want error: %v", verr, tt.wantErr)
 			}
@@ -503,8 +520,10 @@ func TestNewWebhookValidates(t *testing.T) {
 			if err == nil {
 				return
 			}
-			if _, ok := errors.AsType[*sms.ConfigError](err); !ok {
+			if e, ok := errors.AsType[*sms.ConfigError](err); !ok {
 				t.Errorf("NewWebhook error %v is not a *sms.ConfigError", err)
+			} else if e.AllowedBy != tt.allowedBy {
+				t.Errorf("NewWebhook error %v allowed by %q, want %q", err, e.AllowedBy, tt.allowedBy)
 			}
 			if w != nil {
 				t.Errorf("NewWebhook returned %v with its error, want nil", w)
@@ -513,5 +532,47 @@ func TestNewWebhookValidates(t *testing.T) {
 				assertNoSecrets(t, err, tt.private)
 			}
 		})
+	}
+}
+
+// TestWebhookIgnoresProxyVariables sets the proxy variables, so it cannot
+// run in parallel (t.Setenv). net/http reads them once per process, at the
+// first request that consults them: running before every parallel test,
+// this test is that first request, and it checks that net/http would send
+// its URL through the proxy, or it would prove nothing.
+func TestWebhookIgnoresProxyVariables(t *testing.T) {
+	var contacted atomic.Int64
+	proxy := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the proxy answers nothing", http.StatusBadGateway)
+	}))
+	proxy.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			contacted.Add(1)
+		}
+	}
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+	for _, v := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"} {
+		t.Setenv(v, proxy.URL)
+	}
+	for _, v := range []string{"NO_PROXY", "no_proxy", "REQUEST_METHOD"} {
+		t.Setenv(v, "")
+	}
+	g := newGateway(t, http.StatusOK)
+	// LOCALHOST is loopback (/etc/hosts), but unlike localhost and
+	// loopback addresses not exempt from the proxy variables.
+	url := strings.Replace(g.url, "127.0.0.1", "LOCALHOST", 1)
+	if p, err := http.ProxyFromEnvironment(httptest.NewRequest(http.MethodPost, url, nil)); err != nil || p == nil {
+		t.Fatalf("net/http would not send %s through the proxy (%v, %v): the test proves nothing", url, p, err)
+	}
+	w := newWebhook(t, sms.WebhookConfig{URL: url})
+
+	if err := w.Send(context.Background(), loginMessage()); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+
+	g.only(t)
+	if n := contacted.Load(); n != 0 {
+		t.Errorf("the proxy got %d connections, want 0", n)
 	}
 }

@@ -34,20 +34,33 @@ const maxDrain = 64 << 10
 // secretPrefix marks a Standard Webhooks secret: the base64 of the key.
 const secretPrefix = "whsec_"
 
+// MinWebhookSecretLen is the shortest signing key NewWebhook accepts, in
+// bytes: the least Standard Webhooks allows (24 to 64), as a shorter HMAC
+// key is easier to guess than the signatures are to forge.
+const MinWebhookSecretLen = 24
+
 // WebhookConfig configures a Webhook. Only URL is required.
 type WebhookConfig struct {
-	// URL receives the messages: http or https, with a host.
+	// URL receives the messages: https, or http to a loopback host
+	// (127.0.0.0/8, ::1, localhost) unless AllowHTTP is set. The
+	// messages carry the codes, which must not cross a network in clear.
 	URL string
+
+	// AllowHTTP accepts an http URL to a host that is not loopback, for a
+	// gateway reached over a network that is private by other means.
+	AllowHTTP bool
 
 	// Secret signs each request per Standard Webhooks. A secret written
 	// "whsec_" + base64 (the spec's form) is decoded, and the decoded
 	// bytes are the key; any other secret is used as the key byte for
-	// byte. Empty: requests are not signed.
+	// byte. The key must be at least MinWebhookSecretLen bytes. Empty:
+	// requests are not signed.
 	Secret string
 
 	// Client sends the requests. Nil: a client with DefaultWebhookTimeout
-	// that does not follow redirects, so a message (code included) never
-	// goes to a URL other than the one configured.
+	// that does not follow redirects and ignores the proxy variables of
+	// the environment (HTTP_PROXY, HTTPS_PROXY), so a message (code
+	// included) never goes anywhere but to the URL configured.
 	Client *http.Client
 
 	// Now is the clock of the webhook-timestamp header. Nil: time.Now.
@@ -72,15 +85,26 @@ type Webhook struct {
 type ConfigError struct {
 	Field   string // the WebhookConfig field: "URL" or "Secret"
 	Problem string // what is wrong, such as "is required"
+	// AllowedBy is the WebhookConfig field that, set, accepts the value
+	// after all ("AllowHTTP"); empty if none does.
+	AllowedBy string
 }
 
-func (e *ConfigError) Error() string { return "sms webhook: " + e.Field + " " + e.Problem }
+func (e *ConfigError) Error() string {
+	msg := "sms webhook: " + e.Field + " " + e.Problem
+	if e.AllowedBy != "" {
+		msg += " (or set " + e.AllowedBy + ")"
+	}
+	return msg
+}
 
 // Validate reports each field of c that NewWebhook refuses as a
 // *ConfigError, joined with errors.Join; nil if NewWebhook accepts c. URL
-// must be an absolute http or https URL with a host; a Secret with the
-// whsec_ prefix must be valid base64 of a non-empty key. The errors never
-// contain the secret nor any part of the URL, which may carry credentials.
+// must be an absolute https URL with a host, or http to a loopback host
+// (any host with AllowHTTP); Secret, if set, must be a key of at least
+// MinWebhookSecretLen bytes, and with the whsec_ prefix valid base64 of
+// one. The errors never contain the secret nor any part of the URL, which
+// may carry credentials.
 func (c WebhookConfig) Validate() error {
 	_, _, err := c.parse()
 	return err
@@ -94,18 +118,30 @@ func (c WebhookConfig) parse() (*url.URL, []byte, error) {
 	u, err := url.Parse(c.URL)
 	switch {
 	case c.URL == "":
-		errs = append(errs, &ConfigError{"URL", "is required"})
+		errs = append(errs, &ConfigError{Field: "URL", Problem: "is required"})
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
-		errs = append(errs, &ConfigError{"URL", "must be an absolute http:// or https:// URL"})
+		errs = append(errs, &ConfigError{Field: "URL", Problem: "must be an absolute http:// or https:// URL"})
+	case u.Scheme == "http" && !c.AllowHTTP && !loopback(u.Hostname()):
+		errs = append(errs, &ConfigError{
+			Field:     "URL",
+			Problem:   "is http:// to a host that is not loopback, so codes would cross the network in clear: use https://",
+			AllowedBy: "AllowHTTP",
+		})
 	}
 	var key []byte
 	if rest, ok := strings.CutPrefix(c.Secret, secretPrefix); ok {
 		key, err = base64.StdEncoding.DecodeString(rest)
-		if err != nil || len(key) == 0 {
-			errs = append(errs, &ConfigError{"Secret", "starts with " + secretPrefix + " but the rest is not base64 of a key"})
+		switch {
+		case err != nil || len(key) == 0:
+			errs = append(errs, &ConfigError{Field: "Secret", Problem: "starts with " + secretPrefix + " but the rest is not base64 of a key"})
+		case len(key) < MinWebhookSecretLen:
+			errs = append(errs, &ConfigError{Field: "Secret", Problem: fmt.Sprintf("holds a key of %d bytes; it must be at least %d bytes", len(key), MinWebhookSecretLen)})
 		}
 	} else if c.Secret != "" {
 		key = []byte(c.Secret)
+		if len(key) < MinWebhookSecretLen {
+			errs = append(errs, &ConfigError{Field: "Secret", Problem: fmt.Sprintf("is %d bytes; it must be at least %d bytes", len(key), MinWebhookSecretLen)})
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
@@ -131,8 +167,13 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 		now:      c.Now,
 	}
 	if w.client == nil {
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		// A proxy variable set for other programs on the machine must not
+		// route codes through a host nobody configured for them.
+		transport.Proxy = nil
 		w.client = &http.Client{
-			Timeout: DefaultWebhookTimeout,
+			Transport: transport,
+			Timeout:   DefaultWebhookTimeout,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},

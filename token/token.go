@@ -88,6 +88,9 @@ func New(secret []byte, accessTTL, refreshTTL time.Duration) (*Signer, error) {
 		// Claims are checked by hand in Parse, against the caller's now
 		// and with PyJWT's integer-second rules; golang-jwt checks the
 		// structure, the algorithm and the signature.
+		// Strict decoding refuses base64 whose padding bits are set: a
+		// lax decoder reads four spellings of each signature, and a token
+		// changed in any byte must not pass.
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithJSONNumber(),
@@ -205,8 +208,9 @@ func (s *Signer) sign(c claims) (string, error) {
 }
 
 // Parse checks raw as flask-jwt-extended's decode_token does with its
-// defaults, at now rather than the wall clock: an HS256 signature by this
-// secret, exp after now (no leeway), nbf and iat (when present) not after
+// defaults, at now rather than the wall clock: segments in base64url
+// without padding and with zero padding bits (the one spelling PyJWT
+// writes), an HS256 signature by this secret, exp after now (no leeway), nbf and iat (when present) not after
 // now + ClockSkew. It also requires the layout this service relies on: type
 // "access" or "refresh", a non-empty string sub and jti, and a numeric exp.
 // Other claims are allowed. It is stricter than PyJWT about the encoding:

@@ -549,6 +549,11 @@ func TestParseRefuses(t *testing.T) {
 	flipped := slices.Clone(sig)
 	flipped[0] ^= 1
 	tamperedSig := parts[0] + "." + parts[1] + "." + b64.EncodeToString(flipped)
+	// The last of the 43 characters of a signature carries 4 bits of it
+	// and 2 bits of padding, which a lax decoder ignores.
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	lastChar := strings.IndexByte(alphabet, parts[2][len(parts[2])-1])
+	paddingBitSet := parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-1] + string(alphabet[lastChar^1])
 	valid := claimsJSON(t, nil)
 	// A payload whose encoding ends in unused bits, made non-canonical and
 	// then correctly signed.
@@ -606,6 +611,7 @@ func TestParseRefuses(t *testing.T) {
 		{"a correctly signed payload with a newline inside", sign(sha256.New, testSecret, parts[0]+"."+parts[1][:10]+"\n"+parts[1][10:]), issuedAt, phoneauth.ErrTokenInvalid},
 		{"a crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":["exp"],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
 		{"an empty crit header", forge(sha256.New, testSecret, `{"alg":"HS256","crit":[],"typ":"JWT"}`, valid), issuedAt, phoneauth.ErrTokenInvalid},
+		{"the signature with a padding bit set", paddingBitSet, issuedAt, phoneauth.ErrTokenInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

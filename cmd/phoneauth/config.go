@@ -19,19 +19,22 @@ import (
 
 // config is every PHONEAUTH_* setting, read once by loadConfig.
 type config struct {
-	Addr           string
-	DatabaseURL    string
-	JWTSecret      []byte // empty: generated and kept beside the SQLite file
-	SMSProvider    string
-	WebhookURL     string
-	WebhookSecret  string
-	Region         string
-	Policy         phoneauth.Policy
-	RedisURL       string
-	RedisPrefix    string
-	TrustedProxies []netip.Prefix
-	DB             postgres.Options // MaxConns and StatementTimeout from the environment
-	LogFormat      string
+	Addr             string
+	DatabaseURL      string
+	JWTSecret        []byte // empty: generated and kept beside the SQLite file
+	SMSProvider      string
+	ConsoleAnyAddr   bool
+	WebhookURL       string
+	WebhookSecret    string
+	WebhookAllowHTTP bool
+	SMSConcurrency   int // sends at once, whatever the provider
+	Region           string
+	Policy           phoneauth.Policy
+	RedisURL         string
+	RedisPrefix      string
+	TrustedProxies   []netip.Prefix
+	DB               postgres.Options // MaxConns and StatementTimeout from the environment
+	LogFormat        string
 	// TestNumbers map E.164 numbers to fixed codes until TestNumbersUntil.
 	TestNumbers      map[string]string
 	TestNumbersUntil time.Time
@@ -68,8 +71,9 @@ var (
 		"StatementTimeout": "PHONEAUTH_DB_STATEMENT_TIMEOUT",
 	}
 	webhookVars = map[string]string{
-		"URL":    "PHONEAUTH_SMS_WEBHOOK_URL",
-		"Secret": "PHONEAUTH_SMS_WEBHOOK_SECRET",
+		"URL":       "PHONEAUTH_SMS_WEBHOOK_URL",
+		"Secret":    "PHONEAUTH_SMS_WEBHOOK_SECRET",
+		"AllowHTTP": "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP",
 	}
 )
 
@@ -82,18 +86,19 @@ var (
 func loadConfig(getenv func(string) string) (config, error) {
 	p := envParser{getenv: getenv}
 	c := config{
-		Addr:          p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:   p.str("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
-		JWTSecret:     []byte(getenv("PHONEAUTH_JWT_SECRET")),
-		SMSProvider:   p.str("PHONEAUTH_SMS_PROVIDER", "console"),
-		WebhookURL:    getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
-		WebhookSecret: getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
-		Region:        strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
-		RedisURL:      getenv("PHONEAUTH_REDIS_URL"),
-		RedisPrefix:   p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
-		LogFormat:     p.str("PHONEAUTH_LOG_FORMAT", "text"),
-		Policy:        phoneauth.DefaultPolicy(),
-		DB:            postgres.DefaultOptions(),
+		Addr:           p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:    p.str("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
+		JWTSecret:      []byte(getenv("PHONEAUTH_JWT_SECRET")),
+		SMSProvider:    p.str("PHONEAUTH_SMS_PROVIDER", "console"),
+		WebhookURL:     getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
+		WebhookSecret:  getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
+		Region:         strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
+		RedisURL:       getenv("PHONEAUTH_REDIS_URL"),
+		RedisPrefix:    p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
+		LogFormat:      p.str("PHONEAUTH_LOG_FORMAT", "text"),
+		SMSConcurrency: sms.DefaultConcurrency,
+		Policy:         phoneauth.DefaultPolicy(),
+		DB:             postgres.DefaultOptions(),
 	}
 	p.duration("PHONEAUTH_CODE_TTL", &c.Policy.CodeTTL)
 	p.duration("PHONEAUTH_LOGIN_THROTTLE", &c.Policy.LoginThrottle)
@@ -128,6 +133,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
 		return p.quoted(policyVars[e.Field], e.Problem)
 	})
+	p.boolean("PHONEAUTH_SMS_CONSOLE_ANY_ADDR", &c.ConsoleAnyAddr)
+	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.WebhookAllowHTTP)
+	p.integer("PHONEAUTH_SMS_CONCURRENCY", &c.SMSConcurrency)
+	if err := sms.CheckConcurrency(c.SMSConcurrency); err != nil {
+		p.fail(p.quoted("PHONEAUTH_SMS_CONCURRENCY", err.Error()))
+	}
 	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
 	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
 	failFields(&p, c.DB.Validate(), func(e *postgres.OptionsError) (string, string) {
@@ -136,16 +147,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if len(c.JWTSecret) > 0 {
 		p.check("PHONEAUTH_JWT_SECRET", token.CheckSecret(c.JWTSecret))
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+	_, _, addrErr := net.SplitHostPort(c.Addr)
+	if addrErr != nil {
 		p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
 	}
 	switch c.SMSProvider {
 	case "console":
+		if addrErr == nil && !c.ConsoleAnyAddr {
+			if err := sms.CheckConsoleAddr(c.Addr); err != nil {
+				p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q %s. Set PHONEAUTH_SMS_PROVIDER=webhook, or PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true to serve with the console anyway", c.Addr, err))
+			}
+		}
 	case "webhook":
-		webhook := sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret}
-		failFields(&p, webhook.Validate(), func(e *sms.ConfigError) (string, string) {
-			if e.Field == "URL" && c.WebhookURL == "" {
+		failFields(&p, c.webhook().Validate(), func(e *sms.ConfigError) (string, string) {
+			switch {
+			case e.Field == "URL" && c.WebhookURL == "":
 				return webhookVars[e.Field], e.Problem + " when PHONEAUTH_SMS_PROVIDER=webhook"
+			case e.AllowedBy != "":
+				return webhookVars[e.Field], e.Problem + " (or set " + webhookVars[e.AllowedBy] + "=true)"
 			}
 			return webhookVars[e.Field], e.Problem
 		})
@@ -188,6 +207,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// webhook is the configuration of the webhook SMS provider.
+func (c config) webhook() sms.WebhookConfig {
+	return sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret, AllowHTTP: c.WebhookAllowHTTP}
 }
 
 // postgres reports whether the database is PostgreSQL.
@@ -284,6 +308,20 @@ func (p *envParser) duration(name string, d *time.Duration) {
 		return
 	}
 	*d = parsed
+}
+
+// boolean sets *b to variable name, if set and true or false.
+func (p *envParser) boolean(name string, b *bool) {
+	v := p.getenv(name)
+	if v == "" {
+		return
+	}
+	parsed, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, fmt.Sprintf("%q is not true or false", v))
+		return
+	}
+	*b = parsed
 }
 
 // integer sets *n to variable name, if set and a whole number.

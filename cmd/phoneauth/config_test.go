@@ -11,6 +11,7 @@ import (
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/redis"
+	"github.com/phoneauth/phoneauth/sms"
 )
 
 // env is a getenv backed by a map.
@@ -25,15 +26,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("loadConfig with nothing set: %v", err)
 	}
 	want := config{
-		Addr:        "127.0.0.1:8080",
-		DatabaseURL: "sqlite:phoneauth.db",
-		JWTSecret:   []byte(""), // generated beside the SQLite file
-		SMSProvider: "console",
-		Region:      "US",
-		Policy:      phoneauth.DefaultPolicy(),
-		RedisPrefix: redis.DefaultPrefix,
-		DB:          postgres.DefaultOptions(),
-		LogFormat:   "text",
+		Addr:           "127.0.0.1:8080",
+		DatabaseURL:    "sqlite:phoneauth.db",
+		JWTSecret:      []byte(""), // generated beside the SQLite file
+		SMSProvider:    "console",
+		SMSConcurrency: sms.DefaultConcurrency,
+		Region:         "US",
+		Policy:         phoneauth.DefaultPolicy(),
+		RedisPrefix:    redis.DefaultPrefix,
+		DB:             postgres.DefaultOptions(),
+		LogFormat:      "text",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig with nothing set =\n%+v\nwant\n%+v", got, want)
@@ -44,38 +46,40 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 	t.Parallel()
 	secret := strings.Repeat("s", 32)
 	vars := map[string]string{
-		"PHONEAUTH_ADDR":                 "0.0.0.0:9000",
-		"PHONEAUTH_DATABASE_URL":         "postgresql://app:pw@db:5432/auth?sslmode=disable",
-		"PHONEAUTH_JWT_SECRET":           secret,
-		"PHONEAUTH_SMS_PROVIDER":         "webhook",
-		"PHONEAUTH_SMS_WEBHOOK_URL":      "https://sms.example/hook?key=k",
-		"PHONEAUTH_SMS_WEBHOOK_SECRET":   "whsec_c2VjcmV0LWtleS1ieXRlcw==",
-		"PHONEAUTH_CODE_TTL":             "90s",
-		"PHONEAUTH_LOGIN_THROTTLE":       "0s",
-		"PHONEAUTH_CODE_LENGTH":          "8",
-		"PHONEAUTH_MAX_ATTEMPTS":         "3",
-		"PHONEAUTH_ACCESS_TTL":           "1m",
-		"PHONEAUTH_REFRESH_TTL":          "24h",
-		"PHONEAUTH_DEFAULT_REGION":       "gb",
-		"PHONEAUTH_REDIS_URL":            "rediss://:pw@cache:6380/2",
-		"PHONEAUTH_REDIS_PREFIX":         "auth:",
-		"PHONEAUTH_IP_RATE_LIMIT":        "0",
-		"PHONEAUTH_SMS_PER_HOUR":         "100000000",
-		"PHONEAUTH_TRUSTED_PROXIES":      "10.0.0.0/8, 192.168.1.7 ,2001:db8::1/48",
-		"PHONEAUTH_DB_MAX_CONNS":         "1000",
-		"PHONEAUTH_DB_STATEMENT_TIMEOUT": "1ms",
-		"PHONEAUTH_LOG_FORMAT":           "json",
-		"PHONEAUTH_IP_VERIFY_RATE_LIMIT": "0",
-		"PHONEAUTH_REFRESH_REUSE_GRACE":  "0s",
-		"PHONEAUTH_LOCKOUT_THRESHOLD":    "100",
-		"PHONEAUTH_LOCKOUT_DURATION":     "1h",
-		"PHONEAUTH_SMS_REGIONS":          "us, gb",
-		"PHONEAUTH_SMS_PER_PHONE_DAY":    "3",
-		"PHONEAUTH_SMS_PER_RANGE_HOUR":   "0",
-		"PHONEAUTH_SMS_PER_DAY":          "7",
-		"PHONEAUTH_SMS_PER_COUNTRY_HOUR": "IR=200, us=500",
-		"PHONEAUTH_TEST_NUMBERS":         "+15550100000=12345678,+15550100001=87654321",
-		"PHONEAUTH_TEST_NUMBERS_UNTIL":   "2026-12-31T23:59:59Z",
+		"PHONEAUTH_ADDR":                   "0.0.0.0:9000",
+		"PHONEAUTH_DATABASE_URL":           "postgresql://app:pw@db:5432/auth?sslmode=disable",
+		"PHONEAUTH_JWT_SECRET":             secret,
+		"PHONEAUTH_SMS_PROVIDER":           "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":        "http://sms.internal/hook?key=k",
+		"PHONEAUTH_SMS_WEBHOOK_SECRET":     "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n",
+		"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "true",
+		"PHONEAUTH_SMS_CONCURRENCY":        "10000",
+		"PHONEAUTH_CODE_TTL":               "90s",
+		"PHONEAUTH_LOGIN_THROTTLE":         "0s",
+		"PHONEAUTH_CODE_LENGTH":            "8",
+		"PHONEAUTH_MAX_ATTEMPTS":           "3",
+		"PHONEAUTH_ACCESS_TTL":             "1m",
+		"PHONEAUTH_REFRESH_TTL":            "24h",
+		"PHONEAUTH_DEFAULT_REGION":         "gb",
+		"PHONEAUTH_REDIS_URL":              "rediss://:pw@cache:6380/2",
+		"PHONEAUTH_REDIS_PREFIX":           "auth:",
+		"PHONEAUTH_IP_RATE_LIMIT":          "0",
+		"PHONEAUTH_SMS_PER_HOUR":           "100000000",
+		"PHONEAUTH_TRUSTED_PROXIES":        "10.0.0.0/8, 192.168.1.7 ,2001:db8::1/48",
+		"PHONEAUTH_DB_MAX_CONNS":           "1000",
+		"PHONEAUTH_DB_STATEMENT_TIMEOUT":   "1ms",
+		"PHONEAUTH_LOG_FORMAT":             "json",
+		"PHONEAUTH_IP_VERIFY_RATE_LIMIT":   "0",
+		"PHONEAUTH_REFRESH_REUSE_GRACE":    "0s",
+		"PHONEAUTH_LOCKOUT_THRESHOLD":      "100",
+		"PHONEAUTH_LOCKOUT_DURATION":       "1h",
+		"PHONEAUTH_SMS_REGIONS":            "us, gb",
+		"PHONEAUTH_SMS_PER_PHONE_DAY":      "3",
+		"PHONEAUTH_SMS_PER_RANGE_HOUR":     "0",
+		"PHONEAUTH_SMS_PER_DAY":            "7",
+		"PHONEAUTH_SMS_PER_COUNTRY_HOUR":   "IR=200, us=500",
+		"PHONEAUTH_TEST_NUMBERS":           "+15550100000=12345678,+15550100001=87654321",
+		"PHONEAUTH_TEST_NUMBERS_UNTIL":     "2026-12-31T23:59:59Z",
 	}
 	got, err := loadConfig(env(vars))
 	if err != nil {
@@ -84,13 +88,15 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 	db := postgres.DefaultOptions()
 	db.MaxConns, db.StatementTimeout = 1000, time.Millisecond
 	want := config{
-		Addr:          "0.0.0.0:9000",
-		DatabaseURL:   vars["PHONEAUTH_DATABASE_URL"],
-		JWTSecret:     []byte(secret),
-		SMSProvider:   "webhook",
-		WebhookURL:    vars["PHONEAUTH_SMS_WEBHOOK_URL"],
-		WebhookSecret: vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
-		Region:        "GB",
+		Addr:             "0.0.0.0:9000",
+		DatabaseURL:      vars["PHONEAUTH_DATABASE_URL"],
+		JWTSecret:        []byte(secret),
+		SMSProvider:      "webhook",
+		WebhookURL:       vars["PHONEAUTH_SMS_WEBHOOK_URL"],
+		WebhookSecret:    vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
+		WebhookAllowHTTP: true,
+		SMSConcurrency:   10_000,
+		Region:           "GB",
 		Policy: phoneauth.Policy{
 			CodeTTL:       90 * time.Second,
 			LoginThrottle: 0,
@@ -126,6 +132,34 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadConfigLetsTheConsoleServeOnlyOnLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		vars map[string]string
+		ok   bool
+	}{
+		{"default address", nil, true},
+		{"IPv6 loopback", map[string]string{"PHONEAUTH_ADDR": "[::1]:8080"}, true},
+		{"localhost", map[string]string{"PHONEAUTH_ADDR": "localhost:8080"}, true},
+		{"every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080"}, false},
+		{"every address, allowed", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "true"}, true},
+		{"every address with the webhook", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080", "PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "https://sms.example/"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(env(tt.vars))
+			if (err == nil) != tt.ok {
+				t.Fatalf("loadConfig = %v, want ok: %v", err, tt.ok)
+			}
+			if want := tt.vars["PHONEAUTH_SMS_CONSOLE_ANY_ADDR"] == "true"; err == nil && c.ConsoleAnyAddr != want {
+				t.Errorf("ConsoleAnyAddr = %v, want %v", c.ConsoleAnyAddr, want)
+			}
+		})
 	}
 }
 
@@ -177,10 +211,25 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"database connections too large for an int32", map[string]string{"PHONEAUTH_DB_MAX_CONNS": "4294967296"}, []string{"PHONEAUTH_DB_MAX_CONNS"}, ""},
 		{"statement timeout under a millisecond", map[string]string{"PHONEAUTH_DB_STATEMENT_TIMEOUT": "999us"}, []string{"PHONEAUTH_DB_STATEMENT_TIMEOUT"}, ""},
 		{"unknown SMS provider", map[string]string{"PHONEAUTH_SMS_PROVIDER": "pigeon"}, []string{"PHONEAUTH_SMS_PROVIDER"}, ""},
+		{"console on every address", map[string]string{"PHONEAUTH_ADDR": "0.0.0.0:8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on every interface's port", map[string]string{"PHONEAUTH_ADDR": ":8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on a host name", map[string]string{"PHONEAUTH_SMS_PROVIDER": "console", "PHONEAUTH_ADDR": "auth.example:8080"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"console on a private address, anywhere explicitly refused", map[string]string{"PHONEAUTH_ADDR": "10.0.0.7:8080", "PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "false"}, []string{"PHONEAUTH_ADDR"}, ""},
+		{"no SMS at once", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "0"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"negative SMS at once", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "-1"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once above the range", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "10001"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once too large for an int", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "99999999999999999999"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"SMS at once not a number", map[string]string{"PHONEAUTH_SMS_CONCURRENCY": "many"}, []string{"PHONEAUTH_SMS_CONCURRENCY"}, ""},
+		{"console anywhere neither true nor false", map[string]string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR": "maybe"}, []string{"PHONEAUTH_SMS_CONSOLE_ANY_ADDR"}, ""},
 		{"webhook without a URL", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
 		{"webhook URL not http, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "ftp://u:hunter2@sms.example/"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
 		{"webhook URL with a port but no host", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://:8080/hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
 		{"webhook secret not base64, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_hunter2*"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}, "hunter2"},
+		{"webhook secret under 24 bytes, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "hunter2, twenty-three b"}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}, "hunter2"},
+		{"webhook whsec key under 24 bytes, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_dHdlbnR5LXRocmVlLWJ5dGUta2V5ISE="}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}, "dHdlbnR5"},
+		{"webhook http URL to a remote host, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
+		{"webhook http URL to a remote host, http explicitly refused", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "false"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
+		{"allowing http neither true nor false", map[string]string{"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "yes"}, []string{"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP"}, ""},
 		{"webhook settings ignored with the console", map[string]string{"PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_*", "PHONEAUTH_ADDR": "x"}, []string{"PHONEAUTH_ADDR"}, ""},
 		{"unknown region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}, ""},
 		{"unknown database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},

@@ -66,6 +66,19 @@ func (l *logTail) mark() int {
 	return len(l.lines)
 }
 
+// count returns how many lines read so far match accepts.
+func (l *logTail) count(match func(map[string]any) bool) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if match(line) {
+			n++
+		}
+	}
+	return n
+}
+
 // wait returns the newest line that match accepts, failing the test if none
 // comes within 10 s.
 func (l *logTail) wait(t *testing.T, match func(map[string]any) bool) map[string]any {
@@ -271,7 +284,7 @@ func TestWebhookProviderDeliversTheCode(t *testing.T) {
 		"PHONEAUTH_JWT_SECRET":         strings.Repeat("s", 32),
 		"PHONEAUTH_SMS_PROVIDER":       "webhook",
 		"PHONEAUTH_SMS_WEBHOOK_URL":    hook.URL,
-		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0LWtleS1mb3ItdGVzdHM=",
+		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_" + "c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=",
 	})
 	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550310"})["token"].(string)
 	var m msg
@@ -284,6 +297,38 @@ func TestWebhookProviderDeliversTheCode(t *testing.T) {
 		t.Fatalf("webhook got %+v", m)
 	}
 	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": m.Code, "token": tok, "phone": m.To})
+}
+
+func TestWebhookWithoutSecretWarnsAtStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		secret string
+		want   int // warnings
+	}{
+		{"no secret: a warning", "", 1},
+		{"a secret: no warning", "whsec_c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := start(t, map[string]string{
+				"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+				"PHONEAUTH_SMS_PROVIDER":       "webhook",
+				"PHONEAUTH_SMS_WEBHOOK_URL":    "http://127.0.0.1:1/",
+				"PHONEAUTH_SMS_WEBHOOK_SECRET": tt.secret,
+			})
+			// start has read the line saying it listens, which comes
+			// after every warning about the configuration.
+			got := in.logs.count(func(m map[string]any) bool {
+				msg, _ := m["msg"].(string)
+				return m["level"] == "WARN" && strings.HasPrefix(msg, "PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed")
+			})
+			if got != tt.want {
+				t.Errorf("got %d warnings about the webhook secret, want %d", got, tt.want)
+			}
+		})
+	}
 }
 
 func TestWebhookFailureIs502(t *testing.T) {
@@ -301,6 +346,70 @@ func TestWebhookFailureIs502(t *testing.T) {
 	if status != 502 || out["error"] != "Could not send SMS, try again" {
 		t.Fatalf("register = %d %v", status, out)
 	}
+}
+
+func TestSMSBeyondTheConcurrencyAre503(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{}, 10)
+	release := make(chan struct{})
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hook.Close)
+	in := start(t, map[string]string{
+		"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+		"PHONEAUTH_SMS_PROVIDER":       "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":    hook.URL,
+		"PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_c2VjcmV0IGtleSBmb3IgdGhlIHRlc3RzLCAyNCs=",
+		"PHONEAUTH_SMS_CONCURRENCY":    "1",
+	})
+	var once sync.Once
+	free := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(free) // runs before the instance stops, which waits for its requests
+	register := func(phone string) (*http.Response, error) {
+		return http.Post(in.url+"/auth/api/Register/", "application/json", strings.NewReader(`{"phonenumber":"`+phone+`"}`))
+	}
+	first := make(chan int, 1)
+	go func() {
+		res, err := register("+14155550340")
+		if err != nil {
+			first <- 0
+			return
+		}
+		res.Body.Close()
+		first <- res.StatusCode
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first SMS never reached the webhook")
+	}
+
+	res, err := register("+14155550341")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable || string(body) != `{"error":"Service unavailable"}`+"\n" || res.Header.Get("Retry-After") != "2" {
+		t.Errorf("register while the only send slot is taken = %d %q Retry-After %q, want 503 Service unavailable, Retry-After 2",
+			res.StatusCode, body, res.Header.Get("Retry-After"))
+	}
+	free()
+	select {
+	case status := <-first:
+		if status != http.StatusOK {
+			t.Fatalf("first register = %d, want 200", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first register never answered")
+	}
+	// The refused registration left no account behind.
+	in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": "+14155550341"})
 }
 
 func TestBadConfigurationStopsTheStart(t *testing.T) {

@@ -235,11 +235,22 @@ func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (bac
 	return b, nil
 }
 
+// newSender returns the SMS provider c names, running at most
+// c.SMSConcurrency sends at once. A webhook without a secret is warned
+// about at every start: its gateway cannot tell our requests from anyone's.
 func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
+	var provider phoneauth.Sender = sms.NewConsole(log)
 	if c.SMSProvider == "webhook" {
-		return sms.NewWebhook(sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret})
+		if c.WebhookSecret == "" {
+			log.Warn("PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed, so the gateway cannot tell them from forged ones; set it in production")
+		}
+		w, err := sms.NewWebhook(c.webhook())
+		if err != nil {
+			return nil, err
+		}
+		provider = w
 	}
-	return sms.NewConsole(log), nil
+	return sms.NewCapped(provider, c.SMSConcurrency)
 }
 
 // serve runs the HTTP server until ctx is done, then drains in-flight
