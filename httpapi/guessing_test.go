@@ -206,3 +206,51 @@ func TestGuessingLimitsSurviveARestart(t *testing.T) {
 	want(t, "the fifth failure, across codes and restarts, locks", h.post("/auth/api/login/verify/", map[string]any{"code": wrongFor(code), "user_id": id}), 429, lockedBody)
 	want(t, "the right code after the lockout began", h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id}), 429, lockedBody)
 }
+
+func TestFortyParallelWrongGuessesAreCheckedAtMostMaxAttemptsTimes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	const phone = "+14155550340"
+	h.verified(phone)
+	id := h.login(phone)
+	code := h.sender.LastCode(phone)
+	const n = 40
+	bodies := make(chan string, n)
+	count := statusCounts(n, func() int {
+		r := h.post("/auth/api/login/verify/", map[string]any{"code": wrongFor(code), "user_id": id})
+		bodies <- r.str("error")
+		return r.status
+	})
+	close(bodies)
+	checked := 0
+	for b := range bodies {
+		if b == "Invalid code" {
+			checked++
+		}
+	}
+	// MaxAttempts is 5: four answers say the code is wrong, the fifth
+	// that it is dead, and the other 35 were refused unchecked.
+	if max := phoneauth.DefaultPolicy().MaxAttempts; checked != max-1 || count[400] != max-1 || count[429] != n-max+1 {
+		t.Errorf("statuses %v, %d answers Invalid code; want %d × 400 and %d × 429", count, checked, max-1, n-max+1)
+	}
+	want(t, "the right code afterwards", h.post("/auth/api/login/verify/", map[string]any{"code": code, "user_id": id}),
+		429, errBody("Too many failed attempts, request a new code"))
+}
+
+func TestVerifiedOldCodeNeverEndsTheNewerLoginsThrottle(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	const phone = "+14155550350"
+	h.verified(phone)
+	id := h.login(phone)
+	old := h.sender.LastCode(phone)
+	// Once the throttle of the first code runs out, a new code replaces it
+	// (again, in the one-in-a-million case that both codes are equal).
+	for h.sender.LastCode(phone) == old {
+		h.clock.Advance(5 * time.Minute)
+		h.login(phone)
+	}
+	want(t, "the first code, replaced", h.post("/auth/api/login/verify/", map[string]any{"code": old, "user_id": id}), 400, errBody("Invalid code"))
+	r := h.post("/auth/api/login/", map[string]any{"phone": phone})
+	want(t, "login while the second code is pending", r, 429, map[string]any{"message": "User already have a request for login", "user_id": id})
+}

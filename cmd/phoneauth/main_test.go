@@ -331,6 +331,35 @@ func TestWebhookWithoutSecretWarnsAtStart(t *testing.T) {
 	}
 }
 
+func TestActiveTestNumbersWarnAtStart(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		until string
+		want  int // warnings
+	}{
+		{"until a time to come: a warning", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), 1},
+		{"until a time past: none work, no warning", "2020-01-01T00:00:00Z", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := start(t, map[string]string{
+				"PHONEAUTH_DATABASE_URL":       "sqlite:" + filepath.Join(t.TempDir(), "auth.db"),
+				"PHONEAUTH_TEST_NUMBERS":       "+15550100000=123456,+15550100001=654321",
+				"PHONEAUTH_TEST_NUMBERS_UNTIL": tt.until,
+			})
+			got := in.logs.count(func(m map[string]any) bool {
+				msg, _ := m["msg"].(string)
+				return m["level"] == "WARN" && strings.HasPrefix(msg, "test numbers are active") && m["count"] == float64(2)
+			})
+			if got != tt.want {
+				t.Errorf("got %d warnings about 2 active test numbers, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestWebhookFailureIs502(t *testing.T) {
 	t.Parallel()
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
