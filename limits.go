@@ -29,31 +29,27 @@ func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (string,
 // IPv6 clients are counted by their /64, which one subscriber usually has
 // whole. An empty ip skips the limit.
 func (s *Service) limitIP(ctx context.Context, ip string) error {
-	if s.policy.IPRateLimit == 0 || ip == "" {
-		return nil
-	}
-	n, reset, err := s.limiter.Hit(ctx, "ip:"+ipKey(ip), time.Minute)
-	if err != nil {
-		return fmt.Errorf("ip limit: %w", err)
-	}
-	if n > int64(s.policy.IPRateLimit) {
-		return &ThrottledError{Limit: LimitIP, RetryAfter: reset}
-	}
-	return nil
+	return s.limitAddr(ctx, ip, "ip:", s.policy.IPRateLimit, LimitIP)
 }
 
 // limitVerifyIP counts one code check from ip against the per-IP limit on
 // code checks, which bounds how many accounts one address can guess at.
 func (s *Service) limitVerifyIP(ctx context.Context, ip string) error {
-	if s.policy.IPVerifyRateLimit == 0 || ip == "" {
+	return s.limitAddr(ctx, ip, "ipv:", s.policy.IPVerifyRateLimit, LimitIPVerify)
+}
+
+// limitAddr counts one request from ip in the one-minute counter keyed by
+// prefix and refuses it past perMinute (0 disables the limit).
+func (s *Service) limitAddr(ctx context.Context, ip, prefix string, perMinute int, name Limit) error {
+	if perMinute == 0 || ip == "" {
 		return nil
 	}
-	n, reset, err := s.limiter.Hit(ctx, "ipv:"+ipKey(ip), time.Minute)
+	n, reset, err := s.limiter.Hit(ctx, prefix+ipKey(ip), time.Minute)
 	if err != nil {
-		return fmt.Errorf("ip verify limit: %w", err)
+		return fmt.Errorf("%s limit: %w", name, err)
 	}
-	if n > int64(s.policy.IPVerifyRateLimit) {
-		return &ThrottledError{Limit: LimitIPVerify, RetryAfter: reset}
+	if n > int64(perMinute) {
+		return &ThrottledError{Limit: name, RetryAfter: reset}
 	}
 	return nil
 }

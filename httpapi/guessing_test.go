@@ -1,13 +1,11 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,28 +25,10 @@ func wrongFor(code string) string {
 // lockedBody is the answer of every code flow while an account is locked.
 var lockedBody = errBody("Account temporarily locked, try again later")
 
-// syncBuffer is a log sink that tests may read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestAccountLockout(t *testing.T) {
 	t.Parallel()
 	const threshold = 4
-	var logs syncBuffer
+	var logs logLines
 	h := newHarness(t, harnessOptions{log: &logs, policy: func(p *phoneauth.Policy) {
 		p.MaxAttempts = 3
 		p.LockoutThreshold = threshold
@@ -73,12 +53,19 @@ func TestAccountLockout(t *testing.T) {
 	if got := r.header.Get("Retry-After"); got != "600" {
 		t.Errorf("Retry-After = %q, want 600", got)
 	}
-	if !strings.Contains(logs.String(), `"level":"WARN","msg":"account locked after too many failed code checks","phone":"+1***00"`) ||
-		!strings.Contains(logs.String(), `"client_ip":"127.0.0.1","locked_for":"10m0s"`) {
-		t.Errorf("no WARN line naming the masked phone and the client IP in the log:\n%s", logs.String())
+	var warned []map[string]any
+	for _, rec := range logs.records(t) {
+		if rec["level"] == "WARN" && rec["msg"] == "account locked after too many failed code checks" {
+			warned = append(warned, rec)
+		}
+		for k, v := range rec {
+			if s, _ := v.(string); strings.Contains(s, phone) {
+				t.Errorf("log field %s holds the whole phone number: %v", k, rec)
+			}
+		}
 	}
-	if strings.Contains(logs.String(), phone) {
-		t.Errorf("the log holds the whole phone number:\n%s", logs.String())
+	if len(warned) != 1 || warned[0]["phone"] != "+1***00" || warned[0]["client_ip"] != "127.0.0.1" || warned[0]["locked_for"] != "10m0s" {
+		t.Errorf("lockout WARN lines %v, want one naming the masked phone, the client IP and the lockout", warned)
 	}
 
 	t.Run("while locked the right code is refused, and login sends no SMS", func(t *testing.T) {
