@@ -20,8 +20,9 @@ type Registration struct {
 }
 
 // Register creates an account for a phone number and sends it a
-// verification code. Errors: ErrInvalidPhone, *ThrottledError (LimitIP,
-// LimitSMSBudget), ErrUserExists, ErrSendFailed. When the SMS cannot be
+// verification code. Errors: ErrInvalidPhone, ErrCannotReceiveSMS,
+// *ThrottledError (LimitIP, the SMS budgets, LimitLockout for an
+// unverified account that is locked), ErrUserExists, ErrSendFailed. When the SMS cannot be
 // sent nothing is left behind: the number can be registered again at once.
 func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registration, err error) {
 	phone, err := s.admit(ctx, r.Phone, r.ClientIP)
@@ -45,7 +46,11 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 
 	var undo undo
 	defer undo.run(ctx, &err)
-	err = s.store.Register(ctx, User{ID: userID, Phone: phone, CreatedAt: now}, c, now)
+	lockedUntil, err := s.store.Register(ctx, User{ID: userID, Phone: phone, CreatedAt: now}, c, now)
+	if errors.Is(err, ErrAccountLocked) {
+		// No SMS for a locked account: its code could not be verified.
+		return Registration{}, locked(lockedUntil.Sub(now), err)
+	}
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		// Even an unavailable store may have committed with only its
 		// answer lost: undo it then too, or the number would 409 with no

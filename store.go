@@ -20,8 +20,10 @@ type Store interface {
 	// unexpired at now, it returns ErrUserExists. If the account is
 	// unverified and has no live registration challenge, c replaces its
 	// challenge and the existing account keeps its ID, so an account whose
-	// code expired (or whose SMS was lost) can be registered again.
-	Register(ctx context.Context, u User, c Challenge, now time.Time) error
+	// code expired (or whose SMS was lost) can be registered again. An
+	// unverified account locked at now changes nothing either: Register
+	// returns when its lockout ends with ErrAccountLocked.
+	Register(ctx context.Context, u User, c Challenge, now time.Time) (lockedUntil time.Time, err error)
 
 	// CancelRegistration deletes registration challenge challengeID and, if
 	// its account is unverified, the account. It undoes a Register whose

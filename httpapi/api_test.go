@@ -655,12 +655,12 @@ type lostReplyStore struct {
 	lose atomic.Bool
 }
 
-func (s *lostReplyStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
-	err := s.Store.Register(ctx, u, c, now)
+func (s *lostReplyStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (time.Time, error) {
+	lockedUntil, err := s.Store.Register(ctx, u, c, now)
 	if err == nil && s.lose.Load() {
-		return fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
+		return time.Time{}, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
 	}
-	return err
+	return lockedUntil, err
 }
 
 func (s *lostReplyStore) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
@@ -699,8 +699,8 @@ func TestRegistrationIsUndoneWhenItsReplyIsLost(t *testing.T) {
 // knows: a bug, not an outage.
 type brokenStore struct{ phoneauth.Store }
 
-func (brokenStore) Register(context.Context, phoneauth.User, phoneauth.Challenge, time.Time) error {
-	return errors.New("disk on fire")
+func (brokenStore) Register(context.Context, phoneauth.User, phoneauth.Challenge, time.Time) (time.Time, error) {
+	return time.Time{}, errors.New("disk on fire")
 }
 
 // downLimiter answers everything but says, when pinged, that its backend
@@ -795,7 +795,7 @@ type stallingStore struct {
 	stalled atomic.Bool
 }
 
-func (s *stallingStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
+func (s *stallingStore) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (time.Time, error) {
 	if s.stalled.CompareAndSwap(false, true) {
 		s.arrived <- struct{}{}
 		<-ctx.Done()

@@ -101,6 +101,12 @@ func TestAccountLockout(t *testing.T) {
 		}
 		want(t, "the threshold-th failure", h.post("/auth/api/verify/", map[string]any{"code": wrongFor(code), "token": tok, "phone": phone}), 429, lockedBody)
 		want(t, "right code while locked", h.post("/auth/api/verify/", map[string]any{"code": code, "token": tok, "phone": phone}), 429, lockedBody)
+		h.clock.Advance(5 * time.Minute) // the code expires; the account stays locked
+		sent := len(h.sender.Sent())
+		want(t, "register again while locked", h.post("/auth/api/Register/", map[string]any{"phonenumber": phone}), 429, lockedBody)
+		if got := len(h.sender.Sent()); got != sent {
+			t.Errorf("%d SMS sent to a locked account, want none", got-sent)
+		}
 	})
 }
 

@@ -356,7 +356,7 @@ func TestOutage(t *testing.T) {
 			now := time.Now()
 			user := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 			c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-			if err := s.Register(t.Context(), user, c, now); err != nil {
+			if _, err := s.Register(t.Context(), user, c, now); err != nil {
 				t.Fatalf("Register: %v", err)
 			}
 

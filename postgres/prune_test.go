@@ -52,7 +52,7 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.Session {
 	u := phoneauth.User{ID: id("user"), Phone: fmt.Sprintf("+1555555%04d", n), CreatedAt: now}
 	code := []byte(id("code"))
 	reg := phoneauth.Challenge{ID: id("reg"), CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.Register(ctx, u, reg, now); err != nil {
+	if _, err := s.Register(ctx, u, reg, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	if _, err := s.VerifyRegistration(ctx, reg.ID, u.Phone, storetest.Try(code, now)); err != nil {

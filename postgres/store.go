@@ -24,7 +24,7 @@ import (
 // creates the account or locks the existing one and returns it unless it is
 // verified; the upsert on challenges then replaces its registration
 // challenge only if that one is not live at now. A refusal changes nothing.
-func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `
@@ -34,29 +34,33 @@ WITH account AS (
 	-- returns it, without blocking foreign-key checks on it.
 	ON CONFLICT (phone) DO UPDATE SET created_at = users.created_at
 		WHERE users.verified_at IS NULL
-	RETURNING id
+	RETURNING id, locked_until
 ), challenge AS (
 	INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
 	SELECT $4, account.id, 'register', $5, $6, $7 FROM account
+	WHERE account.locked_until IS NULL OR account.locked_until <= $8
 	ON CONFLICT (user_id, purpose) DO UPDATE SET
 		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
 		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= $8
 	RETURNING id
 )
-SELECT EXISTS (SELECT 1 FROM challenge) FROM account`
+SELECT EXISTS (SELECT 1 FROM challenge), locked_until FROM account`
 	var replaced bool
+	var lockedUntil *time.Time
 	err := s.pool.QueryRow(ctx, q, u.ID, u.Phone, u.CreatedAt,
-		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&replaced)
+		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&replaced, &lockedUntil)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // the account is verified
-		return phoneauth.ErrUserExists
+		return time.Time{}, phoneauth.ErrUserExists
 	case err != nil:
-		return s.fail(ctx, "register", err)
+		return time.Time{}, s.fail(ctx, "register", err)
+	case lockedUntil != nil && now.Before(*lockedUntil):
+		return lockedUntil.UTC(), phoneauth.ErrAccountLocked
 	case !replaced: // its registration challenge is live
-		return phoneauth.ErrUserExists
+		return time.Time{}, phoneauth.ErrUserExists
 	}
-	return nil
+	return time.Time{}, nil
 }
 
 // CancelRegistration implements phoneauth.Store in one statement. It locks

@@ -8,7 +8,7 @@ const (
 	qUpsertUser = `
 		INSERT INTO users (id, phone, created_at) VALUES (?, ?, ?)
 		ON CONFLICT (phone) DO UPDATE SET phone = excluded.phone
-		RETURNING id, verified_at, created_at`
+		RETURNING id, verified_at, created_at, locked_until`
 
 	// Replaces only a dead challenge (consumed, or expired at the last
 	// parameter): a live one means the number is being registered.

@@ -65,7 +65,7 @@ func TestMigrate(t *testing.T) {
 		s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
 		u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 		c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-		if err := s.Register(t.Context(), u, c, now); err != nil {
+		if _, err := s.Register(t.Context(), u, c, now); err != nil {
 			t.Fatalf("Register: %v", err)
 		}
 		if err := s.Migrate(t.Context()); err != nil {
@@ -191,7 +191,7 @@ func TestReopen(t *testing.T) {
 	}
 	u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
 	c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.Register(ctx, u, c, now); err != nil {
+	if _, err := s.Register(ctx, u, c, now); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
 	if _, err := s.VerifyRegistration(ctx, c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {
@@ -362,7 +362,7 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	hash := []byte(id("code"))
 	c := phoneauth.Challenge{ID: id("reg"), CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 	u := phoneauth.User{ID: id("user"), Phone: phone, CreatedAt: now}
-	if err := s.Register(ctx, u, c, now); err != nil {
+	if _, err := s.Register(ctx, u, c, now); err != nil {
 		return err
 	}
 	if _, err := s.VerifyRegistration(ctx, c.ID, phone, storetest.Try(hash, now)); err != nil {

@@ -23,18 +23,23 @@ import (
 
 // Register creates u with its registration challenge c, or refreshes the
 // challenge of an unverified account that has no live one, as
-// phoneauth.Store documents. Errors: phoneauth.ErrUserExists.
-func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) error {
-	return s.inTx(ctx, "register", func(ctx context.Context, tx tx) error {
+// phoneauth.Store documents. Errors: phoneauth.ErrUserExists,
+// phoneauth.ErrAccountLocked.
+func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (time.Time, error) {
+	var lockedUntil time.Time
+	err := s.inTx(ctx, "register", func(ctx context.Context, tx tx) error {
 		var userID string
-		var verifiedAt sql.NullInt64
+		var verifiedAt, locked sql.NullInt64
 		var createdAt int64
-		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&userID, &verifiedAt, &createdAt)
+		err := tx.queryRow(ctx, qUpsertUser, u.ID, u.Phone, ms(u.CreatedAt)).Scan(&userID, &verifiedAt, &createdAt, &locked)
 		if err != nil {
 			return err
 		}
 		if verifiedAt.Valid {
 			return phoneauth.ErrUserExists
+		}
+		if lockedUntil = fromNullMS(locked); now.Before(lockedUntil) {
+			return phoneauth.ErrAccountLocked
 		}
 		res, err := tx.exec(ctx, qReplaceDeadRegistration,
 			c.ID, userID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(now))
@@ -48,6 +53,7 @@ func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Chal
 		}
 		return nil
 	})
+	return lockedUntil, err
 }
 
 // CancelRegistration deletes registration challenge challengeID and its

@@ -53,7 +53,8 @@ func TestCallTimeout(t *testing.T) {
 		{"Register", func(ctx context.Context, w *writes) error {
 			w.n++
 			u := phoneauth.User{ID: newTestID("user", w.n), Phone: testPhone(w.n), CreatedAt: now}
-			return w.s.Register(ctx, u, testChallenge(newTestID("reg", w.n), ""), now)
+			_, err := w.s.Register(ctx, u, testChallenge(newTestID("reg", w.n), ""), now)
+			return err
 		}},
 		{"PutLoginChallenge", func(ctx context.Context, w *writes) error {
 			w.n++
@@ -88,7 +89,7 @@ func TestCallTimeout(t *testing.T) {
 		s := openTestWith(t, path, Options{CallTimeout: callTimeout})
 		u := phoneauth.User{ID: "u0", Phone: testPhone(0), CreatedAt: now}
 		c := testChallenge("c0", "")
-		if err := s.Register(t.Context(), u, c, now); err != nil {
+		if _, err := s.Register(t.Context(), u, c, now); err != nil {
 			t.Fatalf("Register: %v", err)
 		}
 		if _, err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {

@@ -117,7 +117,7 @@ func (f *fixture) register(phone string, now time.Time) (phoneauth.User, phoneau
 	f.t.Helper()
 	u := newUser(phone, now)
 	c := newChallenge(phoneauth.PurposeRegister, "", "reg-"+u.ID, now)
-	if err := f.s.Register(f.t.Context(), u, c, now); err != nil {
+	if _, err := f.s.Register(f.t.Context(), u, c, now); err != nil {
 		f.t.Fatalf("Register(%s): %v", phone, err)
 	}
 	got := f.user(phone)
@@ -263,7 +263,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		u := newUser(phone, base)
 		c := newChallenge(phoneauth.PurposeRegister, "", "123456", base)
-		err := f.s.Register(t.Context(), u, c, base)
+		_, err := f.s.Register(t.Context(), u, c, base)
 		wantErr(t, "Register", err, nil)
 		byPhone, err := f.s.UserByPhone(t.Context(), phone)
 		wantErr(t, "UserByPhone", err, nil)
@@ -277,7 +277,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		phone := phoneN(1)
 		f.verified(phone)
 		later := base.Add(2 * codeTTL) // its code is long expired: verified still wins
-		err := f.s.Register(t.Context(), newUser(phone, later), newChallenge(phoneauth.PurposeRegister, "", "1", later), later)
+		_, err := f.s.Register(t.Context(), newUser(phone, later), newChallenge(phoneauth.PurposeRegister, "", "1", later), later)
 		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
 	})
 
@@ -287,7 +287,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		_, first := f.register(phone, base)
 		now := first.ExpiresAt.Add(-time.Millisecond)
 		second := newChallenge(phoneauth.PurposeRegister, "", "2", now)
-		err := f.s.Register(t.Context(), newUser(phone, now), second, now)
+		_, err := f.s.Register(t.Context(), newUser(phone, now), second, now)
 		wantErr(t, "second Register", err, phoneauth.ErrUserExists)
 		err = verifyRegistration(t.Context(), f.s, second.ID, phone, second.CodeHash, now)
 		wantErr(t, "VerifyRegistration of the refused challenge", err, phoneauth.ErrChallengeNotFound)
@@ -317,7 +317,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			first, old := f.register(phone, base)
 			now := tc.prune(f, old)
 			c := newChallenge(phoneauth.PurposeRegister, "", "again", now)
-			err := f.s.Register(t.Context(), newUser(phone, now), c, now)
+			_, err := f.s.Register(t.Context(), newUser(phone, now), c, now)
 			wantErr(t, "second Register", err, nil)
 			checkUser(t, "UserByPhone after the second Register", f.user(phone), first)
 			err = verifyRegistration(t.Context(), f.s, old.ID, phone, old.CodeHash, now)
@@ -339,7 +339,7 @@ func testRegister(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			challenges[i] = newChallenge(phoneauth.PurposeRegister, "", fmt.Sprint(i), base)
 		}
 		errs := race(func(i int) error {
-			err := f.s.Register(t.Context(), users[i], challenges[i], base)
+			_, err := f.s.Register(t.Context(), users[i], challenges[i], base)
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrUserExists)
@@ -364,7 +364,7 @@ func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		wantErr(t, "second CancelRegistration", f.s.CancelRegistration(t.Context(), c.ID), nil)
 		// Same instant: the cancelled code must not count as live.
 		u := newUser(phone, base)
-		err = f.s.Register(t.Context(), u, newChallenge(phoneauth.PurposeRegister, "", "2", base), base)
+		_, err = f.s.Register(t.Context(), u, newChallenge(phoneauth.PurposeRegister, "", "2", base), base)
 		wantErr(t, "Register again", err, nil)
 		checkUser(t, "UserByPhone after Register again", f.user(phone), u)
 	})
@@ -942,6 +942,36 @@ func limitOf(err error) phoneauth.Limit {
 }
 
 func testGuessing(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("a locked unverified account cannot register again until its lockout ends", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		_, c := f.register(phone, base)
+		now := base
+		for i := 0; i < Policy.LockoutThreshold; i++ {
+			if i > 0 && i%(Policy.MaxAttempts-1) == 0 {
+				// The code expires; a new registration brings a new one.
+				now = c.ExpiresAt
+				_, c = f.register(phone, now)
+			}
+			_ = f.wrongTry(c.ID, phone, "", now) // wrong, dead or locked: the count is what matters
+		}
+		lockedUntil := f.user(phone).LockedUntil
+		if !lockedUntil.After(now) {
+			t.Fatalf("LockedUntil %s, want after %s", lockedUntil, now)
+		}
+		later := c.ExpiresAt
+		again := newChallenge(phoneauth.PurposeRegister, "", "again", later)
+		until, err := f.s.Register(t.Context(), newUser(phone, later), again, later)
+		wantErr(t, "Register while locked", err, phoneauth.ErrAccountLocked)
+		if until.Sub(lockedUntil).Abs() > time.Millisecond {
+			t.Errorf("Register while locked: lockout ends %s, want %s", until, lockedUntil)
+		}
+		err = verifyRegistration(t.Context(), f.s, again.ID, phone, again.CodeHash, lockedUntil)
+		wantErr(t, "VerifyRegistration of the refused challenge", err, phoneauth.ErrChallengeNotFound)
+		_, err = f.s.Register(t.Context(), newUser(phone, lockedUntil), again, lockedUntil)
+		wantErr(t, "Register once the lockout has ended", err, nil)
+	})
+
 	t.Run("a code takes MaxAttempts tries in all; then even the right code is refused", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
