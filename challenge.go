@@ -87,10 +87,13 @@ func (t Try) Decide(c *Challenge, g *Guard) error {
 	if g.Failures >= p.LockoutThreshold {
 		g.Failures = 0
 		g.Lockouts++
-		d := MaxLockout
-		if shift := g.Lockouts - 1; shift < 32 {
-			d = min(p.LockoutDuration<<shift, MaxLockout)
+		// Doubled once per earlier lockout, stopping at MaxLockout, so
+		// that no count of lockouts can overflow the duration.
+		d := p.LockoutDuration
+		for i := 1; i < g.Lockouts && d < MaxLockout; i++ {
+			d *= 2
 		}
+		d = min(d, MaxLockout)
 		g.LockedUntil = t.Now.Add(d)
 		return locked(d, fmt.Errorf("%w: %w", ErrAccountLocked, ErrCodeWrong))
 	}
@@ -132,16 +135,16 @@ func (s *Service) try(p Purpose, code string, now time.Time) Try {
 	}
 }
 
-// newChallenge makes challenge id for purpose p of userID with code, valid
-// for the policy's CodeTTL from now.
-func (s *Service) newChallenge(p Purpose, id, userID, code string, now time.Time) Challenge {
+// newChallenge makes challenge id for purpose p of userID with code sent
+// to r at now.
+func (s *Service) newChallenge(p Purpose, id, userID, code string, r recipient, now time.Time) Challenge {
 	return Challenge{
 		ID:        id,
 		UserID:    userID,
 		Purpose:   p,
 		CodeHash:  s.hashCode(p, id, code),
 		CreatedAt: now,
-		ExpiresAt: now.Add(s.policy.CodeTTL),
+		ExpiresAt: s.codeExpiry(r, now),
 	}
 }
 

@@ -140,3 +140,22 @@ func TestTryDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestLockoutsNeverOverflowAndStopAtMaxLockout(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC)
+	for _, base := range []time.Duration{time.Second, 15 * time.Minute, MaxLockout} {
+		want := base
+		for lockouts := 1; lockouts <= 100; lockouts++ {
+			c := Challenge{Purpose: PurposeLogin, CodeHash: []byte("right"), ExpiresAt: now.Add(time.Minute)}
+			g := Guard{Failures: 9, Lockouts: lockouts - 1}
+			p := Policy{MaxAttempts: 5, LockoutThreshold: 10, LockoutDuration: base}
+			err := Try{Hash: func(Challenge) []byte { return []byte("wrong") }, Now: now, Policy: p}.Decide(&c, &g)
+			var th *ThrottledError
+			if !errors.As(err, &th) || th.Limit != LimitLockout || th.RetryAfter != want || !g.LockedUntil.Equal(now.Add(want)) {
+				t.Fatalf("lockout %d of %s: %v, locked until %s; want a lockout of %s", lockouts, base, err, g.LockedUntil, want)
+			}
+			want = min(2*want, MaxLockout)
+		}
+	}
+}

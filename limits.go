@@ -2,27 +2,43 @@ package phoneauth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"time"
 )
 
+// recipient is the number a flow is about to send a code to, decided once
+// per request, so that a test number reaching its end time mid-request is
+// one thing or the other throughout.
+type recipient struct {
+	phone string // E.164
+	// test is set for a test number that still works: it is sent no SMS,
+	// takes fixedCode, and skips the region, type and budget checks.
+	test      bool
+	fixedCode string
+}
+
 // admit opens the flows that send an SMS: it reads the phone number as
 // typed, refuses a number that may not be sent a code (a test number
 // always may), and counts the request against the per-IP limit. Errors:
 // ErrInvalidPhone, ErrCannotReceiveSMS, *ThrottledError (LimitIP).
-func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (string, error) {
+func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (recipient, error) {
 	phone, err := ParsePhone(rawPhone, s.region)
 	if err != nil {
-		return "", err
+		return recipient{}, err
 	}
-	if _, test := s.testCode(phone); !test && !canReceiveSMS(phone, s.smsRegions) {
-		return "", ErrCannotReceiveSMS
+	r := recipient{phone: phone}
+	r.fixedCode, r.test = s.testCode(phone)
+	if !r.test && !canReceiveSMS(phone, s.smsRegions) {
+		return recipient{}, ErrCannotReceiveSMS
 	}
 	if err := s.limitIP(ctx, clientIP); err != nil {
-		return "", err
+		return recipient{}, err
 	}
-	return phone, nil
+	return r, nil
 }
 
 // limitIP counts one SMS-sending request from ip against the per-IP limit.
@@ -74,13 +90,19 @@ type budget struct {
 
 // budgets are the SMS budgets a code to phone spends, the narrowest
 // first: the number per day, its range per hour, its region per hour, the
-// service per hour and per day. The disabled ones are left out.
+// service per hour and per day. The disabled ones are left out. The
+// counters of a number and of its range are keyed by a hash, so the
+// limiter holds no phone number.
 func (s *Service) budgets(phone string) []budget {
 	region := RegionOf(phone)
+	perCountry, ok := s.policy.SMSPerCountryHour[region]
+	if !ok {
+		perCountry = s.policy.SMSPerCountryHour["*"]
+	}
 	all := []budget{
-		{"sms:phone:" + phone, s.policy.SMSPerPhoneDay, 24 * time.Hour, LimitSMSPhone},
-		{"sms:range:" + numberRange(phone), s.policy.SMSPerRangeHour, time.Hour, LimitSMSRange},
-		{"sms:country:" + region, s.policy.SMSPerCountryHour[region], time.Hour, LimitSMSCountry},
+		{"sms:phone:" + s.counterKey(phone), s.policy.SMSPerPhoneDay, 24 * time.Hour, LimitSMSPhone},
+		{"sms:range:" + s.counterKey(numberRange(phone)), s.policy.SMSPerRangeHour, time.Hour, LimitSMSRange},
+		{"sms:country:" + region, perCountry, time.Hour, LimitSMSCountry},
 		{"sms:budget", s.policy.SMSPerHour, time.Hour, LimitSMSBudget},
 		{"sms:day", s.policy.SMSPerDay, 24 * time.Hour, LimitSMSDay},
 	}
@@ -93,21 +115,40 @@ func (s *Service) budgets(phone string) []budget {
 	return on
 }
 
-// spendBudgets takes one SMS from each budget of phone and adds to u the
-// steps that give them back, so an SMS that is refused later, by a
-// narrower budget or by the provider, counts against none. A budget whose
-// counter cannot be reached fails closed: no SMS without its count.
-// Errors: *ThrottledError (LimitSMSPhone, LimitSMSRange, LimitSMSCountry,
-// LimitSMSBudget, LimitSMSDay), and the limiter's, wrapping
-// ErrUnavailable.
-func (s *Service) spendBudgets(ctx context.Context, u *undo, phone string) error {
+// counterKey is the limiter's name for a number or a number range: a
+// keyed hash, short enough for a key and long enough never to collide in
+// practice.
+func (s *Service) counterKey(v string) string {
+	m := hmac.New(sha256.New, s.counterHashKey)
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil)[:12])
+}
+
+// spared says whether a budget only counts an SMS of purpose p, never
+// refusing it: the service-wide budgets spare the login codes of verified
+// accounts, so that SMS pumping through registrations, which can spend
+// them from many addresses at little cost, cannot stop existing users from
+// signing in. A login code is still bounded per number, range and region,
+// and only a number that was verified can be sent one.
+func (b budget) spared(p Purpose) bool {
+	return p == PurposeLogin && (b.name == LimitSMSBudget || b.name == LimitSMSDay)
+}
+
+// spendBudgets takes one SMS of purpose p from each budget of phone and
+// adds to u the steps that give them back, so an SMS that is refused
+// later, by a narrower budget or by the provider, counts against none. A
+// budget whose counter cannot be reached fails closed: no SMS without its
+// count. Errors: *ThrottledError (LimitSMSPhone, LimitSMSRange,
+// LimitSMSCountry, LimitSMSBudget, LimitSMSDay), and the limiter's,
+// wrapping ErrUnavailable.
+func (s *Service) spendBudgets(ctx context.Context, u *undo, phone string, p Purpose) error {
 	for _, b := range s.budgets(phone) {
 		n, reset, err := s.limiter.Hit(ctx, b.key, b.window)
 		if err != nil {
 			return fmt.Errorf("sms budget %s: %w", b.name, err)
 		}
 		u.add("sms budget "+string(b.name), func(ctx context.Context) error { return s.limiter.Refund(ctx, b.key) })
-		if n > int64(b.limit) {
+		if n > int64(b.limit) && !b.spared(p) {
 			return &ThrottledError{Limit: b.name, RetryAfter: reset}
 		}
 	}

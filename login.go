@@ -30,10 +30,11 @@ type PendingLogin struct {
 // locked, when no SMS is sent. A failure leaves nothing behind: no
 // throttle, no code.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, err error) {
-	phone, err := s.admit(ctx, r.Phone, r.ClientIP)
+	to, err := s.admit(ctx, r.Phone, r.ClientIP)
 	if err != nil {
 		return PendingLogin{}, err
 	}
+	phone := to.phone
 	u, err := s.store.UserByPhone(ctx, phone)
 	if err != nil {
 		return PendingLogin{}, storeErr("login "+maskPhone(phone), err)
@@ -50,7 +51,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	if err != nil {
 		return PendingLogin{}, err
 	}
-	code, err := s.newCodeFor(phone)
+	code, err := s.newCodeFor(to)
 	if err != nil {
 		return PendingLogin{}, err
 	}
@@ -59,7 +60,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	defer undo.run(ctx, &err)
 	// The throttle is the pending challenge itself: a login code created
 	// less than LoginThrottle ago and not used refuses a new one.
-	pendingSince, err := s.store.PutLoginChallenge(ctx, s.newChallenge(PurposeLogin, id, u.ID, code, now), now.Add(-s.policy.LoginThrottle))
+	pendingSince, err := s.store.PutLoginChallenge(ctx, s.newChallenge(PurposeLogin, id, u.ID, code, to, now), now.Add(-s.policy.LoginThrottle))
 	if errors.Is(err, ErrLoginPending) {
 		wait := s.policy.LoginThrottle
 		if !pendingSince.IsZero() {
@@ -80,7 +81,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	if err != nil {
 		return PendingLogin{}, storeErr("put login challenge", err)
 	}
-	if err := s.send(ctx, u.Phone, code, PurposeLogin); err != nil {
+	if err := s.send(ctx, to, code, PurposeLogin); err != nil {
 		return PendingLogin{}, err
 	}
 	return PendingLogin{UserID: u.ID}, nil

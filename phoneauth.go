@@ -45,6 +45,7 @@ type Service struct {
 	codeKey []byte
 	log     *slog.Logger
 
+	counterHashKey   []byte // keys the limiter's names for numbers
 	smsRegions       []string
 	testNumbers      map[string]string
 	testNumbersUntil time.Time
@@ -103,6 +104,7 @@ func New(d Deps) (*Service, error) {
 		policy: d.Policy, region: d.Region, now: d.Now, random: d.Random, log: d.Log,
 		codeKey: append([]byte(nil), d.CodeKey...),
 
+		counterHashKey:   DeriveKey(d.CodeKey, "counter"),
 		smsRegions:       d.Policy.SMSRegions,
 		testNumbers:      maps.Clone(d.TestNumbers),
 		testNumbersUntil: d.TestNumbersUntil,

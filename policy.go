@@ -41,7 +41,7 @@ type Policy struct {
 	SMSPerPhoneDay    int            // to one number per day
 	SMSPerRangeHour   int            // to one number range (the number without its last 4 digits) per hour
 	SMSPerDay         int            // by the whole service per day
-	SMSPerCountryHour map[string]int // to one region per hour, by ISO 3166 region
+	SMSPerCountryHour map[string]int // to one region per hour, by ISO 3166 region; "*" for every region not named
 }
 
 // MaxLockout caps how long one lockout lasts, however often an account
@@ -122,7 +122,7 @@ func (p Policy) Validate() error {
 	within("SMSPerRangeHour", p.SMSPerRangeHour, 0, 100_000_000)
 	within("SMSPerDay", p.SMSPerDay, 0, 1_000_000_000)
 	for region, n := range p.SMSPerCountryHour {
-		if !ValidRegion(region) || region != strings.ToUpper(region) {
+		if region != "*" && (!ValidRegion(region) || region != strings.ToUpper(region)) {
 			errs = append(errs, &PolicyError{"SMSPerCountryHour", fmt.Sprintf("names %q, which is not an upper-case ISO region with a numbering plan", region)})
 		}
 		within("SMSPerCountryHour", n, 0, 100_000_000)

@@ -25,10 +25,11 @@ type Registration struct {
 // unverified account that is locked), ErrUserExists, ErrSendFailed. When the SMS cannot be
 // sent nothing is left behind: the number can be registered again at once.
 func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registration, err error) {
-	phone, err := s.admit(ctx, r.Phone, r.ClientIP)
+	to, err := s.admit(ctx, r.Phone, r.ClientIP)
 	if err != nil {
 		return Registration{}, err
 	}
+	phone := to.phone
 	userID, err := s.newID()
 	if err != nil {
 		return Registration{}, err
@@ -37,12 +38,12 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 	if err != nil {
 		return Registration{}, err
 	}
-	code, err := s.newCodeFor(phone)
+	code, err := s.newCodeFor(to)
 	if err != nil {
 		return Registration{}, err
 	}
 	now := s.now()
-	c := s.newChallenge(PurposeRegister, challengeID, "", code, now)
+	c := s.newChallenge(PurposeRegister, challengeID, "", code, to, now)
 
 	var undo undo
 	defer undo.run(ctx, &err)
@@ -62,7 +63,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 	if err != nil {
 		return Registration{}, storeErr("register "+maskPhone(phone), err)
 	}
-	if err := s.send(ctx, phone, code, PurposeRegister); err != nil {
+	if err := s.send(ctx, to, code, PurposeRegister); err != nil {
 		return Registration{}, err
 	}
 	return Registration{Phone: phone, Token: challengeID}, nil

@@ -7,20 +7,21 @@ import (
 	"time"
 )
 
-// send spends one SMS of each budget and sends code to phone. When the
+// send spends one SMS of each budget and sends code to r. When the
 // provider refuses the message the budgets are given back: nothing was
 // sent. A test number is sent nothing and spends no budget. Errors:
 // *ThrottledError (the SMS budgets), ErrSendFailed, or the Sender's own
 // error when it wraps ErrUnavailable (it took nothing now).
-func (s *Service) send(ctx context.Context, phone, code string, p Purpose) (err error) {
-	if _, test := s.testCode(phone); test {
+func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose) (err error) {
+	if r.test {
 		return nil
 	}
 	var undo undo
 	defer undo.run(ctx, &err)
-	if err := s.spendBudgets(ctx, &undo, phone); err != nil {
+	if err := s.spendBudgets(ctx, &undo, r.phone, p); err != nil {
 		return err
 	}
+	phone := r.phone
 	m := Message{
 		To:        phone,
 		Text:      messageText(code, s.policy.CodeTTL),
@@ -45,13 +46,23 @@ func messageText(code string, ttl time.Duration) string {
 	return fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, minutes)
 }
 
-// newCodeFor returns a new code for phone: the fixed code of a test
-// number, else a random one.
-func (s *Service) newCodeFor(phone string) (string, error) {
-	if code, test := s.testCode(phone); test {
-		return code, nil
+// newCodeFor returns a new code for r: the fixed code of a test number,
+// else a random one.
+func (s *Service) newCodeFor(r recipient) (string, error) {
+	if r.test {
+		return r.fixedCode, nil
 	}
 	return s.newCode()
+}
+
+// codeExpiry is when a code for r sent at now expires: CodeTTL later, and
+// for a test number no later than the end of test numbers.
+func (s *Service) codeExpiry(r recipient, now time.Time) time.Time {
+	exp := now.Add(s.policy.CodeTTL)
+	if r.test && s.testNumbersUntil.Before(exp) {
+		exp = s.testNumbersUntil
+	}
+	return exp
 }
 
 // testCode returns the fixed code of phone if it is a test number and test

@@ -26,8 +26,11 @@ type Store interface {
 	Register(ctx context.Context, u User, c Challenge, now time.Time) (lockedUntil time.Time, err error)
 
 	// CancelRegistration deletes registration challenge challengeID and, if
-	// its account is unverified, the account. It undoes a Register whose
-	// SMS could not be sent. Deleting what does not exist is no error.
+	// its account is unverified and was created with it (the account's
+	// CreatedAt is the challenge's), the account; an account that existed
+	// before keeps its record, failed checks and lockouts included. It
+	// undoes a Register whose SMS could not be sent. Deleting what does not
+	// exist is no error.
 	CancelRegistration(ctx context.Context, challengeID string) error
 
 	// UserByPhone returns the account with that E.164 number, its

@@ -82,6 +82,13 @@ func TestTestNumbers(t *testing.T) {
 		want(t, "fixed code after the cap", h.post("/auth/api/login/verify/", map[string]any{"code": "123456", "user_id": id}),
 			429, errBody("Too many failed attempts, request a new code"))
 	})
+	t.Run("a fixed code sent just before the end time ends with the test numbers", func(t *testing.T) {
+		h.clock.Advance(time.Date(2026, 11, 25, 12, 59, 0, 0, time.UTC).Sub(h.clock.Now())) // a minute before the end
+		id := h.post("/auth/api/login/", map[string]any{"phone": phone}).str("user_id")
+		h.clock.Advance(time.Minute)
+		want(t, "fixed code at the end time", h.post("/auth/api/login/verify/", map[string]any{"code": "123456", "user_id": id}),
+			400, errBody("Code has expired, request a new code"))
+	})
 	t.Run("after the end time a test number is an ordinary number", func(t *testing.T) {
 		h.clock.Advance(time.Hour)
 		want(t, "register", h.post("/auth/api/Register/", map[string]any{"phonenumber": "+15550100001"}), 400, cannotReceive)
@@ -144,6 +151,33 @@ func TestSMSBudgets(t *testing.T) {
 				"code": h.sender.LastCode(tt.phones[0]), "token": first.str("token"), "phone": tt.phones[0]}), 200, nil)
 		})
 	}
+
+	t.Run("the service-wide budgets, once spent by registrations, still let verified accounts log in", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) { p.SMSPerHour = 2; p.SMSPerDay = 2 }})
+		h.verified("+14155550230") // one SMS
+		want(t, "register", register(h, "+12025550123"), 200, nil)
+		r := register(h, "+16505551234")
+		want(t, "a third registration", r, http.StatusTooManyRequests, errBody("SMS limit reached, try again later"))
+		h.login("+14155550230") // counted, not refused
+		if got := len(h.sender.Sent()); got != 3 {
+			t.Errorf("%d SMS sent, want 3", got)
+		}
+		want(t, "registrations still refused", register(h, "+16505551234"), http.StatusTooManyRequests, nil)
+	})
+
+	t.Run("a country budget for every region not named", func(t *testing.T) {
+		t.Parallel()
+		h := newHarness(t, harnessOptions{policy: func(p *phoneauth.Policy) {
+			p.SMSRegions = []string{"*"}
+			p.SMSPerCountryHour = map[string]int{"*": 1, "US": 2}
+		}})
+		want(t, "GB", register(h, "+447400123456"), 200, nil)
+		want(t, "a second GB number", register(h, "+447400123457"), http.StatusTooManyRequests, errBody("SMS limit for this country reached, try again later"))
+		want(t, "FR", register(h, "+33612345678"), 200, nil)
+		want(t, "US", register(h, "+14155550231"), 200, nil)
+		want(t, "a second US number", register(h, "+12025550124"), 200, nil)
+	})
 
 	t.Run("per number per day, re-registrations included", func(t *testing.T) {
 		t.Parallel()

@@ -77,9 +77,10 @@ WITH account AS (
 	FOR UPDATE OF u
 ), challenge AS (
 	DELETE FROM challenges WHERE id = $1 AND user_id IN (SELECT id FROM account)
-	RETURNING user_id
+	RETURNING user_id, created_at
 )
-DELETE FROM users WHERE id IN (SELECT user_id FROM challenge) AND verified_at IS NULL`
+DELETE FROM users u USING challenge c
+WHERE u.id = c.user_id AND u.verified_at IS NULL AND u.created_at = c.created_at`
 	if _, err := s.pool.Exec(ctx, q, challengeID); err != nil {
 		return s.fail(ctx, "cancel registration", err)
 	}
@@ -113,40 +114,39 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// PutLoginChallenge implements phoneauth.Store in one statement: the
-// upsert replaces the login challenge unless it is unconsumed and newer
-// than notBefore, and the outer query reports whether it did, with the age
-// of the challenge that refused it. That age is read from the statement's
-// snapshot: a pending challenge committed by a concurrent login while this
-// one waited is not in it, and then the refusal carries no age (the caller
-// waits a whole throttle). The foreign key on users tells an unknown user.
+// PutLoginChallenge implements phoneauth.Store in one statement when it
+// puts c: the upsert replaces the login challenge unless it is unconsumed
+// and newer than notBefore. A refusal reads the pending challenge's age in
+// a second statement, whose fresh snapshot sees a challenge that a
+// concurrent login committed while this one waited for it (the first
+// statement's snapshot predates it). The foreign key on users tells an
+// unknown user.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `
-WITH put AS (
-	INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
-	VALUES ($1, $2, 'login', $3, $4, $5)
-	ON CONFLICT (user_id, purpose) DO UPDATE SET
-		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
-		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6
-	RETURNING 1
-)
-SELECT EXISTS (SELECT 1 FROM put),
-	(SELECT created_at FROM challenges WHERE user_id = $2 AND purpose = 'login')`
-	var put bool
-	var pendingSince *time.Time
-	err := s.pool.QueryRow(ctx, q, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore).Scan(&put, &pendingSince)
+	const put = `
+INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
+VALUES ($1, $2, 'login', $3, $4, $5)
+ON CONFLICT (user_id, purpose) DO UPDATE SET
+	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
+	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6`
+	tag, err := s.pool.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
 	switch {
 	case hasCode(err, codeForeignKey):
 		return time.Time{}, phoneauth.ErrUserNotFound
 	case err != nil:
 		return time.Time{}, s.fail(ctx, "put login challenge", err)
-	case !put:
-		return orZero(pendingSince), phoneauth.ErrLoginPending
+	case tag.RowsAffected() > 0:
+		return time.Time{}, nil
 	}
-	return time.Time{}, nil
+	var pendingSince time.Time
+	err = s.pool.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = 'login'`,
+		c.UserID).Scan(&pendingSince)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // gone since: the caller waits a whole throttle
+		return time.Time{}, s.fail(ctx, "put login challenge", err)
+	}
+	return pendingSince.UTC(), phoneauth.ErrLoginPending
 }
 
 // DeleteChallenge implements phoneauth.Store.

@@ -21,9 +21,11 @@ const (
 			consumed_at = NULL, attempts = 0
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= ?`
 
-	qDeleteRegistration = `DELETE FROM challenges WHERE id = ? AND purpose = 'register' RETURNING user_id`
+	qDeleteRegistration = `DELETE FROM challenges WHERE id = ? AND purpose = 'register' RETURNING user_id, created_at`
 
-	qDeleteUnverified = `DELETE FROM users WHERE id = ? AND verified_at IS NULL`
+	// Only an account the registration created: one that existed before
+	// keeps its record (its failed checks and lockouts above all).
+	qDeleteUnverified = `DELETE FROM users WHERE id = ? AND verified_at IS NULL AND created_at = ?`
 
 	qUserByPhone = `SELECT id, verified_at, created_at, locked_until FROM users WHERE phone = ?`
 

@@ -61,14 +61,15 @@ func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Chal
 func (s *Store) CancelRegistration(ctx context.Context, challengeID string) error {
 	return s.inTx(ctx, "cancel registration", func(ctx context.Context, tx tx) error {
 		var userID string
-		err := tx.queryRow(ctx, qDeleteRegistration, challengeID).Scan(&userID)
+		var createdAt int64
+		err := tx.queryRow(ctx, qDeleteRegistration, challengeID).Scan(&userID, &createdAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, qDeleteUnverified, userID)
+		_, err = tx.exec(ctx, qDeleteUnverified, userID, createdAt)
 		return err
 	})
 }

@@ -369,6 +369,31 @@ func testCancelRegistration(t *testing.T, open func(*testing.T) phoneauth.Store)
 		checkUser(t, "UserByPhone after Register again", f.user(phone), u)
 	})
 
+	t.Run("keeps an unverified account that existed before the registration it cancels, with its failed checks", func(t *testing.T) {
+		f := newFixture(t, open)
+		phone := phoneN(1)
+		first, old := f.register(phone, base)
+		wantErr(t, "wrong try", f.wrongTry(old.ID, phone, "", base), phoneauth.ErrCodeWrong)
+		later := old.ExpiresAt
+		_, again := f.register(phone, later)
+		wantErr(t, "CancelRegistration", f.s.CancelRegistration(t.Context(), again.ID), nil)
+		checkUser(t, "UserByPhone after the cancelled registration", f.user(phone), first)
+		err := verifyRegistration(t.Context(), f.s, again.ID, phone, again.CodeHash, later)
+		wantErr(t, "VerifyRegistration of the cancelled challenge", err, phoneauth.ErrChallengeNotFound)
+		// The failure before the cancelled registration still counts:
+		// threshold-1 more lock the account.
+		_, c := f.register(phone, later)
+		var err2 error
+		for i := 1; i < Policy.LockoutThreshold; i++ {
+			if i%Policy.MaxAttempts == 0 {
+				later = c.ExpiresAt
+				_, c = f.register(phone, later)
+			}
+			err2 = f.wrongTry(c.ID, phone, "", later)
+		}
+		wantErr(t, "the threshold-th failure, one of them before the cancelled registration", err2, phoneauth.ErrAccountLocked)
+	})
+
 	t.Run("keeps a verified account", func(t *testing.T) {
 		f := newFixture(t, open)
 		phone := phoneN(1)
@@ -456,11 +481,21 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		for i := range cs {
 			cs[i] = newChallenge(phoneauth.PurposeLogin, u.ID, fmt.Sprint(i), now)
 		}
+		since := make([]time.Time, len(cs))
 		errs := race(func(i int) error {
-			_, err := f.s.PutLoginChallenge(t.Context(), cs[i], now.Add(-codeTTL))
+			var err error
+			since[i], err = f.s.PutLoginChallenge(t.Context(), cs[i], now.Add(-codeTTL))
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrLoginPending)
+		// Every loser learns the winner's age (now), not that of the code
+		// the winner replaced (base), so its Retry-After is the whole
+		// throttle.
+		for i := range cs {
+			if i != w && since[i].Sub(now).Abs() > time.Millisecond {
+				t.Errorf("loser %d: pending since %s, want %s", i, since[i], now)
+			}
+		}
 		err := verifyLogin(t.Context(), f.s, u.ID, cs[w].CodeHash, now, newSession(u.ID, now))
 		wantErr(t, "VerifyLogin with the winner's code", err, nil)
 	})

@@ -336,11 +336,15 @@ func (p *envParser) list(name string) []string {
 	return out
 }
 
-// counts reads "0" (none) or "KEY=N,KEY=N" with upper-cased keys.
+// counts reads "0" (none), "N" (the same for every key, as "*=N") or
+// "KEY=N,KEY=N" with upper-cased keys.
 func (p *envParser) counts(name string) map[string]int {
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" || v == "0" {
 		return nil
+	}
+	if n, err := strconv.Atoi(v); err == nil {
+		return map[string]int{"*": n} // one count for every region
 	}
 	out := map[string]int{}
 	for key, n := range p.pairs(name) {
