@@ -117,7 +117,9 @@ func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (TokenP
 	if err != nil {
 		return TokenPair{}, err
 	}
-	u, err := s.store.VerifyLogin(ctx, userID, s.try(PurposeLogin, r.Code, now), sess)
+	// Not cancelled with the request: a client that hangs up must not
+	// roll back the count of its own wrong try.
+	u, err := s.store.VerifyLogin(context.WithoutCancel(ctx), userID, s.try(PurposeLogin, r.Code, now), sess)
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	if err != nil {
 		return TokenPair{}, storeErr("verify login", err)

@@ -93,7 +93,9 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
 	if err != nil {
 		return ErrChallengeNotFound
 	}
-	u, err := s.store.VerifyRegistration(ctx, token.String(), phone, s.try(PurposeRegister, r.Code, s.now()))
+	// Not cancelled with the request: a client that hangs up must not
+	// roll back the count of its own wrong try.
+	u, err := s.store.VerifyRegistration(context.WithoutCancel(ctx), token.String(), phone, s.try(PurposeRegister, r.Code, s.now()))
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	if err != nil {
 		return storeErr("verify registration", err)

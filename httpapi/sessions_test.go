@@ -506,7 +506,7 @@ func backup(t testing.TB, path, to string) {
 	}
 }
 
-func TestRestoredBackupAcceptsNoSpentToken(t *testing.T) {
+func TestRestoredBackupRefusesNewerTokensAndEndsASessionAtTheFirstReuse(t *testing.T) {
 	t.Parallel()
 	const phone = "+14155550714"
 	// setup signs in on a live database, backs it up, then rotates the

@@ -324,7 +324,6 @@ func (p *envParser) boolean(name string, b *bool) {
 	*b = parsed
 }
 
-// integer sets *n to variable name, if set and a whole number.
 // list reads a comma-separated list, upper-cased, blanks dropped.
 func (p *envParser) list(name string) []string {
 	var out []string
@@ -378,6 +377,7 @@ func (p *envParser) pairs(name string) map[string]string {
 	return out
 }
 
+// integer sets *n to variable name, if set and a whole number.
 func (p *envParser) integer(name string, n *int) {
 	if v, ok := p.whole(name, strconv.IntSize); ok {
 		*n = int(v)

@@ -16,34 +16,57 @@ import (
 const hardeningRedisDB = 9
 
 // TestFleetHardening shows the guessing and SMS-cost defences across
-// three instances on PostgreSQL and Redis: the per-IP verify limit, the
-// account lockout and the SMS budgets are shared by the fleet, and the
-// attempt cap and the lockout survive a Redis FLUSHDB, since they are kept
-// in the database. The scenarios run one after the other: a flush wipes
-// every counter at once.
+// three instances on PostgreSQL, with the counters in Redis and again in
+// PostgreSQL's limits table: the per-IP verify limit, the account lockout
+// and the SMS budgets are shared by the fleet, and with Redis the attempt
+// cap and the lockout survive a FLUSHDB, since they are kept in the
+// database. The scenarios run one after the other: a flush wipes every
+// counter at once.
 func TestFleetHardening(t *testing.T) {
 	t.Parallel()
-	b := newBackends(t)
-	u, err := url.Parse(b.redisURL)
+	for _, counters := range []string{"redis", "postgres"} {
+		t.Run("counters in "+counters, func(t *testing.T) {
+			t.Parallel()
+			b := newBackends(t)
+			flush := func(t *testing.T) {} // without Redis there is nothing to flush
+			if counters == "redis" {
+				b.redisURL, flush = ownRedisDB(t, b.redisURL)
+			} else {
+				b.redisURL = ""
+			}
+			testFleetHardening(t, b, flush)
+		})
+	}
+}
+
+// ownRedisDB points redisURL at hardeningRedisDB and returns it with a
+// function that flushes that database whole.
+func ownRedisDB(t *testing.T, redisURL string) (string, func(*testing.T)) {
+	t.Helper()
+	u, err := url.Parse(redisURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Path = fmt.Sprintf("/%d", hardeningRedisDB)
-	b.redisURL = u.String()
-	opts, err := goredis.ParseURL(b.redisURL)
+	opts, err := goredis.ParseURL(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := goredis.NewClient(opts)
 	t.Cleanup(func() { rdb.FlushDB(context.Background()); rdb.Close() })
-	flush := func(t *testing.T) {
+	return u.String(), func(t *testing.T) {
 		t.Helper()
 		if err := rdb.FlushDB(t.Context()).Err(); err != nil {
 			t.Fatalf("FLUSHDB: %v", err)
 		}
 	}
+}
 
+func testFleetHardening(t *testing.T, b backends, flush func(*testing.T)) {
 	const verifyLimit = 8
+	// hourBudget is more than the scenarios before the last one send, and
+	// far less than three instances counting on their own would allow.
+	const hourBudget = 15
 	f := newFleet(t, buildService(t), b, 3, 10*time.Second, map[string]string{
 		"PHONEAUTH_MAX_ATTEMPTS":         "3",
 		"PHONEAUTH_LOCKOUT_THRESHOLD":    "5",
@@ -51,6 +74,7 @@ func TestFleetHardening(t *testing.T) {
 		"PHONEAUTH_IP_VERIFY_RATE_LIMIT": fmt.Sprint(verifyLimit),
 		"PHONEAUTH_SMS_PER_PHONE_DAY":    "3",
 		"PHONEAUTH_SMS_PER_RANGE_HOUR":   "3",
+		"PHONEAUTH_SMS_PER_HOUR":         fmt.Sprint(hourBudget),
 	})
 	afterThrottle := func() { time.Sleep(1100 * time.Millisecond) }
 	locked := map[string]any{"error": "Account temporarily locked, try again later"}
@@ -68,7 +92,7 @@ func TestFleetHardening(t *testing.T) {
 		wantRetryAfter(t, r, 60)
 	})
 
-	t.Run("the attempt cap and the lockout hold across instances and survive FLUSHDB", func(t *testing.T) {
+	t.Run("the attempt cap and the lockout hold across instances (and survive FLUSHDB)", func(t *testing.T) {
 		u := f.newUser(t)
 		u.signUp()
 		in := u.order()
@@ -123,5 +147,28 @@ func TestFleetHardening(t *testing.T) {
 		if got := f.sms.count(u.phone, "register"); got != 0 {
 			t.Errorf("%d SMS sent over the budget, want none", got)
 		}
+	})
+
+	t.Run("the service-wide hourly budget is shared, and spares logins of verified accounts", func(t *testing.T) {
+		owner := f.newUser(t)
+		owner.signUp()
+		ok := 0
+		var refused reply
+		for i := range hourBudget + 1 {
+			u := f.newUser(t) // each from an address and a number range of its own
+			r := u.call(f.procs[i%len(f.procs)], "POST", "/auth/api/Register/", "", map[string]any{"phonenumber": u.phone})
+			if r.status == 200 {
+				ok++
+				continue
+			}
+			refused = r
+			break
+		}
+		owner.want("a registration once the fleet's hourly budget is spent", refused, 429, map[string]any{"error": "SMS limit reached, try again later"})
+		wantRetryAfter(t, refused, 3600)
+		if ok >= hourBudget {
+			t.Errorf("%d registrations went through before the refusal, want fewer than the budget of %d", ok, hourBudget)
+		}
+		owner.login(owner.any()) // a verified account still gets its login code
 	})
 }
