@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // recipient is the number a flow is about to send a code to, decided once
 // per request, so that a test number reaching its end time mid-request is
 // one thing or the other throughout.
 type recipient struct {
-	phone string // E.164
+	phone  string // E.164
+	region string // ISO 3166, "" when the plan names none
 	// test is set for a test number that still works: it is sent no SMS,
 	// takes fixedCode, and skips the region, type and budget checks.
 	test      bool
@@ -26,13 +29,13 @@ type recipient struct {
 // always may), and counts the request against the per-IP limit. Errors:
 // ErrInvalidPhone, ErrCannotReceiveSMS, *ThrottledError (LimitIP).
 func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (recipient, error) {
-	phone, err := ParsePhone(rawPhone, s.region)
+	phone, n, err := parsePhone(rawPhone, s.region)
 	if err != nil {
 		return recipient{}, err
 	}
-	r := recipient{phone: phone}
+	r := recipient{phone: phone, region: phonenumbers.GetRegionCodeForNumber(n)}
 	r.fixedCode, r.test = s.testCode(phone)
-	if !r.test && !canReceiveSMS(phone, s.smsRegions) {
+	if !r.test && !canReceiveSMS(n, s.smsRegions) {
 		return recipient{}, ErrCannotReceiveSMS
 	}
 	if err := s.limitIP(ctx, clientIP); err != nil {
@@ -88,13 +91,13 @@ type budget struct {
 	name   Limit
 }
 
-// budgets are the SMS budgets a code to phone spends, the narrowest
+// budgets are the SMS budgets a code to r spends, the narrowest
 // first: the number per day, its range per hour, its region per hour, the
 // service per hour and per day. The disabled ones are left out. The
 // counters of a number and of its range are keyed by a hash, so the
 // limiter holds no phone number.
-func (s *Service) budgets(phone string) []budget {
-	region := RegionOf(phone)
+func (s *Service) budgets(r recipient) []budget {
+	phone, region := r.phone, r.region
 	perCountry, ok := s.policy.SMSPerCountryHour[region]
 	if !ok {
 		perCountry = s.policy.SMSPerCountryHour["*"]
@@ -134,15 +137,15 @@ func (b budget) spared(p Purpose) bool {
 	return p == PurposeLogin && (b.name == LimitSMSBudget || b.name == LimitSMSDay)
 }
 
-// spendBudgets takes one SMS of purpose p from each budget of phone and
+// spendBudgets takes one SMS of purpose p from each budget of r and
 // adds to u the steps that give them back, so an SMS that is refused
 // later, by a narrower budget or by the provider, counts against none. A
 // budget whose counter cannot be reached fails closed: no SMS without its
 // count. Errors: *ThrottledError (LimitSMSPhone, LimitSMSRange,
 // LimitSMSCountry, LimitSMSBudget, LimitSMSDay), and the limiter's,
 // wrapping ErrUnavailable.
-func (s *Service) spendBudgets(ctx context.Context, u *undo, phone string, p Purpose) error {
-	for _, b := range s.budgets(phone) {
+func (s *Service) spendBudgets(ctx context.Context, u *undo, r recipient, p Purpose) error {
+	for _, b := range s.budgets(r) {
 		n, reset, err := s.limiter.Hit(ctx, b.key, b.window)
 		if err != nil {
 			return fmt.Errorf("sms budget %s: %w", b.name, err)

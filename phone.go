@@ -12,65 +12,63 @@ import (
 // number without a leading + is read in defaultRegion (an ISO 3166 code
 // such as "US"). ErrInvalidPhone if it is not a valid number.
 func ParsePhone(raw, defaultRegion string) (string, error) {
-	e164, err := parseE164(raw, defaultRegion)
+	e164, _, err := parsePhone(raw, defaultRegion)
+	return e164, err
+}
+
+// parsePhone is ParsePhone, returning the parsed number too.
+func parsePhone(raw, defaultRegion string) (string, *phonenumbers.PhoneNumber, error) {
+	e164, n, err := parseE164(raw, defaultRegion)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	// An account is found by the number it was stored under, so that
 	// number must read back as itself; libphonenumber's leading zeros make
-	// a few impossible inputs (000000000 in BY) read otherwise.
-	if again, err := parseE164(e164, defaultRegion); err != nil || again != e164 {
-		return "", ErrInvalidPhone
+	// a few impossible inputs (000000000 in BY) read otherwise. A number
+	// typed in E.164 already is its own reading.
+	if strings.TrimSpace(raw) != e164 {
+		if again, _, err := parseE164(e164, defaultRegion); err != nil || again != e164 {
+			return "", nil, ErrInvalidPhone
+		}
 	}
-	return e164, nil
+	return e164, n, nil
 }
 
-// parseE164 is ParsePhone without the check that its answer reads back as
+// parseE164 is parsePhone without the check that its answer reads back as
 // itself.
-func parseE164(raw, defaultRegion string) (string, error) {
+func parseE164(raw, defaultRegion string) (string, *phonenumbers.PhoneNumber, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" || len(raw) > 64 {
-		return "", ErrInvalidPhone
+		return "", nil, ErrInvalidPhone
 	}
 	n, err := phonenumbers.Parse(raw, strings.ToUpper(defaultRegion))
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrInvalidPhone, err)
+		return "", nil, fmt.Errorf("%w: %w", ErrInvalidPhone, err)
 	}
 	// IsPossibleNumber checks the country code and that the length fits
 	// that country's plan. The stricter IsValidNumber also rejects numbers
 	// outside assigned ranges, such as the +1 555 numbers apps use in
 	// testing, which the contract's own examples use.
 	if !phonenumbers.IsPossibleNumber(n) {
-		return "", ErrInvalidPhone
+		return "", nil, ErrInvalidPhone
 	}
 	e164 := phonenumbers.Format(n, phonenumbers.E164)
 	// E.164 allows 15 digits at most, but some plans' possible lengths
 	// (Germany's) run past it.
 	if len(e164) > len("+")+15 {
-		return "", ErrInvalidPhone
+		return "", nil, ErrInvalidPhone
 	}
-	return e164, nil
+	return e164, n, nil
 }
 
-// RegionOf returns the ISO 3166 region of an E.164 number, such as "US",
-// or "" if the numbering plan assigns it none.
-func RegionOf(e164 string) string {
-	n, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return ""
-	}
-	return phonenumbers.GetRegionCodeForNumber(n)
-}
-
-// canReceiveSMS reports whether the E.164 number may be sent a code: a
-// valid number (not merely a possible one) that libphonenumber types as
-// mobile, or as fixed-line-or-mobile where a plan does not tell them
-// apart, in one of regions ("*" allows every region). Premium-rate,
-// toll-free, shared-cost, VoIP, personal, pager, UAN and voicemail
-// numbers are the ranges SMS pumping is paid through.
-func canReceiveSMS(e164 string, regions []string) bool {
-	n, err := phonenumbers.Parse(e164, "")
-	if err != nil || !phonenumbers.IsValidNumber(n) {
+// canReceiveSMS reports whether the number n may be sent a code: a valid
+// number (not merely a possible one) that libphonenumber types as mobile,
+// or as fixed-line-or-mobile where a plan does not tell them apart, in one
+// of regions ("*" allows every region). Premium-rate, toll-free,
+// shared-cost, VoIP, personal, pager, UAN and voicemail numbers are the
+// ranges SMS pumping is paid through.
+func canReceiveSMS(n *phonenumbers.PhoneNumber, regions []string) bool {
+	if !phonenumbers.IsValidNumber(n) {
 		return false
 	}
 	switch phonenumbers.GetNumberType(n) {

@@ -18,7 +18,7 @@ func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose)
 	}
 	var undo undo
 	defer undo.run(ctx, &err)
-	if err := s.spendBudgets(ctx, &undo, r.phone, p); err != nil {
+	if err := s.spendBudgets(ctx, &undo, r, p); err != nil {
 		return err
 	}
 	phone := r.phone

@@ -147,10 +147,10 @@ const (
 var (
 	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qPendingLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
+		qPutLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,
 		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified,
 	}
-	readQueries = []string{qUserByPhone, qAccessOwn, qAccessForeign}
+	readQueries = []string{qUserByPhone, qPendingLogin, qAccessOwn, qAccessForeign}
 )

@@ -96,28 +96,33 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 
 // PutLoginChallenge makes c the login challenge of c.UserID unless an
 // unconsumed one created after notBefore exists, as phoneauth.Store
-// documents. Errors: phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
+// documents, in one statement on the write connection; only a refusal
+// reads the pending challenge's age, on the read pool. Errors:
+// phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	var pendingSince time.Time
-	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
-		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			return err
-		}
-		var createdAt int64
-		if err := tx.queryRow(ctx, qPendingLogin, c.UserID).Scan(&createdAt); err != nil {
-			return err
-		}
-		pendingSince = fromMS(createdAt)
-		return phoneauth.ErrLoginPending
-	})
-	return pendingSince, err
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	res, err := s.ws.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return time.Time{}, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return time.Time{}, wrapErr(ctx, "put login challenge", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return time.Time{}, wrapErr(ctx, "put login challenge", err)
+	} else if n > 0 {
+		return time.Time{}, nil
+	}
+	var createdAt int64
+	err = s.rs.queryRow(ctx, qPendingLogin, c.UserID).Scan(&createdAt)
+	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
+		return time.Time{}, phoneauth.ErrLoginPending
+	}
+	if err != nil {
+		return time.Time{}, wrapErr(ctx, "put login challenge", err)
+	}
+	return fromMS(createdAt), phoneauth.ErrLoginPending
 }
 
 // DeleteChallenge deletes challenge id if it exists.
