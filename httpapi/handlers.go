@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -232,5 +234,19 @@ func handleReadyz(s *Server) http.Handler {
 			withUnavailableRetryAfter(nil, w.Header())
 		}
 		encode(w, status, resp)
+	})
+}
+
+// openAPI is the OpenAPI document of the API, written by hand and held to
+// the server by openapi_test.go.
+//
+//go:embed openapi.json
+var openAPI []byte
+
+// handleOpenAPI serves openapi.json as it is embedded.
+func handleOpenAPI() http.Handler {
+	doc := json.RawMessage(openAPI)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, doc)
 	})
 }

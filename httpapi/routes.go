@@ -6,9 +6,16 @@ import (
 	"strings"
 )
 
+// registrar is what routes registers on: a *http.ServeMux, or a test's
+// recorder of the patterns served.
+type registrar interface {
+	Handle(pattern string, handler http.Handler)
+}
+
 // routes registers every endpoint. Each path answers with and without its
 // trailing slash; other methods get a JSON 405 and unknown paths a JSON 404.
-func (s *Server) routes(mux *http.ServeMux) {
+// openapi.json documents each one, and a test holds the two together.
+func (s *Server) routes(mux registrar) {
 	s.route(mux, "POST", "/auth/api/Register/", handleRegister(s))
 	s.route(mux, "POST", "/auth/api/register/", handleRegister(s))
 	s.route(mux, "POST", "/auth/api/verify/", handleVerify(s))
@@ -19,6 +26,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.route(mux, "GET", "/auth/api/me/", handleMe(s))
 	s.route(mux, "GET", "/healthz", handleHealthz())
 	s.route(mux, "GET", "/readyz", handleReadyz(s))
+	s.route(mux, "GET", "/auth/api/openapi.json", handleOpenAPI())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		encode(w, http.StatusNotFound, errorBody("Not found"))
 	}))
@@ -26,7 +34,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 // route registers h for method on path, exactly (with {$}), on path without
 // its trailing slash, and a JSON 405 for every other method on both.
-func (s *Server) route(mux *http.ServeMux, method, path string, h http.Handler) {
+func (s *Server) route(mux registrar, method, path string, h http.Handler) {
 	paths := []string{path}
 	if trimmed := strings.TrimSuffix(path, "/"); trimmed != path {
 		paths = []string{path + "{$}", trimmed}
