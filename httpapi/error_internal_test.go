@@ -23,27 +23,8 @@ import (
 // answer 500.
 func TestEveryDomainKindHasAnAnswer(t *testing.T) {
 	t.Parallel()
-	var errs []error
-	for _, k := range phoneauth.Kinds() {
-		// The domain returns these only inside their limit.
-		switch k {
-		case phoneauth.ErrTooManyAttempts:
-			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitAttempts, Err: k}
-		case phoneauth.ErrAccountLocked:
-			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLockout, Err: k}
-		case phoneauth.ErrLoginPending:
-			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLoginPending, Err: k}
-		}
-		errs = append(errs, k)
-	}
-	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
-		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify,
-		phoneauth.LimitSMSDay, phoneauth.LimitSMSPhone, phoneauth.LimitSMSRange, phoneauth.LimitSMSCountry} {
-		errs = append(errs, &phoneauth.ThrottledError{Limit: l, RetryAfter: time.Second})
-	}
-	errs = append(errs, phoneauth.ErrUnavailable)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	for _, err := range errs {
+	for _, err := range domainErrors() {
 		t.Run(err.Error(), func(t *testing.T) {
 			t.Parallel()
 			w := httptest.NewRecorder()
@@ -53,6 +34,33 @@ func TestEveryDomainKindHasAnAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// exampleUserID is the user_id of the login throttle's answers.
+const exampleUserID = "587c0bae-5a92-4c75-a2a8-ce1e164bcaf5"
+
+// domainErrors returns an error of every kind the domain returns, each
+// limit's inside a *phoneauth.ThrottledError as the domain returns it.
+func domainErrors() []error {
+	var errs []error
+	for _, k := range phoneauth.Kinds() {
+		// The domain returns these only inside their limit.
+		switch k {
+		case phoneauth.ErrTooManyAttempts:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitAttempts, Err: k}
+		case phoneauth.ErrAccountLocked:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLockout, Err: k}
+		case phoneauth.ErrLoginPending:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLoginPending, Err: k, UserID: exampleUserID}
+		}
+		errs = append(errs, k)
+	}
+	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
+		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify,
+		phoneauth.LimitSMSDay, phoneauth.LimitSMSPhone, phoneauth.LimitSMSRange, phoneauth.LimitSMSCountry} {
+		errs = append(errs, &phoneauth.ThrottledError{Limit: l, RetryAfter: time.Second, UserID: exampleUserID})
+	}
+	return append(errs, phoneauth.ErrUnavailable)
 }
 
 func TestUnknownErrorsAre500WithAGenericBody(t *testing.T) {
