@@ -11,7 +11,8 @@
 // register.go and login.go (the two code flows), session.go (a session,
 // its rotation and access rules, and the token flows: refresh, logout, me),
 // token.go (what a token says and how a store finds its session), error.go
-// (the error kinds), undo.go (taking back a failed flow's steps).
+// (the error kinds), undo.go (taking back a failed flow's steps),
+// metrics.go (what the flows report to an operator's metrics).
 package phoneauth
 
 import (
