@@ -125,7 +125,7 @@ func (r *Registry) CodeChecked(p phoneauth.Purpose, outcome phoneauth.CodeOutcom
 // Limited implements phoneauth.Metrics. The limit is labelled by its name
 // in snake case, as ip_rate or sms_phone.
 func (r *Registry) Limited(l phoneauth.Limit) {
-	r.limited.WithLabelValues(LimitLabel(l)).Inc()
+	r.limited.WithLabelValues(limitLabel(l)).Inc()
 }
 
 // RefreshReused implements phoneauth.Metrics.
@@ -136,9 +136,9 @@ func (r *Registry) SessionRevoked(reason phoneauth.RevokeReason) {
 	r.revoked.WithLabelValues(string(reason)).Inc()
 }
 
-// LimitLabel is the value of the limit label for l: its name in snake
+// limitLabel is the value of the limit label for l: its name in snake
 // case, as ip_rate for phoneauth.LimitIP.
-func LimitLabel(l phoneauth.Limit) string {
+func limitLabel(l phoneauth.Limit) string {
 	return strings.ReplaceAll(string(l), " ", "_")
 }
 

@@ -145,12 +145,14 @@ type backend struct {
 	// empty when the counters live in the store's database or in memory,
 	// which are no dependency of their own.
 	storeName, limiterName string
-	pruners                []pruner
-	close                  func()
+	// pruners are the jobs that delete the limiter's expired counters,
+	// if it has any; the store's own (pruneExpired) is made from store.
+	pruners []pruner
+	close   func()
 }
 
 // observed returns b with the time of every store and limiter operation
-// measured in m.
+// measured in m, the store's pruning included.
 func (b backend) observed(m *metrics.Registry) backend {
 	b.store = m.Store(b.store)
 	b.limiter = m.Limiter(b.limiter)
@@ -183,7 +185,6 @@ func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error
 	b := backend{
 		store:     s,
 		storeName: "sqlite",
-		pruners:   []pruner{pruneExpired(s)},
 		close:     func() { _ = s.Close() },
 	}
 	if c.RedisURL != "" {
@@ -215,7 +216,6 @@ func openPostgres(ctx context.Context, c config, log *slog.Logger) (backend, err
 	b := backend{
 		store:     s,
 		storeName: "postgres",
-		pruners:   []pruner{pruneExpired(s)},
 		close:     s.Close,
 	}
 	if c.RedisURL != "" {
@@ -304,7 +304,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	srv := newServer(c, log, svc, m)
 	// Deferred after b.close, so it runs first: the pruners are done
 	// before the store closes, however serve returns.
-	stopPruning := startPruning(ctx, log, b.pruners)
+	stopPruning := startPruning(ctx, log, append([]pruner{pruneExpired(b.store)}, b.pruners...))
 	defer stopPruning()
 	if m != nil {
 		mln, err := net.Listen("tcp", c.MetricsAddr)
