@@ -317,3 +317,16 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		})
 	}
 }
+
+func TestLoggerDropsLinesBelowItsLevel(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"text", "json"} {
+		var b strings.Builder
+		log := newLogger(format, slog.LevelWarn, &b)
+		log.Info("dropped")
+		log.Warn("kept")
+		if got := b.String(); strings.Contains(got, "dropped") || !strings.Contains(got, "kept") {
+			t.Errorf("%s logger at warn wrote %q", format, got)
+		}
+	}
+}

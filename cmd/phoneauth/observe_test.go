@@ -2,12 +2,15 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/phoneauth/phoneauth/internal/testenv"
@@ -192,6 +195,87 @@ func TestMetricsCountAFlow(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`(?m)^phoneauth_.*\{[^}]*route="/auth/api/[^"]*\+`).FindString(text); m != "" {
 		t.Errorf("a raw path became a route: %s", m)
+	}
+}
+
+// TestMetricsCountFailedSMSAndEachLimit drives a webhook provider that
+// fails, then one that delivers, into the per-IP limits and the service's
+// SMS budget.
+func TestMetricsCountFailedSMSAndEachLimit(t *testing.T) {
+	t.Parallel()
+	var (
+		mu       sync.Mutex
+		failing  = true
+		lastCode string
+	)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m struct{ Code string }
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		mu.Lock()
+		defer mu.Unlock()
+		if failing {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		lastCode = m.Code
+	}))
+	t.Cleanup(hook.Close)
+	in := start(t, map[string]string{
+		"PHONEAUTH_DATABASE_URL":         "sqlite:" + t.TempDir() + "/auth.db",
+		"PHONEAUTH_METRICS_ADDR":         "127.0.0.1:0",
+		"PHONEAUTH_SMS_PROVIDER":         "webhook",
+		"PHONEAUTH_SMS_WEBHOOK_URL":      hook.URL,
+		"PHONEAUTH_SMS_PER_HOUR":         "1",
+		"PHONEAUTH_IP_RATE_LIMIT":        "3",
+		"PHONEAUTH_IP_VERIFY_RATE_LIMIT": "1",
+	})
+	metricsURL := "http://" + in.logs.wait(t, func(m map[string]any) bool { return m["msg"] == "serving metrics" })["addr"].(string) + "/metrics"
+	const phone, other = "+14155550330", "+14155550331"
+	register := func(phone string, want int) map[string]any {
+		t.Helper()
+		status, out := in.call("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": phone})
+		if status != want {
+			t.Fatalf("register %s = %d %v, want %d", phone, status, out, want)
+		}
+		return out
+	}
+	register(phone, 502) // the provider fails: no budget spent
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	token := register(phone, 200)["token"].(string)
+	register(other, 429) // the hour's SMS are spent
+	register(other, 429) // the fourth request from this address
+	mu.Lock()
+	code := lastCode
+	mu.Unlock()
+	verify := map[string]any{"code": wrongCode(code), "token": token, "phone": phone}
+	if status, out := in.call("POST", "/auth/api/verify/", "", verify); status != 400 {
+		t.Fatalf("verify with a wrong code = %d %v, want 400", status, out)
+	}
+	if status, out := in.call("POST", "/auth/api/verify/", "", verify); status != 429 {
+		t.Fatalf("a second code check from this address = %d %v, want 429", status, out)
+	}
+
+	samples, _ := scrape(t, metricsURL)
+	want := map[string]map[string]float64{
+		"phoneauth_sms_sent_total": {
+			`phoneauth_sms_sent_total{outcome="failed",provider="webhook",purpose="register"}`: 1,
+			`phoneauth_sms_sent_total{outcome="ok",provider="webhook",purpose="register"}`:     1,
+		},
+		"phoneauth_code_checks_total": {
+			`phoneauth_code_checks_total{outcome="wrong",purpose="register"}`: 1,
+		},
+		"phoneauth_limited_total": {
+			`phoneauth_limited_total{limit="sms_budget"}`: 1,
+			`phoneauth_limited_total{limit="ip_rate"}`:    1,
+			`phoneauth_limited_total{limit="ip_verify"}`:  1,
+		},
+	}
+	for name, w := range want {
+		if got := family(samples, name); !reflect.DeepEqual(got, w) {
+			t.Errorf("%s =\n%v\nwant\n%v", name, got, w)
+		}
 	}
 }
 
