@@ -309,7 +309,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if m != nil {
 		mln, err := net.Listen("tcp", c.MetricsAddr)
 		if err != nil {
-			ln.Close()
+			_ = ln.Close()
 			return fmt.Errorf("listen for metrics: %w", err)
 		}
 		stopMetrics := serveMetrics(log, m, mln)
@@ -328,7 +328,9 @@ func serveMetrics(log *slog.Logger, m *metrics.Registry, ln net.Listener) (stop 
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	var wg sync.WaitGroup
