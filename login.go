@@ -30,6 +30,7 @@ type PendingLogin struct {
 // locked, when no SMS is sent. A failure leaves nothing behind: no
 // throttle, no code.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, err error) {
+	defer func() { s.observe(err) }()
 	to, err := s.admit(ctx, r.Phone, r.ClientIP)
 	if err != nil {
 		return PendingLogin{}, err
@@ -99,7 +100,8 @@ type VerifyLoginRequest struct {
 // new code at once. Errors: *ThrottledError (LimitIPVerify, LimitLockout,
 // LimitAttempts), ErrNoPendingLogin (also for an unknown user),
 // ErrCodeWrong, ErrCodeExpired.
-func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (TokenPair, error) {
+func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (_ TokenPair, err error) {
+	defer func() { s.observe(err) }()
 	if err := s.limitVerifyIP(ctx, r.ClientIP); err != nil {
 		return TokenPair{}, err
 	}
@@ -121,6 +123,7 @@ func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (TokenP
 	// roll back the count of its own wrong try.
 	u, err := s.store.VerifyLogin(context.WithoutCancel(ctx), userID, s.try(PurposeLogin, r.Code, now), sess)
 	s.noteLockout(ctx, err, u, r.ClientIP)
+	s.observeCode(PurposeLogin, err)
 	if err != nil {
 		return TokenPair{}, storeErr("verify login", err)
 	}

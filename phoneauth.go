@@ -11,7 +11,8 @@
 // register.go and login.go (the two code flows), session.go (a session,
 // its rotation and access rules, and the token flows: refresh, logout, me),
 // token.go (what a token says and how a store finds its session), error.go
-// (the error kinds), undo.go (taking back a failed flow's steps).
+// (the error kinds), undo.go (taking back a failed flow's steps),
+// metrics.go (what the flows report to an operator's metrics).
 package phoneauth
 
 import (
@@ -44,6 +45,9 @@ type Service struct {
 	random  io.Reader
 	codeKey []byte
 	log     *slog.Logger
+	metrics Metrics
+
+	storeName, limiterName string // what Check calls them
 
 	counterHashKey   []byte // keys the limiter's names for numbers
 	smsRegions       []string
@@ -52,8 +56,8 @@ type Service struct {
 }
 
 // Deps are the dependencies of a Service. Store, Sender, Limiter and Tokens
-// are required; the rest default to the real clock, crypto/rand and
-// slog.Default.
+// are required; the rest default to the real clock, crypto/rand,
+// slog.Default and no metrics.
 type Deps struct {
 	Store   Store
 	Sender  Sender
@@ -69,6 +73,15 @@ type Deps struct {
 	Now     func() time.Time
 	Random  io.Reader
 	Log     *slog.Logger
+	Metrics Metrics
+	// StoreName names the database in Check's answer by what it is, as
+	// "sqlite" or "postgres" ("database" if empty).
+	StoreName string
+	// LimiterName names the limiter's backend in Check's answer, as
+	// "redis", when it is a dependency of its own. Empty when the counters
+	// live in the store's database or in memory: Check then pings no
+	// limiter, since the store's ping tells the same.
+	LimiterName string
 	// TestNumbers maps E.164 numbers to fixed codes, for app-store
 	// reviewers and automated tests: such a number is never sent an SMS,
 	// its fixed code works for register and login, and it skips the
@@ -102,7 +115,8 @@ func New(d Deps) (*Service, error) {
 	s := &Service{
 		store: d.Store, sender: d.Sender, limiter: d.Limiter, tokens: d.Tokens,
 		policy: d.Policy, region: d.Region, now: d.Now, random: d.Random, log: d.Log,
-		codeKey: append([]byte(nil), d.CodeKey...),
+		codeKey: append([]byte(nil), d.CodeKey...), metrics: d.Metrics,
+		storeName: d.StoreName, limiterName: d.LimiterName,
 
 		counterHashKey:   DeriveKey(d.CodeKey, "counter"),
 		smsRegions:       d.Policy.SMSRegions,
@@ -120,6 +134,12 @@ func New(d Deps) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.metrics == nil {
+		s.metrics = nopMetrics{}
+	}
+	if s.storeName == "" {
+		s.storeName = "database"
 	}
 	return s, nil
 }
@@ -156,28 +176,28 @@ func (s *Service) TestNumbersActive(now time.Time) int {
 func (s *Service) Policy() Policy { return s.policy }
 
 // Check pings every dependency at once, each bounded by ctx, and returns
-// the failures by name ("database", "limiter"); an empty map means all are
-// up. The pings run in parallel so a slow database cannot starve the
-// limiter's check of time, or the other way round.
+// each one's answer under its name (Deps.StoreName, and Deps.LimiterName
+// when the limiter is a dependency of its own): nil for one that is up.
+// The pings run in parallel so a slow database cannot starve the limiter's
+// check of time, or the other way round.
 func (s *Service) Check(ctx context.Context) map[string]error {
-	checks := map[string]func(context.Context) error{
-		"database": s.store.Ping,
-		"limiter":  s.limiter.Ping,
+	checks := map[string]func(context.Context) error{s.storeName: s.store.Ping}
+	if s.limiterName != "" {
+		checks[s.limiterName] = s.limiter.Ping
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	failed := map[string]error{}
+	answers := map[string]error{}
 	for name, ping := range checks {
 		wg.Go(func() {
-			if err := ping(ctx); err != nil {
-				mu.Lock()
-				failed[name] = err
-				mu.Unlock()
-			}
+			err := ping(ctx)
+			mu.Lock()
+			answers[name] = err
+			mu.Unlock()
 		})
 	}
 	wg.Wait()
-	return failed
+	return answers
 }
 
 // newID mints the ID of a new user, challenge or session. The service

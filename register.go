@@ -25,6 +25,7 @@ type Registration struct {
 // unverified account that is locked), ErrUserExists, ErrSendFailed. When the SMS cannot be
 // sent nothing is left behind: the number can be registered again at once.
 func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registration, err error) {
+	defer func() { s.observe(err) }()
 	to, err := s.admit(ctx, r.Phone, r.ClientIP)
 	if err != nil {
 		return Registration{}, err
@@ -81,7 +82,8 @@ type VerifyRequest struct {
 // Errors: ErrInvalidPhone, *ThrottledError (LimitIPVerify, LimitLockout,
 // LimitAttempts), ErrChallengeNotFound (unknown or spent token, or a token
 // of another number), ErrCodeWrong, ErrCodeExpired.
-func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
+func (s *Service) Verify(ctx context.Context, r VerifyRequest) (err error) {
+	defer func() { s.observe(err) }()
 	phone, err := ParsePhone(r.Phone, s.region)
 	if err != nil {
 		return err
@@ -97,6 +99,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) error {
 	// roll back the count of its own wrong try.
 	u, err := s.store.VerifyRegistration(context.WithoutCancel(ctx), token.String(), phone, s.try(PurposeRegister, r.Code, s.now()))
 	s.noteLockout(ctx, err, u, r.ClientIP)
+	s.observeCode(PurposeRegister, err)
 	if err != nil {
 		return storeErr("verify registration", err)
 	}

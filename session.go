@@ -240,6 +240,10 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 		r.Adopt.ExpiresAt = earlier(r.Adopt.ExpiresAt, c.ExpiresAt)
 	}
 	sess, err := s.store.RotateRefresh(ctx, r)
+	if errors.Is(err, ErrTokenReused) {
+		s.metrics.RefreshReused()
+		s.metrics.SessionRevoked(RevokedReuse)
+	}
 	if errors.Is(err, ErrUserNotFound) {
 		return TokenPair{}, ErrTokenUnknownUser
 	}
@@ -275,6 +279,7 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 	if err != nil {
 		return storeErr("revoke token", err)
 	}
+	s.metrics.SessionRevoked(RevokedLogout)
 	return nil
 }
 

@@ -102,7 +102,7 @@ func TestRoutesAnswerJSONForEveryPathAndMethod(t *testing.T) {
 		{"double slash is not redirected", "GET", "/auth/api//me/", 404, errBody("Not found"), ""},
 		{"dot segment is not redirected", "POST", "/auth/api/./login/", 404, errBody("Not found"), ""},
 		{"liveness", "GET", "/healthz", 200, map[string]any{"status": "ok"}, ""},
-		{"readiness", "GET", "/readyz", 200, map[string]any{"checks": map[string]any{"database": "ok", "limiter": "ok"}, "status": "ok"}, ""},
+		{"readiness", "GET", "/readyz", 200, map[string]any{"checks": map[string]any{"sqlite": "ok"}, "status": "ok"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -752,10 +752,13 @@ func TestHeadersOfEveryKindOfAnswer(t *testing.T) {
 			st.lose.Store(true)
 			return harnessOptions{store: st}
 		}, do: register, status: 503, body: errBody("Service unavailable"), header: map[string]string{"Retry-After": "2"}},
-		{name: "503 from readiness", opts: func(*testing.T) harnessOptions {
-			return harnessOptions{limiter: func(l phoneauth.Limiter) phoneauth.Limiter { return downLimiter{l} }}
+		{name: "503 from readiness names the dependency that is down", opts: func(*testing.T) harnessOptions {
+			return harnessOptions{
+				limiter: func(l phoneauth.Limiter) phoneauth.Limiter { return downLimiter{l} },
+				deps:    func(d *phoneauth.Deps) { d.LimiterName = "redis" },
+			}
 		}, do: func(h *harness) response { return h.do("GET", "/readyz", "", "", nil) },
-			status: 503, body: map[string]any{"checks": map[string]any{"database": "ok", "limiter": "unavailable"}, "status": "unavailable"},
+			status: 503, body: map[string]any{"checks": map[string]any{"sqlite": "ok", "redis": "unavailable"}, "status": "unavailable"},
 			header: map[string]string{"Retry-After": "2"}},
 	}
 	for _, tt := range tests {

@@ -221,10 +221,13 @@ func handleReadyz(s *Server) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
-		failed := s.svc.Check(ctx)
-		resp := response{Status: "ok", Checks: map[string]string{"database": "ok", "limiter": "ok"}}
+		resp := response{Status: "ok", Checks: map[string]string{}}
 		status := http.StatusOK
-		for name, err := range failed {
+		for name, err := range s.svc.Check(ctx) {
+			if err == nil {
+				resp.Checks[name] = "ok"
+				continue
+			}
 			s.log.WarnContext(r.Context(), "readiness check failed", "check", name, "err", err)
 			resp.Checks[name] = "unavailable"
 			resp.Status = "unavailable"

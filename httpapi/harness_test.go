@@ -101,6 +101,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		CodeKey: phoneauth.DeriveKey(testSecret, "code-hash"),
 		Now:     clock.Now,
 		Log:     log,
+
+		StoreName: "sqlite",
 	}
 	if o.deps != nil {
 		o.deps(&deps)

@@ -163,3 +163,48 @@ func withLogging(log *slog.Logger) func(http.Handler) http.Handler {
 		})
 	}
 }
+
+// withMetrics tells m of every request: its route, from the pattern the
+// mux matched (r.Pattern, set by the mux on the very request next is
+// given) through routeNames, or "unmatched"; its method, or "other" for
+// one no route has; its status; its duration. A panic is counted as the
+// 500 withLogging answers.
+func withMetrics(m Metrics, routeNames map[string]string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			defer func() {
+				v := recover()
+				route, ok := routeNames[r.Pattern]
+				if !ok {
+					route = "unmatched"
+				}
+				status := sw.status
+				switch {
+				case status != 0:
+				case v != nil:
+					status = http.StatusInternalServerError
+				default:
+					status = http.StatusOK // a handler that wrote nothing
+				}
+				m.Request(route, metricMethod(r.Method), status, time.Since(start))
+				if v != nil {
+					panic(v) // for withLogging to answer
+				}
+			}()
+			next.ServeHTTP(sw, r)
+		})
+	}
+}
+
+// metricMethod is method if it is a standard one, else "other": a client
+// picks the method, and must not add series at will.
+func metricMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}

@@ -50,6 +50,8 @@ func (s *Server) route(mux registrar, method, path string, h http.Handler) {
 	for _, p := range paths {
 		mux.Handle(method+" "+p, h)
 		mux.Handle(p, notAllowed)
+		s.routeNames[method+" "+p] = path
+		s.routeNames[p] = path
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -35,6 +36,10 @@ type config struct {
 	TrustedProxies   []netip.Prefix
 	DB               postgres.Options // MaxConns and StatementTimeout from the environment
 	LogFormat        string
+	LogLevel         slog.Level
+	// MetricsAddr is where GET /metrics is served, on a listener of its
+	// own; empty: no metrics.
+	MetricsAddr string
 	// TestNumbers map E.164 numbers to fixed codes until TestNumbersUntil.
 	TestNumbers      map[string]string
 	TestNumbersUntil time.Time
@@ -96,6 +101,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisURL:       getenv("PHONEAUTH_REDIS_URL"),
 		RedisPrefix:    p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
 		LogFormat:      p.str("PHONEAUTH_LOG_FORMAT", "text"),
+		MetricsAddr:    getenv("PHONEAUTH_METRICS_ADDR"),
 		SMSConcurrency: sms.DefaultConcurrency,
 		Policy:         phoneauth.DefaultPolicy(),
 		DB:             postgres.DefaultOptions(),
@@ -190,6 +196,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		p.fail("PHONEAUTH_LOG_FORMAT", "must be text or json")
 	}
+	if v := getenv("PHONEAUTH_LOG_LEVEL"); v != "" {
+		level, ok := logLevel(v)
+		if !ok {
+			p.fail(p.quoted("PHONEAUTH_LOG_LEVEL", "is not debug, info, warn or error"))
+		}
+		c.LogLevel = level
+	}
+	if c.MetricsAddr != "" {
+		// Port 0 (any free port, as tests use) cannot collide.
+		if _, port, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p.fail("PHONEAUTH_METRICS_ADDR", fmt.Sprintf("%q is not host:port", c.MetricsAddr))
+		} else if c.MetricsAddr == c.Addr && port != "0" {
+			p.fail("PHONEAUTH_METRICS_ADDR", fmt.Sprintf("%q is PHONEAUTH_ADDR: metrics are never served on the API's listener", c.MetricsAddr))
+		}
+	}
 	for _, s := range strings.Split(getenv("PHONEAUTH_TRUSTED_PROXIES"), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
@@ -207,6 +228,22 @@ func loadConfig(getenv func(string) string) (config, error) {
 		c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 	}
 	return c, errors.Join(p.errs...)
+}
+
+// logLevel reads a PHONEAUTH_LOG_LEVEL value; ok is false, with the
+// default info, for anything but debug, info, warn and error.
+func logLevel(v string) (_ slog.Level, ok bool) {
+	switch v {
+	case "debug":
+		return slog.LevelDebug, true
+	case "info", "":
+		return slog.LevelInfo, true
+	case "warn":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
 }
 
 // webhook is the configuration of the webhook SMS provider.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -36,6 +37,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		RedisPrefix:    redis.DefaultPrefix,
 		DB:             postgres.DefaultOptions(),
 		LogFormat:      "text",
+		LogLevel:       slog.LevelInfo,
+		MetricsAddr:    "", // no metrics
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig with nothing set =\n%+v\nwant\n%+v", got, want)
@@ -69,6 +72,8 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 		"PHONEAUTH_DB_MAX_CONNS":           "1000",
 		"PHONEAUTH_DB_STATEMENT_TIMEOUT":   "1ms",
 		"PHONEAUTH_LOG_FORMAT":             "json",
+		"PHONEAUTH_LOG_LEVEL":              "debug",
+		"PHONEAUTH_METRICS_ADDR":           "127.0.0.1:9464",
 		"PHONEAUTH_IP_VERIFY_RATE_LIMIT":   "0",
 		"PHONEAUTH_REFRESH_REUSE_GRACE":    "0s",
 		"PHONEAUTH_LOCKOUT_THRESHOLD":      "100",
@@ -127,11 +132,25 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 			netip.MustParsePrefix("192.168.1.7/32"),
 			netip.MustParsePrefix("2001:db8::/48"),
 		},
-		DB:        db,
-		LogFormat: "json",
+		DB:          db,
+		LogFormat:   "json",
+		LogLevel:    slog.LevelDebug,
+		MetricsAddr: "127.0.0.1:9464",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestLoadConfigReadsEachLogLevel(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]slog.Level{
+		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+	} {
+		c, err := loadConfig(env(map[string]string{"PHONEAUTH_LOG_LEVEL": v}))
+		if err != nil || c.LogLevel != want {
+			t.Errorf("PHONEAUTH_LOG_LEVEL=%s: level %v, error %v; want %v", v, c.LogLevel, err, want)
+		}
 	}
 }
 
@@ -243,6 +262,10 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"bad redis URL, password not echoed", map[string]string{"PHONEAUTH_REDIS_URL": "redis://:hunter%zz2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}, "hunter"},
 		{"redis URL of another scheme", map[string]string{"PHONEAUTH_REDIS_URL": "http://:hunter2@127.0.0.1:6379/0"}, []string{"PHONEAUTH_REDIS_URL"}, "hunter2"},
 		{"unknown log format", map[string]string{"PHONEAUTH_LOG_FORMAT": "xml"}, []string{"PHONEAUTH_LOG_FORMAT"}, ""},
+		{"unknown log level", map[string]string{"PHONEAUTH_LOG_LEVEL": "verbose"}, []string{"PHONEAUTH_LOG_LEVEL"}, ""},
+		{"log level in capitals", map[string]string{"PHONEAUTH_LOG_LEVEL": "DEBUG"}, []string{"PHONEAUTH_LOG_LEVEL"}, ""},
+		{"metrics address without a port", map[string]string{"PHONEAUTH_METRICS_ADDR": "9464"}, []string{"PHONEAUTH_METRICS_ADDR"}, ""},
+		{"metrics on the API's address", map[string]string{"PHONEAUTH_METRICS_ADDR": "127.0.0.1:8080"}, []string{"PHONEAUTH_METRICS_ADDR"}, ""},
 		{"a proxy that is not a CIDR", map[string]string{"PHONEAUTH_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, []string{"PHONEAUTH_TRUSTED_PROXIES"}, ""},
 		{
 			"several at once, each named once",
@@ -259,12 +282,14 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 				"PHONEAUTH_DATABASE_URL":         "postgres://u:hunter%zz2@127.0.0.1/x",
 				"PHONEAUTH_REDIS_URL":            "redis://:hunter%zz2@127.0.0.1:6379/0",
 				"PHONEAUTH_LOG_FORMAT":           "xml",
+				"PHONEAUTH_LOG_LEVEL":            "loud",
+				"PHONEAUTH_METRICS_ADDR":         "metrics",
 			},
 			[]string{
 				"PHONEAUTH_JWT_SECRET", "PHONEAUTH_CODE_TTL", "PHONEAUTH_CODE_LENGTH", "PHONEAUTH_MAX_ATTEMPTS",
 				"PHONEAUTH_ACCESS_TTL", "PHONEAUTH_DB_MAX_CONNS", "PHONEAUTH_DB_STATEMENT_TIMEOUT",
 				"PHONEAUTH_SMS_WEBHOOK_URL", "PHONEAUTH_SMS_WEBHOOK_SECRET", "PHONEAUTH_DATABASE_URL",
-				"PHONEAUTH_REDIS_URL", "PHONEAUTH_LOG_FORMAT",
+				"PHONEAUTH_REDIS_URL", "PHONEAUTH_LOG_FORMAT", "PHONEAUTH_LOG_LEVEL", "PHONEAUTH_METRICS_ADDR",
 			},
 			"hunter",
 		},
@@ -290,5 +315,18 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 				t.Errorf("loadConfig error repeats %q:\n%v", tt.private, err)
 			}
 		})
+	}
+}
+
+func TestLoggerDropsLinesBelowItsLevel(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"text", "json"} {
+		var b strings.Builder
+		log := newLogger(format, slog.LevelWarn, &b)
+		log.Info("dropped")
+		log.Warn("kept")
+		if got := b.String(); strings.Contains(got, "dropped") || !strings.Contains(got, "kept") {
+			t.Errorf("%s logger at warn wrote %q", format, got)
+		}
 	}
 }

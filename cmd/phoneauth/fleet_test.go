@@ -296,22 +296,22 @@ func TestFleetSurvivesDependencyOutages(t *testing.T) {
 		name   string
 		proxy  *tcpproxy.Proxy
 		fault  func(*tcpproxy.Proxy)
-		check  string // the /readyz check that fails
+		check  string // the /readyz check that fails: the dependency by name
 		meDown bool   // whether GET /auth/api/me/ needs the dependency
 	}{
 		// Stalls first, while the pools hold live connections, as when a
 		// network partition strikes.
-		{"redis stalled", rd, (*tcpproxy.Proxy).Stall, "limiter", false},
-		{"redis cut", rd, (*tcpproxy.Proxy).Cut, "limiter", false},
-		{"postgres stalled", pg, (*tcpproxy.Proxy).Stall, "database", true},
-		{"postgres cut", pg, (*tcpproxy.Proxy).Cut, "database", true},
+		{"redis stalled", rd, (*tcpproxy.Proxy).Stall, "redis", false},
+		{"redis cut", rd, (*tcpproxy.Proxy).Cut, "redis", false},
+		{"postgres stalled", pg, (*tcpproxy.Proxy).Stall, "postgres", true},
+		{"postgres cut", pg, (*tcpproxy.Proxy).Cut, "postgres", true},
 	}
 	for _, o := range outages {
 		t.Run(o.name, func(t *testing.T) {
 			o.fault(o.proxy)
 			t.Cleanup(o.proxy.Restore) // if the test fails before it restores
 
-			ready := map[string]any{"database": "ok", "limiter": "ok"}
+			ready := map[string]any{"postgres": "ok", "redis": "ok"}
 			ready[o.check] = "unavailable"
 			meStatus, meBody := 200, me.body
 			if o.meDown {
@@ -361,7 +361,7 @@ func TestFleetSurvivesDependencyOutages(t *testing.T) {
 				eventually(t, 20*time.Second, "readyz via "+p.name+" after the restore", func() (bool, string) {
 					r := u.call(p, "GET", "/readyz", "", nil)
 					return r.status == 200 && reflect.DeepEqual(r.body, map[string]any{
-						"status": "ok", "checks": map[string]any{"database": "ok", "limiter": "ok"},
+						"status": "ok", "checks": map[string]any{"postgres": "ok", "redis": "ok"},
 					}), r.String()
 				})
 				u.untilOK(p, "POST", "/auth/api/login/", map[string]any{"phone": u.phone})

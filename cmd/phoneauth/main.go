@@ -31,7 +31,8 @@ func main() {
 	// option), so main, which owns the process, points it at stderr in
 	// the configured format; run sets nothing global and tests run it in
 	// parallel. An invalid format stops run before Redis is dialled.
-	goredis.SetLogger(redisLogger{newLogger(os.Getenv("PHONEAUTH_LOG_FORMAT"), os.Stderr)})
+	level, _ := logLevel(os.Getenv("PHONEAUTH_LOG_LEVEL"))
+	goredis.SetLogger(redisLogger{newLogger(os.Getenv("PHONEAUTH_LOG_FORMAT"), level, os.Stderr)})
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "phoneauth:", err)
 		os.Exit(1)
@@ -69,6 +70,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stderr, usage)
 		return errors.New("unknown command " + cmd)
 	}
+}
+
+// buildRevision returns the VCS revision the binary was built from, or
+// "unknown" (as under go test, or a build outside a checkout).
+func buildRevision() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
 }
 
 func buildVersion() string {

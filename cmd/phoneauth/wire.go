@@ -20,6 +20,7 @@ import (
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/httpapi"
 	"github.com/phoneauth/phoneauth/inmem"
+	"github.com/phoneauth/phoneauth/metrics"
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/redis"
 	"github.com/phoneauth/phoneauth/sms"
@@ -27,12 +28,14 @@ import (
 	"github.com/phoneauth/phoneauth/token"
 )
 
-// newLogger returns a logger writing to w in format: "json", or text.
-func newLogger(format string, w io.Writer) *slog.Logger {
+// newLogger returns a logger writing to w in format ("json", or text)
+// the lines of level and above.
+func newLogger(format string, level slog.Level, w io.Writer) *slog.Logger {
+	o := &slog.HandlerOptions{Level: level}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(slog.NewJSONHandler(w, o))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(slog.NewTextHandler(w, o))
 }
 
 // migrate applies the pending migrations to the database
@@ -138,8 +141,22 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 type backend struct {
 	store   phoneauth.Store
 	limiter phoneauth.Limiter
+	// storeName and limiterName name them for /readyz: limiterName is
+	// empty when the counters live in the store's database or in memory,
+	// which are no dependency of their own.
+	storeName, limiterName string
+	// pruners are the jobs that delete the limiter's expired counters,
+	// if it has any; the store's own (pruneExpired) is made from store.
 	pruners []pruner
 	close   func()
+}
+
+// observed returns b with the time of every store and limiter operation
+// measured in m, the store's pruning included.
+func (b backend) observed(m *metrics.Registry) backend {
+	b.store = m.Store(b.store)
+	b.limiter = m.Limiter(b.limiter)
+	return b
 }
 
 // openBackend opens the database PHONEAUTH_DATABASE_URL names, migrated,
@@ -166,9 +183,9 @@ func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error
 		return backend{}, fmt.Errorf("migrate: %w", err)
 	}
 	b := backend{
-		store:   s,
-		pruners: []pruner{pruneExpired(s)},
-		close:   func() { _ = s.Close() },
+		store:     s,
+		storeName: "sqlite",
+		close:     func() { _ = s.Close() },
 	}
 	if c.RedisURL != "" {
 		return b.withRedis(ctx, c, log)
@@ -197,9 +214,9 @@ func openPostgres(ctx context.Context, c config, log *slog.Logger) (backend, err
 		return backend{}, err
 	}
 	b := backend{
-		store:   s,
-		pruners: []pruner{pruneExpired(s)},
-		close:   s.Close,
+		store:     s,
+		storeName: "postgres",
+		close:     s.Close,
 	}
 	if c.RedisURL != "" {
 		return b.withRedis(ctx, c, log)
@@ -227,7 +244,7 @@ func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (bac
 		return backend{}, err
 	}
 	closeStore := b.close
-	b.limiter = l
+	b.limiter, b.limiterName = l, "redis"
 	b.close = func() {
 		_ = l.Close()
 		closeStore()
@@ -238,7 +255,9 @@ func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (bac
 // newSender returns the SMS provider c names, running at most
 // c.SMSConcurrency sends at once. A webhook without a secret is warned
 // about at every start: its gateway cannot tell our requests from anyone's.
-func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
+// With metrics, each message the provider is given is counted (a send
+// refused for want of a free slot never reaches it).
+func newSender(c config, log *slog.Logger, m *metrics.Registry) (phoneauth.Sender, error) {
 	var provider phoneauth.Sender = sms.NewConsole(log)
 	if c.SMSProvider == "webhook" {
 		if c.WebhookSecret == "" {
@@ -250,6 +269,9 @@ func newSender(c config, log *slog.Logger) (phoneauth.Sender, error) {
 		}
 		provider = w
 	}
+	if m != nil {
+		provider = m.Sender(provider, c.SMSProvider)
+	}
 	return sms.NewCapped(provider, c.SMSConcurrency)
 }
 
@@ -260,13 +282,18 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err = errors.Join(err, c.checkServe()); err != nil {
 		return err
 	}
-	log := newLogger(c.LogFormat, stderr)
+	log := newLogger(c.LogFormat, c.LogLevel, stderr)
 	b, err := openBackend(ctx, c, log)
 	if err != nil {
 		return err
 	}
 	defer b.close()
-	svc, err := newService(c, log, b)
+	var m *metrics.Registry
+	if c.MetricsAddr != "" {
+		m = metrics.New(metrics.Build{Version: buildVersion(), Revision: buildRevision()})
+		b = b.observed(m)
+	}
+	svc, err := newService(c, log, b, m)
 	if err != nil {
 		return err
 	}
@@ -274,19 +301,54 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := newServer(c, log, svc)
+	srv := newServer(c, log, svc, m)
 	// Deferred after b.close, so it runs first: the pruners are done
 	// before the store closes, however serve returns.
-	stopPruning := startPruning(ctx, log, b.pruners)
+	stopPruning := startPruning(ctx, log, append([]pruner{pruneExpired(b.store)}, b.pruners...))
 	defer stopPruning()
+	if m != nil {
+		mln, err := net.Listen("tcp", c.MetricsAddr)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		stopMetrics := serveMetrics(log, m, mln)
+		defer stopMetrics()
+		log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
 	return serveUntilDone(ctx, log, srv, ln)
 }
 
+// serveMetrics serves GET /metrics of m on ln, a listener of its own that
+// the API never answers on, until stop is called.
+func serveMetrics(log *slog.Logger, m *metrics.Registry, ln net.Listener) (stop func()) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server", "err", err)
+		}
+	})
+	return func() {
+		_ = srv.Close()
+		wg.Wait()
+	}
+}
+
 // newService builds the flows on b, with the SMS provider and the token
 // signer c names.
-func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, error) {
-	sender, err := newSender(c, log)
+func newService(c config, log *slog.Logger, b backend, m *metrics.Registry) (*phoneauth.Service, error) {
+	sender, err := newSender(c, log, m)
 	if err != nil {
 		return nil, fmt.Errorf("sms provider: %w", err)
 	}
@@ -298,10 +360,12 @@ func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, erro
 	if err != nil {
 		return nil, err
 	}
-	svc, err := phoneauth.New(phoneauth.Deps{
+	deps := phoneauth.Deps{
 		Store:            b.store,
+		StoreName:        b.storeName,
 		Sender:           sender,
 		Limiter:          b.limiter,
+		LimiterName:      b.limiterName,
 		Tokens:           signer,
 		Policy:           c.Policy,
 		Region:           c.Region,
@@ -309,7 +373,11 @@ func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, erro
 		Log:              log,
 		TestNumbers:      c.TestNumbers,
 		TestNumbersUntil: c.TestNumbersUntil,
-	})
+	}
+	if m != nil {
+		deps.Metrics = m
+	}
+	svc, err := phoneauth.New(deps)
 	if err != nil {
 		return nil, err
 	}
@@ -322,9 +390,13 @@ func newService(c config, log *slog.Logger, b backend) (*phoneauth.Service, erro
 
 // newServer returns the HTTP server of svc, with timeouts that keep a slow
 // client from holding a connection.
-func newServer(c config, log *slog.Logger, svc *phoneauth.Service) *http.Server {
+func newServer(c config, log *slog.Logger, svc *phoneauth.Service, m *metrics.Registry) *http.Server {
+	o := httpapi.Options{TrustedProxies: c.TrustedProxies, Log: log}
+	if m != nil {
+		o.Metrics = m // never a typed nil
+	}
 	return &http.Server{
-		Handler:           httpapi.New(svc, httpapi.Options{TrustedProxies: c.TrustedProxies, Log: log}),
+		Handler:           httpapi.New(svc, o),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
