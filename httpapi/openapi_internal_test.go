@@ -42,7 +42,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 
 	var registered patterns
 	// Registering reads only the policy; no request is served.
-	(&Server{svc: &phoneauth.Service{}}).routes(&registered)
+	(&Server{svc: &phoneauth.Service{}, routeNames: map[string]string{}}).routes(&registered)
 	var served []string
 	for _, p := range registered {
 		method, path, ok := strings.Cut(p, " ")

@@ -356,8 +356,9 @@ func documentedCases() []docCase {
 	operations := []docCase{
 		{name: "GET /healthz", prepare: get("/healthz"), status: 200},
 		{name: "GET /readyz ready", prepare: get("/readyz"), status: 200},
-		{name: "GET /readyz limiter down", opts: func(o *harnessOptions) {
+		{name: "GET /readyz redis down", opts: func(o *harnessOptions) {
 			o.limiter = func(l phoneauth.Limiter) phoneauth.Limiter { return downLimiter{l} }
+			o.deps = func(d *phoneauth.Deps) { d.LimiterName = "redis" }
 		}, prepare: get("/readyz"), status: 503},
 		{name: "GET /auth/api/openapi.json", prepare: get("/auth/api/openapi.json"), status: 200},
 	}
