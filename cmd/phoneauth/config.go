@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -92,13 +94,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 	p := envParser{getenv: getenv}
 	c := config{
 		Addr:           p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:    p.str("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
-		JWTSecret:      []byte(getenv("PHONEAUTH_JWT_SECRET")),
+		DatabaseURL:    p.secret("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
+		JWTSecret:      []byte(p.secret("PHONEAUTH_JWT_SECRET", "")),
 		SMSProvider:    p.str("PHONEAUTH_SMS_PROVIDER", "console"),
 		WebhookURL:     getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
-		WebhookSecret:  getenv("PHONEAUTH_SMS_WEBHOOK_SECRET"),
+		WebhookSecret:  p.secret("PHONEAUTH_SMS_WEBHOOK_SECRET", ""),
 		Region:         strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
-		RedisURL:       getenv("PHONEAUTH_REDIS_URL"),
+		RedisURL:       p.secret("PHONEAUTH_REDIS_URL", ""),
 		RedisPrefix:    p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
 		LogFormat:      p.str("PHONEAUTH_LOG_FORMAT", "text"),
 		MetricsAddr:    getenv("PHONEAUTH_METRICS_ADDR"),
@@ -260,7 +262,7 @@ func (c config) postgres() bool {
 // `migrate` signs nothing and needs no secret.
 func (c config) checkServe() error {
 	if c.postgres() && len(c.JWTSecret) == 0 {
-		return errors.New("PHONEAUTH_JWT_SECRET is required with PostgreSQL: every instance must sign with the same secret")
+		return errors.New("PHONEAUTH_JWT_SECRET (or PHONEAUTH_JWT_SECRET_FILE) is required with PostgreSQL: every instance must sign with the same secret")
 	}
 	return nil
 }
@@ -275,10 +277,15 @@ func sqlitePath(url string) string {
 type envParser struct {
 	getenv func(string) string
 	errs   []error
+	files  map[string]string // NAME_FILE of each secret NAME read from a file
 }
 
-// fail records that variable name msg, as in "is required".
+// fail records that variable name msg, as in "is required". A secret read
+// from a file is named with the variable that names the file.
 func (p *envParser) fail(name, msg string) {
+	if file, ok := p.files[name]; ok {
+		name += " (from " + file + ")"
+	}
 	p.errs = append(p.errs, fmt.Errorf("%s %s", name, msg))
 }
 
@@ -331,6 +338,54 @@ func (p *envParser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// maxSecretFile bounds what secret reads of a file: a secret is short,
+// and a path mistaken for another (a log, a device) must not fill memory.
+const maxSecretFile = 64 << 10
+
+// secret is str for a secret, which may instead come from the file that
+// variable name_FILE names, as containers pass secrets (Compose and
+// Kubernetes secrets, systemd credentials). Setting both is an error. The
+// file's trailing line ends are dropped, as $(cat FILE) in a shell drops
+// them: a file written by echo holds what the variable would; any other
+// byte, spaces included, is part of the secret. An error names the file,
+// never its content.
+func (p *envParser) secret(name, def string) string {
+	fileVar := name + "_FILE"
+	v, path := p.getenv(name), p.getenv(fileVar)
+	switch {
+	case path == "":
+		return p.str(name, def)
+	case v != "":
+		p.fail(name, "and "+fileVar+" are both set: set one of them")
+		return def
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		p.fail(fileVar, "names a file that cannot be read: "+err.Error())
+		return def
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	switch {
+	case err != nil:
+		p.fail(fileVar, "names a file that cannot be read: "+err.Error())
+		return def
+	case len(b) > maxSecretFile:
+		p.fail(fileVar, fmt.Sprintf("names %s, over %d KiB: not a secret", path, maxSecretFile>>10))
+		return def
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		p.fail(fileVar, fmt.Sprintf("names %s, which is empty", path))
+		return def
+	}
+	if p.files == nil {
+		p.files = map[string]string{}
+	}
+	p.files[name] = fileVar
+	return s
 }
 
 // duration sets *d to variable name, if set and a duration.

@@ -2,7 +2,10 @@ package main
 
 import (
 	"log/slog"
+	"maps"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -329,4 +332,107 @@ func TestLoggerDropsLinesBelowItsLevel(t *testing.T) {
 			t.Errorf("%s logger at warn wrote %q", format, got)
 		}
 	}
+}
+
+// secretFiles writes files, name to content, into a new directory and
+// returns vars with every "DIR" replaced by that directory.
+func secretFiles(t *testing.T, files, vars map[string]string) map[string]string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := map[string]string{}
+	for k, v := range vars {
+		out[k] = strings.ReplaceAll(v, "DIR", dir)
+	}
+	return out
+}
+
+func TestLoadConfigReadsSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", 32)
+	webhook := map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/"}
+	tests := []struct {
+		name  string
+		files map[string]string
+		vars  map[string]string
+		got   func(config) string
+		want  string
+	}{
+		{"JWT secret written by echo, its newline dropped", map[string]string{"jwt": secret + "\n"}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, func(c config) string { return string(c.JWTSecret) }, secret},
+		{"JWT secret without a newline, as it is", map[string]string{"jwt": secret}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, func(c config) string { return string(c.JWTSecret) }, secret},
+		{"JWT secret with a CRLF line end, dropped", map[string]string{"jwt": secret + "\r\n"}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, func(c config) string { return string(c.JWTSecret) }, secret},
+		{"JWT secret with spaces, kept", map[string]string{"jwt": " " + secret + " \n"}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, func(c config) string { return string(c.JWTSecret) }, " " + secret + " "},
+		{"database URL", map[string]string{"db": "postgres://app:pw@db:5432/auth\n"}, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, func(c config) string { return c.DatabaseURL }, "postgres://app:pw@db:5432/auth"},
+		{"SQLite database URL", map[string]string{"db": "sqlite:/var/lib/phoneauth/auth.db\n"}, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, func(c config) string { return c.DatabaseURL }, "sqlite:/var/lib/phoneauth/auth.db"},
+		{"Redis URL", map[string]string{"redis": "redis://:pw@cache:6379/1\n"}, map[string]string{"PHONEAUTH_REDIS_URL_FILE": "DIR/redis"}, func(c config) string { return c.RedisURL }, "redis://:pw@cache:6379/1"},
+		{"webhook secret", map[string]string{"whsec": "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n\n"}, merged(webhook, map[string]string{"PHONEAUTH_SMS_WEBHOOK_SECRET_FILE": "DIR/whsec"}), func(c config) string { return c.WebhookSecret }, "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n"},
+		{"an empty _FILE variable, the variable itself", nil, map[string]string{"PHONEAUTH_JWT_SECRET": secret, "PHONEAUTH_JWT_SECRET_FILE": ""}, func(c config) string { return string(c.JWTSecret) }, secret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := loadConfig(env(secretFiles(t, tt.files, tt.vars)))
+			if err != nil {
+				t.Fatalf("loadConfig: %v", err)
+			}
+			if got := tt.got(c); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadConfigNamesEachBadSecretFile(t *testing.T) {
+	t.Parallel()
+	webhook := map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/"}
+	tests := []struct {
+		name    string
+		files   map[string]string
+		vars    map[string]string
+		want    string // the variable named first on the only line of the error
+		mention string // also in the error
+		private string // never in the error
+	}{
+		{"both set", map[string]string{"jwt": "hunter2-hunter2-hunter2-hunter2-hunter2\n"}, map[string]string{"PHONEAUTH_JWT_SECRET": "hunter3-hunter3-hunter3-hunter3-hunter3", "PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, "PHONEAUTH_JWT_SECRET", "PHONEAUTH_JWT_SECRET_FILE", "hunter"},
+		{"both set, database", map[string]string{"db": "postgres://u:hunter2@db/x"}, map[string]string{"PHONEAUTH_DATABASE_URL": "postgres://u:hunter3@db/x", "PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, "PHONEAUTH_DATABASE_URL", "PHONEAUTH_DATABASE_URL_FILE", "hunter"},
+		{"no such file", nil, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/missing"}, "PHONEAUTH_JWT_SECRET_FILE", "missing", ""},
+		{"a directory", nil, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR"}, "PHONEAUTH_DATABASE_URL_FILE", "is a directory", ""},
+		{"an empty file", map[string]string{"redis": ""}, map[string]string{"PHONEAUTH_REDIS_URL_FILE": "DIR/redis"}, "PHONEAUTH_REDIS_URL_FILE", "empty", ""},
+		{"a file of a newline only", map[string]string{"jwt": "\n"}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, "PHONEAUTH_JWT_SECRET_FILE", "empty", ""},
+		{"a file too large for a secret", map[string]string{"jwt": "hunter2" + strings.Repeat("x", maxSecretFile)}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, "PHONEAUTH_JWT_SECRET_FILE", "KiB", "hunter2"},
+		{"a short JWT secret", map[string]string{"jwt": "hunter2\n"}, map[string]string{"PHONEAUTH_JWT_SECRET_FILE": "DIR/jwt"}, "PHONEAUTH_JWT_SECRET", "(from PHONEAUTH_JWT_SECRET_FILE)", "hunter2"},
+		{"a bad Redis URL", map[string]string{"redis": "redis://:hunter%zz2@127.0.0.1:6379/0\n"}, map[string]string{"PHONEAUTH_REDIS_URL_FILE": "DIR/redis"}, "PHONEAUTH_REDIS_URL", "(from PHONEAUTH_REDIS_URL_FILE)", "hunter"},
+		{"a bad database URL", map[string]string{"db": "mysql://u:hunter2@db/x\n"}, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, "PHONEAUTH_DATABASE_URL", "(from PHONEAUTH_DATABASE_URL_FILE)", "hunter2"},
+		{"a short webhook secret", map[string]string{"whsec": "hunter2, twenty-three b\n"}, merged(webhook, map[string]string{"PHONEAUTH_SMS_WEBHOOK_SECRET_FILE": "DIR/whsec"}), "PHONEAUTH_SMS_WEBHOOK_SECRET", "(from PHONEAUTH_SMS_WEBHOOK_SECRET_FILE)", "hunter2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := loadConfig(env(secretFiles(t, tt.files, tt.vars)))
+			if err == nil {
+				t.Fatal("loadConfig succeeded, want an error")
+			}
+			msg := err.Error()
+			if name, _, _ := strings.Cut(msg, " "); name != tt.want || strings.Contains(msg, "\n") {
+				t.Errorf("loadConfig error names %q, want %q alone:\n%v", name, tt.want, msg)
+			}
+			if !strings.Contains(msg, tt.mention) {
+				t.Errorf("loadConfig error does not mention %q:\n%v", tt.mention, msg)
+			}
+			if tt.private != "" && strings.Contains(msg, tt.private) {
+				t.Errorf("loadConfig error repeats %q:\n%v", tt.private, msg)
+			}
+		})
+	}
+}
+
+// merged returns the union of a and b.
+func merged(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	maps.Copy(out, b)
+	return out
 }

@@ -1,8 +1,9 @@
 // Command phoneauth runs the phone sign-in service.
 //
-//	phoneauth [serve]   run the HTTP server (the default)
-//	phoneauth migrate   apply the database migrations and exit
-//	phoneauth version   print the version
+//	phoneauth [serve]       run the HTTP server (the default)
+//	phoneauth migrate       apply the database migrations and exit
+//	phoneauth version       print the version
+//	phoneauth healthcheck   exit 0 if the server answers GET /healthz
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
 // README.
@@ -39,11 +40,13 @@ func main() {
 	}
 }
 
-const usage = `usage: phoneauth [serve | migrate | version]
+const usage = `usage: phoneauth [serve | migrate | version | healthcheck]
 
-  serve     run the HTTP server (default)
-  migrate   apply database migrations and exit
-  version   print the version
+  serve         run the HTTP server (default)
+  migrate       apply database migrations and exit
+  version       print the version
+  healthcheck   exit 0 if the server PHONEAUTH_ADDR names answers GET /healthz
+                with 200 within 3 s, else 1 (a container HEALTHCHECK)
 
 Configuration comes from PHONEAUTH_* environment variables (see README.md).
 `
@@ -60,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return serve(ctx, getenv, stderr)
 	case "migrate":
 		return migrate(ctx, getenv, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(ctx, getenv, stdout)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil

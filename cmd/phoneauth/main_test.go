@@ -20,6 +20,7 @@ import (
 
 	"github.com/phoneauth/phoneauth/internal/tcpproxy"
 	"github.com/phoneauth/phoneauth/internal/testenv"
+	"github.com/phoneauth/phoneauth/token"
 )
 
 // instance is the service started in-process by run, as main would.
@@ -240,6 +241,45 @@ func TestWholeFlowSurvivesRestart(t *testing.T) {
 	in = start(t, env)
 	if status, out := in.call("GET", "/auth/api/me/", access, nil); status != 200 || out["user_id"] != userID {
 		t.Fatalf("me with the secret file's content configured = %d %v", status, out)
+	}
+}
+
+func TestServesWithSecretsFromFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "auth.db")
+	secret := strings.Repeat("f", 32)
+	// As `echo … > file` writes them: each with a newline.
+	for name, content := range map[string]string{"jwt": secret + "\n", "db": "sqlite:" + db + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := start(t, map[string]string{
+		"PHONEAUTH_JWT_SECRET_FILE":   filepath.Join(dir, "jwt"),
+		"PHONEAUTH_DATABASE_URL_FILE": filepath.Join(dir, "db"),
+	})
+	const phone = "+14155550310"
+	mark := in.logs.mark()
+	tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": phone})["token"].(string)
+	in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": in.code(mark, phone, "register"), "token": tok, "phone": phone})
+	userID, access, _ := in.login(phone)
+	in.stop()
+
+	// The tokens are signed with the file's secret, newline dropped, and
+	// the database is the file the other file names.
+	signer, err := token.New([]byte(secret), time.Hour, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims, err := signer.Parse(access, time.Now()); err != nil || claims.Subject != userID {
+		t.Errorf("access token with the file's secret: %+v, %v; want subject %s", claims, err, userID)
+	}
+	if _, err := os.Stat(db); err != nil {
+		t.Errorf("database file: %v", err)
+	}
+	if _, err := os.Stat(db + ".jwt-secret"); err == nil {
+		t.Errorf("a secret was generated beside the database although PHONEAUTH_JWT_SECRET_FILE is set")
 	}
 }
 
