@@ -24,6 +24,8 @@ func (s *Server) routes(mux registrar) {
 	s.route(mux, "POST", "/auth/api/token/refresh/", handleRefresh(s))
 	s.route(mux, "POST", "/auth/api/logout/", handleLogout(s))
 	s.route(mux, "GET", "/auth/api/me/", handleMe(s))
+	s.route(mux, "POST", "/auth/api/me/delete/", handleDeleteRequest(s))
+	s.route(mux, "POST", "/auth/api/me/delete/verify/", handleDeleteVerify(s))
 	s.route(mux, "GET", "/healthz", handleHealthz())
 	s.route(mux, "GET", "/readyz", handleReadyz(s))
 	s.route(mux, "GET", "/auth/api/openapi.json", handleOpenAPI())

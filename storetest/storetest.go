@@ -43,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"VerifyRegistration", testVerifyRegistration},
 		{"VerifyLogin", testVerifyLogin},
 		{"Guessing", testGuessing},
+		{"PutChallenge", testPutChallenge},
+		{"DeleteAccount", testDeleteAccount},
 		{"RotateRefresh", testRotateRefresh},
 		{"RevokeToken", testRevokeToken},
 		{"AccessUser", testAccessUser},
