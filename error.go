@@ -21,7 +21,7 @@ var (
 	ErrTooManyAttempts   = errors.New("too many failed attempts") // only ever inside a *ThrottledError of LimitAttempts
 	ErrAccountLocked     = errors.New("account locked")           // only ever inside a *ThrottledError of LimitLockout
 	ErrLoginPending      = errors.New("login pending")            // a login code sent recently is unused
-	ErrCodePending       = errors.New("code pending")             // an account code (deletion) sent recently is unused; the flows return it inside a *ThrottledError of LimitCodePending
+	ErrCodePending       = errors.New("code pending")             // an account code (deletion, phone change) sent recently is unused; the flows return it inside a *ThrottledError of LimitCodePending
 	ErrNoPendingCode     = errors.New("no pending code")          // no code of that purpose was requested, or it was used
 	ErrSendFailed        = errors.New("could not send SMS")
 	ErrTokenMissing      = errors.New("token missing")
@@ -70,7 +70,7 @@ type Limit string
 // The limits the service enforces.
 const (
 	LimitLoginPending Limit = "login pending" // a login code was sent recently
-	LimitCodePending  Limit = "code pending"  // a code of that purpose (account deletion) was sent recently
+	LimitCodePending  Limit = "code pending"  // an account code of that purpose (deletion, phone change) was sent recently
 	LimitIP           Limit = "ip rate"       // too many SMS requests from one address
 	LimitSMSBudget    Limit = "sms budget"    // the service-wide hourly SMS budget is spent
 	LimitSMSDay       Limit = "sms day"       // the service-wide daily SMS budget is spent

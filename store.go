@@ -69,8 +69,8 @@ type Store interface {
 	// created after notBefore: then it changes nothing and returns the
 	// earlier one's CreatedAt (zero if the store cannot tell) with
 	// ErrCodePending. It is PutLoginChallenge for the purposes that have
-	// no method of their own (PurposeDelete). Errors: ErrCodePending,
-	// ErrUserNotFound.
+	// no method of their own (PurposeDelete, PurposePhone with its
+	// NewPhone). Errors: ErrCodePending, ErrUserNotFound.
 	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 
 	// DeleteAccount deletes account userID once a deletion code confirms
@@ -86,6 +86,21 @@ type Store interface {
 	// (CheckAccess), ErrNoPendingCode (no deletion challenge), and those
 	// of Try.Decide.
 	DeleteAccount(ctx context.Context, userID string, access TokenRef, t Try) (User, error)
+
+	// ChangePhone moves account userID to the number its phone-change
+	// code was sent to, once that code is verified. In one transaction it
+	// reads the account and the session of access token access, lets
+	// CheckAccess admit the token, locks the account's Guard and its
+	// phone-change challenge, lets t.Decide decide the try and stores what
+	// it decided; if the try passed, the account takes the challenge's
+	// NewPhone, every other challenge of the account is deleted (its codes
+	// went to the old number), and every session of the account but the
+	// access token's is revoked. It returns the account (with its new
+	// number once moved) and Decide's answer. Errors: ErrUserNotFound,
+	// ErrTokenRevoked (CheckAccess), ErrNoPendingCode (no phone-change
+	// challenge), ErrUserExists (another account has the number by now:
+	// nothing is written, the try not counted), and those of Try.Decide.
+	ChangePhone(ctx context.Context, userID string, access TokenRef, t Try) (User, error)
 
 	// RotateRefresh presents refresh token r.Token. In one transaction it
 	// locks the session the token belongs to (r.Token.Ref.Session for a

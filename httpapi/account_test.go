@@ -98,3 +98,68 @@ func TestDeletionCodeGuessesLockTheAccount(t *testing.T) {
 		t.Error("a locked account was sent a deletion code")
 	}
 }
+
+const (
+	phonePath       = "/auth/api/me/phone/"
+	phoneVerifyPath = "/auth/api/me/phone/verify/"
+)
+
+// bearerPost posts body as JSON with the bearer token tok.
+func (h *harness) bearerPost(path, tok, body string) response {
+	h.t.Helper()
+	return h.do(http.MethodPost, path, "application/json", body, map[string]string{"Authorization": "Bearer " + tok})
+}
+
+func TestChangePhone(t *testing.T) {
+	t.Parallel()
+	const old, next = "+14155550400", "+14155550402"
+	h := newHarness(t, harnessOptions{})
+	_, access, refresh := h.signIn(old)
+	id := h.login(old)
+	r := h.post("/auth/api/login/verify/", map[string]any{"code": h.sender.LastCode(old), "user_id": id})
+	otherRefresh := r.str("refresh_token")
+	h.verified("+14155550401")
+
+	exists := errBody("Account already Exists")
+	want(t, "own number", h.bearerPost(phonePath, access, `{"phone":"`+old+`"}`), 409, exists)
+	want(t, "another account's number", h.bearerPost(phonePath, access, `{"phone":"+14155550401"}`), 409, exists)
+	// National form, read in the service's region.
+	r = h.bearerPost(phonePath, access, `{"phone":"(415) 555-0402"}`)
+	want(t, "request", r, 200, map[string]any{"expire_time": "300", "message": "Code Send to user"})
+	code := h.sender.LastCode(next)
+	if sent := h.sender.Sent(); sent[len(sent)-1].Purpose != phoneauth.PurposePhone {
+		t.Errorf("SMS purpose = %q, want %q", sent[len(sent)-1].Purpose, phoneauth.PurposePhone)
+	}
+	want(t, "request again within the throttle", h.bearerPost(phonePath, access, `{"phone":"`+next+`"}`), 429,
+		errBody("A code was sent recently, try again later"))
+	want(t, "wrong code", h.bearerPost(phoneVerifyPath, access, `{"code":"`+wrongCode(code)+`"}`), 400, errBody("Invalid code"))
+	want(t, "right code", h.bearerPost(phoneVerifyPath, access, `{"code":"`+code+`"}`), 200,
+		map[string]any{"message": "Phone number changed", "phone": next})
+
+	want(t, "login with the old number", h.post("/auth/api/login/", map[string]any{"phone": old}), 404, errBody("User does not exist"))
+	r = h.auth(http.MethodGet, "/auth/api/me/", access)
+	want(t, "me", r, 200, nil)
+	if got := r.str("phone"); got != next {
+		t.Errorf("me: phone = %q, want %q", got, next)
+	}
+	want(t, "refresh in another session", h.auth(http.MethodPost, "/auth/api/token/refresh/", otherRefresh), 401, errBody("Token has been revoked"))
+	want(t, "refresh in this session", h.auth(http.MethodPost, "/auth/api/token/refresh/", refresh), 200, nil)
+	want(t, "the spent code", h.bearerPost(phoneVerifyPath, access, `{"code":"`+code+`"}`), 400, errBody("Request a code first"))
+	h.login(next)
+	h.register(old)
+}
+
+func TestChangePhoneToANumberTakenMeanwhile(t *testing.T) {
+	t.Parallel()
+	const old, next = "+14155550400", "+14155550402"
+	h := newHarness(t, harnessOptions{})
+	_, access, _ := h.signIn(old)
+	want(t, "request", h.bearerPost(phonePath, access, `{"phone":"`+next+`"}`), 200, nil)
+	code := h.sender.LastCode(next)
+	h.register(next)
+	want(t, "verify", h.bearerPost(phoneVerifyPath, access, `{"code":"`+code+`"}`), 409, errBody("Account already Exists"))
+	r := h.auth(http.MethodGet, "/auth/api/me/", access)
+	if got := r.str("phone"); got != old {
+		t.Errorf("me: phone = %q, want %q", got, old)
+	}
+}

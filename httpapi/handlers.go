@@ -107,6 +107,9 @@ type (
 	codeRequest struct {
 		Code string `json:"code"`
 	}
+	phoneRequest struct {
+		Phone string `json:"phone"`
+	}
 )
 
 func (r registerRequest) Valid() error { return requireFields("phonenumber", r.Phone) }
@@ -122,6 +125,8 @@ func (r loginVerifyRequest) Valid() error {
 }
 
 func (r codeRequest) Valid() error { return requireFields("code", r.Code) }
+
+func (r phoneRequest) Valid() error { return requireFields("phone", r.Phone) }
 
 func handleRegister(s *Server) http.Handler {
 	type response struct {
@@ -237,11 +242,41 @@ func handleDeleteRequest(s *Server) http.Handler {
 
 func handleDeleteVerify(s *Server) http.Handler {
 	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
-		err := s.svc.DeleteAccount(r.Context(), phoneauth.DeleteAccountRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		err := s.svc.DeleteAccount(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
 		if err != nil {
 			return nil, err
 		}
 		return map[string]string{"message": "Account deleted"}, nil
+	})
+}
+
+// handlePhoneRequest sends the code that proves a new number.
+func handlePhoneRequest(s *Server) http.Handler {
+	type response struct {
+		Message    string `json:"message"`
+		ExpireTime string `json:"expire_time"`
+	}
+	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
+	return bearerJSONCall(s, func(r *http.Request, token string, req phoneRequest) (any, error) {
+		err := s.svc.RequestPhoneChange(r.Context(), phoneauth.PhoneChangeRequest{Token: token, Phone: req.Phone, ClientIP: clientIP(r)})
+		if err != nil {
+			return nil, err
+		}
+		return response{Message: "Code Send to user", ExpireTime: ttl}, nil
+	})
+}
+
+func handlePhoneVerify(s *Server) http.Handler {
+	type response struct {
+		Message string `json:"message"`
+		Phone   string `json:"phone"`
+	}
+	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
+		u, err := s.svc.ChangePhone(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		if err != nil {
+			return nil, err
+		}
+		return response{Message: "Phone number changed", Phone: u.Phone}, nil
 	})
 }
 

@@ -26,6 +26,8 @@ func (s *Server) routes(mux registrar) {
 	s.route(mux, "GET", "/auth/api/me/", handleMe(s))
 	s.route(mux, "POST", "/auth/api/me/delete/", handleDeleteRequest(s))
 	s.route(mux, "POST", "/auth/api/me/delete/verify/", handleDeleteVerify(s))
+	s.route(mux, "POST", "/auth/api/me/phone/", handlePhoneRequest(s))
+	s.route(mux, "POST", "/auth/api/me/phone/verify/", handlePhoneVerify(s))
 	s.route(mux, "GET", "/healthz", handleHealthz())
 	s.route(mux, "GET", "/readyz", handleReadyz(s))
 	s.route(mux, "GET", "/auth/api/openapi.json", handleOpenAPI())

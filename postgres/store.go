@@ -266,13 +266,17 @@ func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefo
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const put = `
-INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+VALUES ($1, $2, $3, $4, $5, $6, $8)
 ON CONFLICT (user_id, purpose) DO UPDATE SET
 	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
+	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
 	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7`
-	tag, err := s.pool.Exec(ctx, put, c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
+	var newPhone *string
+	if c.NewPhone != "" {
+		newPhone = &c.NewPhone
+	}
+	tag, err := s.pool.Exec(ctx, put, c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone)
 	switch {
 	case hasCode(err, codeForeignKey):
 		return time.Time{}, phoneauth.ErrUserNotFound
@@ -290,18 +294,58 @@ ON CONFLICT (user_id, purpose) DO UPDATE SET
 	return pendingSince.UTC(), phoneauth.ErrCodePending
 }
 
-// DeleteAccount implements phoneauth.Store: one transaction locks the
-// account and reads the access token's session in the same statement
-// (phoneauth.CheckAccess admits the token), locks the deletion challenge,
-// lets phoneauth.Try.Decide decide, and stores what it decided or, if the
-// try passed, deletes the account; its challenges, sessions and foreign
-// tokens go by cascade. A concurrent deletion waits on the account's lock
-// and then finds no account.
+// DeleteAccount implements phoneauth.Store in the transaction of
+// accountCode; if the try passed, the account goes and its challenges,
+// sessions and foreign tokens with it, by cascade. A concurrent deletion
+// waits on the account's lock and then finds no account.
 func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "delete account", phoneauth.PurposeDelete, userID, access, t,
+		func(*pgx.Batch, *phoneauth.User, phoneauth.Challenge, *phoneauth.Session) *pgx.Batch {
+			// The account goes, and with it what decide queued for it.
+			b := &pgx.Batch{}
+			b.Queue(`DELETE FROM users WHERE id = $1`, userID)
+			return b
+		})
+}
+
+// ChangePhone implements phoneauth.Store in the transaction of
+// accountCode; if the try passed, the account takes the new number (a
+// unique violation, when another account took it, rolls everything back
+// as ErrUserExists), its other challenges go and its other sessions are
+// revoked, in the round trip that stores the try.
+func (s *Store) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	var moved string
+	u, err := s.accountCode(ctx, "change phone", phoneauth.PurposePhone, userID, access, t,
+		func(b *pgx.Batch, _ *phoneauth.User, c phoneauth.Challenge, keep *phoneauth.Session) *pgx.Batch {
+			var keepID *int64
+			if keep != nil {
+				id := int64(keep.ID)
+				keepID = &id
+			}
+			b.Queue(`UPDATE users SET phone = $2 WHERE id = $1`, userID, c.NewPhone)
+			b.Queue(`DELETE FROM challenges WHERE user_id = $1 AND purpose <> 'phone'`, userID)
+			b.Queue(`UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE user_id = $1 AND id IS DISTINCT FROM $3`,
+				userID, t.Now, keepID)
+			moved = c.NewPhone
+			return b
+		})
+	if err == nil {
+		u.Phone = moved
+	}
+	return u, err
+}
+
+// accountCode is the transaction of a code of purpose p sent to signed-in
+// account userID. It locks the account and reads the access token's
+// session (by the ID the token carries, or through its recorded jti) in
+// one statement, lets phoneauth.CheckAccess admit the token, locks the
+// challenge, lets phoneauth.Try.Decide decide, and sends what it decided
+// in one more round trip: if the try passed, the batch effect returns,
+// given the account, the challenge and the token's session (nil if none).
+func (s *Store) accountCode(ctx context.Context, op string, p phoneauth.Purpose, userID string, access phoneauth.TokenRef, t phoneauth.Try,
+	effect func(b *pgx.Batch, u *phoneauth.User, c phoneauth.Challenge, sess *phoneauth.Session) *pgx.Batch) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	// The session by the ID the token carries, or through its recorded
-	// jti, as AccessUser reads it.
 	const lockUser = `
 SELECT u.phone, u.verified_at IS NOT NULL, u.created_at, u.failed_checks, u.lockouts, u.locked_until,
 	s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at, s.previous_rotated_at, s.revoked_at
@@ -310,8 +354,8 @@ LEFT JOIN sessions s ON s.id = coalesce($2, (SELECT session_id FROM foreign_toke
 WHERE u.id = $1
 FOR UPDATE OF u`
 	const lockChallenge = `
-SELECT id, code_hash, created_at, expires_at, consumed_at IS NOT NULL, attempts
-FROM challenges WHERE user_id = $1 AND purpose = 'delete'
+SELECT id, code_hash, created_at, expires_at, consumed_at IS NOT NULL, attempts, coalesce(new_phone, '')
+FROM challenges WHERE user_id = $1 AND purpose = $2
 FOR UPDATE`
 	var sessionID, jti any
 	if access.Own {
@@ -319,10 +363,10 @@ FOR UPDATE`
 	} else {
 		jti = access.JTI
 	}
-	u := phoneauth.User{ID: userID}
+	var u phoneauth.User
 	var verdict error
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		verdict = nil
+		u, verdict = phoneauth.User{ID: userID}, nil
 		var g phoneauth.Guard
 		var lockedUntil *time.Time
 		var row sessionRow
@@ -336,11 +380,13 @@ FOR UPDATE`
 		}
 		g.LockedUntil = orZero(lockedUntil)
 		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
-		if err := phoneauth.CheckAccess(access, row.session()); err != nil {
+		sess := row.session()
+		if err := phoneauth.CheckAccess(access, sess); err != nil {
 			return err
 		}
-		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeDelete}
-		err = tx.QueryRow(ctx, lockChallenge, userID).Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed, &c.Attempts)
+		c := phoneauth.Challenge{UserID: userID, Purpose: p}
+		err = tx.QueryRow(ctx, lockChallenge, userID, string(p)).Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt,
+			&c.Consumed, &c.Attempts, &c.NewPhone)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return phoneauth.ErrNoPendingCode
 		}
@@ -349,17 +395,19 @@ FOR UPDATE`
 		}
 		b := &pgx.Batch{}
 		if verdict = decide(b, t, &c, &g); verdict == nil {
-			// The account goes, and with it what decide queued for it.
-			b = &pgx.Batch{}
-			b.Queue(`DELETE FROM users WHERE id = $1`, userID)
+			b = effect(b, &u, c, sess)
 		}
 		if b.Len() == 0 {
 			return nil
 		}
-		return tx.SendBatch(ctx, b).Close()
+		err = tx.SendBatch(ctx, b).Close()
+		if hasCode(err, codeUnique) { // the only unique key an effect writes: users.phone
+			return phoneauth.ErrUserExists
+		}
+		return err
 	})
 	if err != nil {
-		return u, s.fail(ctx, "delete account", err)
+		return u, s.fail(ctx, op, err)
 	}
 	return u, verdict
 }

@@ -48,21 +48,31 @@ const (
 
 	// qPutLogin for a purpose given as the second parameter.
 	qPutChallenge = `
-		INSERT INTO challenges (id, purpose, user_id, code_hash, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)
+		INSERT INTO challenges (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (user_id, purpose) DO UPDATE SET
 			id = excluded.id, code_hash = excluded.code_hash,
 			created_at = excluded.created_at, expires_at = excluded.expires_at,
-			consumed_at = NULL, attempts = 0
+			consumed_at = NULL, attempts = 0, new_phone = excluded.new_phone
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.created_at <= ?`
 
 	qPendingChallenge = `SELECT created_at FROM challenges WHERE user_id = ? AND purpose = ?`
 
-	qDeletionTry = `
+	// The account code of a purpose (delete, phone) a try is about.
+	qAccountTry = `
 		SELECT c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts,
-			u.failed_checks, u.lockouts, u.locked_until
+			coalesce(c.new_phone, ''), u.failed_checks, u.lockouts, u.locked_until
 		FROM challenges c JOIN users u ON u.id = c.user_id
-		WHERE c.user_id = ? AND c.purpose = 'delete'`
+		WHERE c.user_id = ? AND c.purpose = ?`
+
+	qMovePhone = `UPDATE users SET phone = ? WHERE id = ?`
+
+	// The codes sent to the old number die with it.
+	qDeleteOtherChallenges = `DELETE FROM challenges WHERE user_id = ? AND purpose <> 'phone'`
+
+	// Every session of the account but the one of the third parameter
+	// (NULL: every session).
+	qRevokeOtherSessions = `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND id IS NOT ?`
 
 	// Its challenges, sessions and their foreign tokens go by cascade.
 	qDeleteUser = `DELETE FROM users WHERE id = ?`
@@ -170,7 +180,7 @@ const (
 var (
 	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qDeleteChallenge, qPutChallenge, qDeletionTry, qDeleteUser, qAccessOwn, qAccessForeign,
+		qPutLogin, qDeleteChallenge, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
 		qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,

@@ -211,7 +211,11 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	res, err := s.ws.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
+	var newPhone any
+	if c.NewPhone != "" {
+		newPhone = c.NewPhone
+	}
+	res, err := s.ws.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		return time.Time{}, phoneauth.ErrUserNotFound
 	}
@@ -241,9 +245,56 @@ func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefo
 // transaction. Errors: phoneauth.ErrUserNotFound, phoneauth.ErrTokenRevoked,
 // phoneauth.ErrNoPendingCode, and those of phoneauth.Try.Decide.
 func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "delete account", phoneauth.PurposeDelete, userID, access, t,
+		func(ctx context.Context, tx tx, _ *phoneauth.User, _ phoneauth.Challenge, _ *phoneauth.Session) error {
+			_, err := tx.exec(ctx, qDeleteUser, userID)
+			return err
+		})
+}
+
+// ChangePhone admits access token access to account userID, decides try t
+// of the account's phone-change challenge with phoneauth.Try.Decide,
+// stores what it decided and, if the try passed, moves the account to the
+// challenge's number, deletes its other challenges and revokes its other
+// sessions, all in one transaction. Errors: phoneauth.ErrUserNotFound,
+// phoneauth.ErrTokenRevoked, phoneauth.ErrNoPendingCode,
+// phoneauth.ErrUserExists (the number was taken; the transaction is rolled
+// back), and those of phoneauth.Try.Decide.
+func (s *Store) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "change phone", phoneauth.PurposePhone, userID, access, t,
+		func(ctx context.Context, tx tx, u *phoneauth.User, c phoneauth.Challenge, keep *phoneauth.Session) error {
+			_, err := tx.exec(ctx, qMovePhone, c.NewPhone, userID)
+			if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+				return phoneauth.ErrUserExists
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, qDeleteOtherChallenges, userID); err != nil {
+				return err
+			}
+			var keepID any
+			if keep != nil {
+				keepID = int64(keep.ID)
+			}
+			if _, err = tx.exec(ctx, qRevokeOtherSessions, ms(t.Now), userID, keepID); err != nil {
+				return err
+			}
+			u.Phone = c.NewPhone
+			return nil
+		})
+}
+
+// accountCode is the transaction of a code of purpose p sent to signed-in
+// account userID: it admits access token access, decides try t of the
+// code and stores what it decided, and if the try passed runs effect with
+// the account, the challenge and the token's session (nil if the store
+// holds none), in the same transaction.
+func (s *Store) accountCode(ctx context.Context, op string, p phoneauth.Purpose, userID string, access phoneauth.TokenRef, t phoneauth.Try,
+	effect func(ctx context.Context, tx tx, u *phoneauth.User, c phoneauth.Challenge, sess *phoneauth.Session) error) (phoneauth.User, error) {
 	u := phoneauth.User{ID: userID}
 	var verdict error
-	err := s.inTx(ctx, "delete account", func(ctx context.Context, tx tx) error {
+	err := s.inTx(ctx, op, func(ctx context.Context, tx tx) error {
 		var verifiedAt sql.NullInt64
 		var createdAt int64
 		var row sessionRow
@@ -261,14 +312,15 @@ func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneau
 			return err
 		}
 		u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
-		if err := phoneauth.CheckAccess(access, row.session()); err != nil {
+		sess := row.session()
+		if err := phoneauth.CheckAccess(access, sess); err != nil {
 			return err
 		}
-		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeDelete}
+		c := phoneauth.Challenge{UserID: userID, Purpose: p}
 		var g phoneauth.Guard
 		var r tryRow
-		err = tx.queryRow(ctx, qDeletionTry, userID).Scan(&c.ID, &c.CodeHash, &r.createdAt, &r.expiresAt,
-			&c.Consumed, &c.Attempts, &g.Failures, &g.Lockouts, &r.lockedUntil)
+		err = tx.queryRow(ctx, qAccountTry, userID, string(p)).Scan(&c.ID, &c.CodeHash, &r.createdAt, &r.expiresAt,
+			&c.Consumed, &c.Attempts, &c.NewPhone, &g.Failures, &g.Lockouts, &r.lockedUntil)
 		if errors.Is(err, sql.ErrNoRows) {
 			return phoneauth.ErrNoPendingCode
 		}
@@ -280,8 +332,7 @@ func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneau
 		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, qDeleteUser, userID)
-		return err
+		return effect(ctx, tx, &u, c, sess)
 	})
 	if err != nil {
 		return u, err

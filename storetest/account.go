@@ -298,3 +298,164 @@ func testDeleteAccount(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		wantErr(t, "DeleteAccount", f.deleteAccount(u.ID, sess, c.CodeHash, c.ExpiresAt), phoneauth.ErrNoPendingCode)
 	})
 }
+
+// putPhone stores a phone-change challenge of userID for newPhone with
+// code, with no throttle.
+func (f *fixture) putPhone(userID, newPhone, code string, now time.Time) phoneauth.Challenge {
+	f.t.Helper()
+	c := newChallenge(phoneauth.PurposePhone, userID, code, now)
+	c.NewPhone = newPhone
+	if _, err := f.s.PutChallenge(f.t.Context(), c, now); err != nil {
+		f.t.Fatalf("PutChallenge(%s): %v", userID, err)
+	}
+	return c
+}
+
+func testChangePhone(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("the right code moves the account, kills the old number's codes and revokes every other session", func(t *testing.T) {
+		f := newFixture(t, open)
+		old, next := phoneN(1), phoneN(2)
+		u := f.verified(old)
+		sess, laptop := f.login(u), f.login(u)
+		f.putLogin(u.ID, "login", base)
+		del := f.putDeletion(u.ID, "delete", base)
+		c := f.putPhone(u.ID, next, "phone", base)
+
+		got, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone", err, nil)
+		want := u
+		want.Phone = next
+		checkUser(t, "ChangePhone", got, want)
+		checkUser(t, "UserByPhone of the new number", f.user(next), want)
+		_, err = f.s.UserByPhone(t.Context(), old)
+		wantErr(t, "UserByPhone of the old number", err, phoneauth.ErrUserNotFound)
+
+		_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
+		wantErr(t, "AccessUser in the session that changed the number", err, nil)
+		_, err = f.rotate(refreshOf(sess), base)
+		wantErr(t, "RotateRefresh in the session that changed the number", err, nil)
+		_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(laptop))
+		wantErr(t, "AccessUser in another session", err, phoneauth.ErrTokenRevoked)
+		_, err = f.rotate(refreshOf(laptop), base)
+		wantErr(t, "RotateRefresh in another session", err, phoneauth.ErrTokenRevoked)
+
+		err = verifyLogin(t.Context(), f.s, u.ID, hash("login"), base, newSession(u.ID, base))
+		wantErr(t, "VerifyLogin of the code sent to the old number", err, phoneauth.ErrNoPendingLogin)
+		wantErr(t, "DeleteAccount with the code sent to the old number", f.deleteAccount(u.ID, sess, del.CodeHash, base), phoneauth.ErrNoPendingCode)
+		_, err = f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone with the spent code", err, phoneauth.ErrNoPendingCode)
+		f.register(old, base)
+	})
+
+	t.Run("a new code for another number replaces the earlier one; the account moves to the latest", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		first := f.putPhone(u.ID, phoneN(2), "first", base)
+		later := base.Add(codeTTL)
+		second := f.putPhone(u.ID, phoneN(3), "second", later)
+		_, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(first.CodeHash, later))
+		wantErr(t, "ChangePhone with the replaced code", err, phoneauth.ErrCodeWrong)
+		got, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(second.CodeHash, later))
+		wantErr(t, "ChangePhone", err, nil)
+		if got.Phone != phoneN(3) {
+			t.Errorf("moved to %s, want %s", got.Phone, phoneN(3))
+		}
+		f.user(phoneN(3))
+	})
+
+	t.Run("a number taken since the code was sent is ErrUserExists and nothing changes", func(t *testing.T) {
+		f := newFixture(t, open)
+		old, next := phoneN(1), phoneN(2)
+		u := f.verified(old)
+		sess, laptop := f.login(u), f.login(u)
+		c := f.putPhone(u.ID, next, "phone", base)
+		f.register(next, base)
+		_, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone", err, phoneauth.ErrUserExists)
+		checkUser(t, "UserByPhone of the old number", f.user(old), u)
+		_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(laptop))
+		wantErr(t, "AccessUser in another session", err, nil)
+		// The try was not counted: the code still has all its tries.
+		for range Policy.MaxAttempts - 1 {
+			_, _ = f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(hash("wrong"), base))
+		}
+		_, err = f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone on the last try", err, phoneauth.ErrUserExists)
+	})
+
+	t.Run("wrong codes count; no code, or a revoked token, is refused and counts nothing", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		_, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(hash("x"), base))
+		wantErr(t, "ChangePhone with no code", err, phoneauth.ErrNoPendingCode)
+		c := f.putPhone(u.ID, phoneN(2), "phone", base)
+		_, err = f.s.ChangePhone(t.Context(), u.ID, accessRef(newSession(u.ID, base)), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone with a token of an unknown session", err, phoneauth.ErrTokenRevoked)
+		_, err = f.s.ChangePhone(t.Context(), newID(), accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone of an unknown user", err, phoneauth.ErrUserNotFound)
+		for i := range Policy.MaxAttempts {
+			_, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(hash("wrong"), base))
+			wantErr(t, fmt.Sprintf("wrong try %d", i+1), err, phoneauth.ErrCodeWrong)
+		}
+		_, err = f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+		wantErr(t, "the right code after MaxAttempts tries", err, phoneauth.ErrTooManyAttempts)
+		f.user(phoneN(1))
+	})
+
+	t.Run("with a foreign access token every session of the account is revoked", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		c := f.putPhone(u.ID, phoneN(2), "phone", base)
+		_, err := f.s.ChangePhone(t.Context(), u.ID, foreignToken(u.ID, phoneauth.TokenAccess, base).Ref, Try(c.CodeHash, base))
+		wantErr(t, "ChangePhone", err, nil)
+		_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
+		wantErr(t, "AccessUser", err, phoneauth.ErrTokenRevoked)
+	})
+
+	t.Run("a phone change racing registrations of the new number: exactly one of them gets it", func(t *testing.T) {
+		f := newFixture(t, open)
+		next := phoneN(2)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		c := f.putPhone(u.ID, next, "phone", base)
+		errs := race(func(i int) error {
+			if i == 0 {
+				_, err := f.s.ChangePhone(t.Context(), u.ID, accessRef(sess), Try(c.CodeHash, base))
+				return err
+			}
+			reg := newChallenge(phoneauth.PurposeRegister, "", fmt.Sprint(i), base)
+			_, err := f.s.Register(t.Context(), newUser(next, base), reg, base)
+			return err
+		})
+		winner := checkOneWinner(t, errs, phoneauth.ErrUserExists)
+		got := f.user(next)
+		if (winner == 0) != (got.ID == u.ID) {
+			t.Errorf("goroutine %d won, but the number belongs to %s (the account that changed is %s)", winner, got.ID, u.ID)
+		}
+	})
+
+	t.Run("concurrent phone changes of two accounts to one number: one moves, the other gets ErrUserExists", func(t *testing.T) {
+		f := newFixture(t, open)
+		next := phoneN(3)
+		var users []phoneauth.User
+		var sessions []phoneauth.Session
+		var codes []phoneauth.Challenge
+		for i := range 2 {
+			u := f.verified(phoneN(i + 1))
+			users, sessions = append(users, u), append(sessions, f.login(u))
+			codes = append(codes, f.putPhone(u.ID, next, fmt.Sprint(i), base))
+		}
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() {
+				_, errs[i] = f.s.ChangePhone(t.Context(), users[i].ID, accessRef(sessions[i]), Try(codes[i].CodeHash, base))
+			})
+		}
+		wg.Wait()
+		checkOneWinner(t, errs, phoneauth.ErrUserExists)
+	})
+}

@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"Guessing", testGuessing},
 		{"PutChallenge", testPutChallenge},
 		{"DeleteAccount", testDeleteAccount},
+		{"ChangePhone", testChangePhone},
 		{"RotateRefresh", testRotateRefresh},
 		{"RevokeToken", testRevokeToken},
 		{"AccessUser", testAccessUser},

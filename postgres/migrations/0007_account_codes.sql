@@ -1,6 +1,6 @@
 -- Codes a signed-in user asks for: 'delete' confirms the deletion of the
--- account, 'phone' (with the number it is sent to, new_phone) will prove a
--- new number. Both are taken now, so the CHECK changes once.
+-- account, 'phone' (with the number it is sent to, new_phone) proves a
+-- new number.
 ALTER TABLE challenges DROP CONSTRAINT challenges_purpose_check;
 ALTER TABLE challenges ADD CONSTRAINT challenges_purpose_check
 	CHECK (purpose IN ('register', 'login', 'delete', 'phone'));

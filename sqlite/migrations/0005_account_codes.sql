@@ -1,6 +1,6 @@
 -- Codes a signed-in user asks for: 'delete' confirms the deletion of the
--- account, 'phone' (with the number it is sent to, new_phone) will prove a
--- new number. Both are taken now so that the CHECK, which SQLite cannot
+-- account, 'phone' (with the number it is sent to, new_phone) proves a
+-- new number. Both come in one migration so that the CHECK, which SQLite cannot
 -- alter, is rebuilt once.
 --
 -- The table is rebuilt the way SQLite documents (create, copy, drop,
