@@ -16,6 +16,12 @@ type Purpose string
 const (
 	PurposeRegister Purpose = "register"
 	PurposeLogin    Purpose = "login"
+	// PurposeDelete is a code that confirms the deletion of an account,
+	// sent to the account's own number.
+	PurposeDelete Purpose = "delete"
+	// PurposePhone is a code that proves a new number for an account,
+	// sent to that number (Challenge.NewPhone).
+	PurposePhone Purpose = "phone"
 )
 
 // Challenge is an SMS code sent to a user, stored only as a keyed hash.
@@ -33,6 +39,10 @@ type Challenge struct {
 	// Consumed is set once the code has been used; a consumed challenge
 	// is spent and never accepts a code again.
 	Consumed bool
+	// NewPhone is the E.164 number a PurposePhone code was sent to, which
+	// the account moves to once the code is verified; empty for the other
+	// purposes.
+	NewPhone string
 }
 
 // Try is one attempt at a code, made by the service and decided by a
@@ -55,7 +65,7 @@ type Try struct {
 // In order: a locked account refuses every try, the right code too
 // (*ThrottledError of LimitLockout); a spent challenge is unknown
 // (ErrChallengeNotFound for a registration, ErrNoPendingLogin for a
-// login); a code that has had Policy.MaxAttempts tries is dead
+// login, ErrNoPendingCode for the codes of a signed-in account); a code that has had Policy.MaxAttempts tries is dead
 // (*ThrottledError of LimitAttempts); an expired code is ErrCodeExpired
 // whatever was typed, so it tells nothing about a guess. None of these
 // counts as a try. Otherwise the try counts: the right code, compared in
@@ -109,18 +119,21 @@ func locked(left time.Duration, err error) error {
 
 // notFound is the kind that says c's purpose has no such code.
 func (c Challenge) notFound() error {
-	if c.Purpose == PurposeLogin {
+	switch c.Purpose {
+	case PurposeLogin:
 		return ErrNoPendingLogin
+	case PurposeRegister:
+		return ErrChallengeNotFound
 	}
-	return ErrChallengeNotFound
+	return ErrNoPendingCode
 }
 
 // tooManyAttempts says when a new code for c's purpose can be had: a new
-// registration once c expires, a new login once the login throttle that
-// started with c runs out.
+// registration once c expires, a new code of any other purpose once the
+// throttle that started with c (Policy.LoginThrottle) runs out.
 func (c Challenge) tooManyAttempts(now time.Time, p Policy, err error) error {
 	until := c.ExpiresAt
-	if c.Purpose == PurposeLogin {
+	if c.Purpose != PurposeRegister {
 		until = c.CreatedAt.Add(p.LoginThrottle)
 	}
 	return &ThrottledError{Limit: LimitAttempts, RetryAfter: max(until.Sub(now), 0), Err: err}

@@ -21,6 +21,8 @@ var (
 	ErrTooManyAttempts   = errors.New("too many failed attempts") // only ever inside a *ThrottledError of LimitAttempts
 	ErrAccountLocked     = errors.New("account locked")           // only ever inside a *ThrottledError of LimitLockout
 	ErrLoginPending      = errors.New("login pending")            // a login code sent recently is unused
+	ErrCodePending       = errors.New("code pending")             // an account code (deletion, phone change) sent recently is unused; the flows return it inside a *ThrottledError of LimitCodePending
+	ErrNoPendingCode     = errors.New("no pending code")          // no code of that purpose was requested, or it was used
 	ErrSendFailed        = errors.New("could not send SMS")
 	ErrTokenMissing      = errors.New("token missing")
 	ErrTokenInvalid      = errors.New("token invalid")
@@ -41,7 +43,7 @@ var (
 var kinds = []error{
 	ErrInvalidPhone, ErrCannotReceiveSMS, ErrUserExists, ErrUserNotFound, ErrNotVerified,
 	ErrChallengeNotFound, ErrNoPendingLogin, ErrCodeWrong, ErrCodeExpired,
-	ErrTooManyAttempts, ErrAccountLocked, ErrLoginPending, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
+	ErrTooManyAttempts, ErrAccountLocked, ErrLoginPending, ErrCodePending, ErrNoPendingCode, ErrSendFailed, ErrTokenMissing, ErrTokenInvalid,
 	ErrTokenExpired, ErrNeedAccessToken, ErrNeedRefreshToken,
 	ErrTokenUnknownUser, ErrTokenRevoked, ErrTokenReused,
 }
@@ -68,6 +70,7 @@ type Limit string
 // The limits the service enforces.
 const (
 	LimitLoginPending Limit = "login pending" // a login code was sent recently
+	LimitCodePending  Limit = "code pending"  // an account code of that purpose (deletion, phone change) was sent recently
 	LimitIP           Limit = "ip rate"       // too many SMS requests from one address
 	LimitSMSBudget    Limit = "sms budget"    // the service-wide hourly SMS budget is spent
 	LimitSMSDay       Limit = "sms day"       // the service-wide daily SMS budget is spent
@@ -83,8 +86,8 @@ const (
 type ThrottledError struct {
 	Limit      Limit
 	RetryAfter time.Duration
-	// Err is the kind behind the limit, if any: ErrTooManyAttempts for
-	// LimitAttempts, ErrAccountLocked for LimitLockout (joined with
+	// Err is the kind behind the limit, if any: ErrCodePending for
+	// LimitCodePending, ErrTooManyAttempts for LimitAttempts, ErrAccountLocked for LimitLockout (joined with
 	// ErrCodeWrong when the try that was refused locked the account).
 	Err error
 	// UserID is the account a LimitLoginPending refusal is about: its

@@ -8,8 +8,10 @@
 // The files, by purpose: policy.go (the rules' settings), challenge.go
 // (an SMS code: making, hashing and checking it, counting its tries),
 // limits.go (per-IP limit and the SMS budget), send.go (sending a code),
-// register.go and login.go (the two code flows), session.go (a session,
-// its rotation and access rules, and the token flows: refresh, logout, me),
+// register.go and login.go (the two sign-in code flows), account.go (what
+// a signed-in user does with a code: delete the account, change its
+// number), session.go (a session, its rotation and access rules, and the
+// token flows: refresh, logout, me),
 // token.go (what a token says and how a store finds its session), error.go
 // (the error kinds), undo.go (taking back a failed flow's steps),
 // metrics.go (what the flows report to an operator's metrics).

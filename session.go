@@ -286,16 +286,5 @@ func (s *Service) Logout(ctx context.Context, raw string) error {
 // Me returns the user an access token belongs to. Errors: the token errors
 // of parse, ErrTokenRevoked, ErrTokenUnknownUser.
 func (s *Service) Me(ctx context.Context, raw string) (User, error) {
-	c, err := s.parse(raw, TokenAccess, s.now())
-	if err != nil {
-		return User{}, err
-	}
-	u, err := s.store.AccessUser(ctx, c.Subject, c.Ref)
-	if errors.Is(err, ErrUserNotFound) {
-		return User{}, ErrTokenUnknownUser
-	}
-	if err != nil {
-		return User{}, storeErr("access user", err)
-	}
-	return u, nil
+	return s.accessUser(ctx, raw, s.now())
 }

@@ -64,6 +64,44 @@ type Store interface {
 	// of Try.Decide.
 	VerifyLogin(ctx context.Context, userID string, t Try, s Session) (User, error)
 
+	// PutChallenge makes c the challenge of purpose c.Purpose of c.UserID,
+	// replacing the earlier one, unless that one is unconsumed and was
+	// created after notBefore: then it changes nothing and returns the
+	// earlier one's CreatedAt (zero if the store cannot tell) with
+	// ErrCodePending. It is PutLoginChallenge for the purposes that have
+	// no method of their own (PurposeDelete, PurposePhone with its
+	// NewPhone). Errors: ErrCodePending, ErrUserNotFound.
+	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
+
+	// DeleteAccount deletes account userID once a deletion code confirms
+	// it. In one transaction it reads the account and the session of
+	// access token access, lets CheckAccess admit the token, locks the
+	// account's Guard and its deletion challenge, lets t.Decide decide
+	// the try and stores what it decided; if the try passed, it deletes
+	// the account with all its challenges and sessions (and the jtis
+	// recorded in them), so that its number is free at once and none of
+	// its tokens is accepted again. It returns the account (also with the
+	// answers of Decide) and Decide's answer. Errors: ErrUserNotFound (no
+	// such account, one deleted concurrently included), ErrTokenRevoked
+	// (CheckAccess), ErrNoPendingCode (no deletion challenge), and those
+	// of Try.Decide.
+	DeleteAccount(ctx context.Context, userID string, access TokenRef, t Try) (User, error)
+
+	// ChangePhone moves account userID to the number its phone-change
+	// code was sent to, once that code is verified. In one transaction it
+	// reads the account and the session of access token access, lets
+	// CheckAccess admit the token, locks the account's Guard and its
+	// phone-change challenge, lets t.Decide decide the try and stores what
+	// it decided; if the try passed, the account takes the challenge's
+	// NewPhone, every other challenge of the account is deleted (its codes
+	// went to the old number), and every session of the account but the
+	// access token's is revoked. It returns the account (with its new
+	// number once moved) and Decide's answer. Errors: ErrUserNotFound,
+	// ErrTokenRevoked (CheckAccess), ErrNoPendingCode (no phone-change
+	// challenge), ErrUserExists (another account has the number by now:
+	// nothing is written, the try not counted), and those of Try.Decide.
+	ChangePhone(ctx context.Context, userID string, access TokenRef, t Try) (User, error)
+
 	// RotateRefresh presents refresh token r.Token. In one transaction it
 	// locks the session the token belongs to (r.Token.Ref.Session for a
 	// token phoneauth signed; for another, the session its jti was
@@ -79,7 +117,8 @@ type Store interface {
 
 	// RevokeToken revokes the session of token r.Token, so none of its
 	// tokens is accepted again. A token phoneauth signed whose session the
-	// store does not hold needs nothing: it is refused anyway. A token not
+	// store does not hold needs nothing: it is refused anyway; but if its
+	// subject is no user either (a deleted account), ErrUserNotFound. A token not
 	// phoneauth's own that the store never saw is recorded in session
 	// r.Record (revoked). Revoking twice is no error. ErrUserNotFound if
 	// r.Record is to be created and its user does not exist.

@@ -40,6 +40,7 @@ var errorTable = []errorResponse{
 		errors.As(err, &t)
 		return map[string]string{"message": "User already have a request for login", "user_id": t.UserID}
 	}, withRetryAfter},
+	{throttled(phoneauth.LimitCodePending), http.StatusTooManyRequests, message("A code was sent recently, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitLockout), http.StatusTooManyRequests, message("Account temporarily locked, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitIPVerify), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
 	{throttled(phoneauth.LimitIP), http.StatusTooManyRequests, message("Too many requests, try again later"), withRetryAfter},
@@ -68,6 +69,7 @@ var errorTable = []errorResponse{
 	{is(phoneauth.ErrNotVerified), http.StatusForbidden, message("Account is not verified"), nil},
 	{is(phoneauth.ErrChallengeNotFound), http.StatusBadRequest, message("Invalid verification token"), nil},
 	{is(phoneauth.ErrNoPendingLogin), http.StatusBadRequest, message("login first"), nil},
+	{is(phoneauth.ErrNoPendingCode), http.StatusBadRequest, message("Request a code first"), nil},
 	{is(phoneauth.ErrCodeWrong), http.StatusBadRequest, message("Invalid code"), nil},
 	{is(phoneauth.ErrCodeExpired), http.StatusBadRequest, message("Code has expired, request a new code"), nil},
 	{is(phoneauth.ErrSendFailed), http.StatusBadGateway, message("Could not send SMS, try again"), nil},

@@ -52,10 +52,12 @@ func domainErrors() []error {
 			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLockout, Err: k}
 		case phoneauth.ErrLoginPending:
 			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitLoginPending, Err: k, UserID: exampleUserID}
+		case phoneauth.ErrCodePending:
+			k = &phoneauth.ThrottledError{Limit: phoneauth.LimitCodePending, Err: k}
 		}
 		errs = append(errs, k)
 	}
-	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
+	for _, l := range []phoneauth.Limit{phoneauth.LimitLoginPending, phoneauth.LimitCodePending, phoneauth.LimitIP, phoneauth.LimitSMSBudget,
 		phoneauth.LimitAttempts, phoneauth.LimitLockout, phoneauth.LimitIPVerify,
 		phoneauth.LimitSMSDay, phoneauth.LimitSMSPhone, phoneauth.LimitSMSRange, phoneauth.LimitSMSCountry} {
 		errs = append(errs, &phoneauth.ThrottledError{Limit: l, RetryAfter: time.Second, UserID: exampleUserID})

@@ -59,6 +59,34 @@ func bearerCall(s *Server, call func(r *http.Request, token string) (any, error)
 	})
 }
 
+// bearerJSONCall adapts a handler body that takes the request's bearer
+// token and a decoded, valid JSON request, and returns the 200 response
+// body, or an error for writeError. The token is looked at first: a
+// request with none is 401 whatever its body.
+func bearerJSONCall[Req request](s *Server, call func(r *http.Request, token string, req Req) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, err := bearer(r)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		req, err := decode[Req](w, r)
+		if err == nil {
+			err = req.Valid()
+		}
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		resp, err := call(r, token, req)
+		if err != nil {
+			s.error(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, resp)
+	})
+}
+
 // The request bodies, with the contract's field names.
 type (
 	registerRequest struct {
@@ -76,6 +104,12 @@ type (
 		Code   string `json:"code"`
 		UserID string `json:"user_id"`
 	}
+	codeRequest struct {
+		Code string `json:"code"`
+	}
+	phoneRequest struct {
+		Phone string `json:"phone"`
+	}
 )
 
 func (r registerRequest) Valid() error { return requireFields("phonenumber", r.Phone) }
@@ -89,6 +123,10 @@ func (r loginRequest) Valid() error { return requireFields("phone", r.Phone) }
 func (r loginVerifyRequest) Valid() error {
 	return requireFields("code", r.Code, "user_id", r.UserID)
 }
+
+func (r codeRequest) Valid() error { return requireFields("code", r.Code) }
+
+func (r phoneRequest) Valid() error { return requireFields("phone", r.Phone) }
 
 func handleRegister(s *Server) http.Handler {
 	type response struct {
@@ -183,6 +221,62 @@ func handleMe(s *Server) http.Handler {
 			Verified:  u.Verified,
 			CreatedAt: u.CreatedAt.UTC().Format(time.RFC3339),
 		}, nil
+	})
+}
+
+// handleDeleteRequest sends the code that confirms an account's deletion.
+// It takes no body.
+func handleDeleteRequest(s *Server) http.Handler {
+	type response struct {
+		Message    string `json:"message"`
+		ExpireTime string `json:"expire_time"`
+	}
+	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
+	return bearerCall(s, func(r *http.Request, token string) (any, error) {
+		if err := s.svc.RequestDeletion(r.Context(), phoneauth.AccountRequest{Token: token, ClientIP: clientIP(r)}); err != nil {
+			return nil, err
+		}
+		return response{Message: "Code Send to user", ExpireTime: ttl}, nil
+	})
+}
+
+func handleDeleteVerify(s *Server) http.Handler {
+	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
+		err := s.svc.DeleteAccount(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		if err != nil {
+			return nil, err
+		}
+		return map[string]string{"message": "Account deleted"}, nil
+	})
+}
+
+// handlePhoneRequest sends the code that proves a new number.
+func handlePhoneRequest(s *Server) http.Handler {
+	type response struct {
+		Message    string `json:"message"`
+		ExpireTime string `json:"expire_time"`
+	}
+	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
+	return bearerJSONCall(s, func(r *http.Request, token string, req phoneRequest) (any, error) {
+		err := s.svc.RequestPhoneChange(r.Context(), phoneauth.PhoneChangeRequest{Token: token, Phone: req.Phone, ClientIP: clientIP(r)})
+		if err != nil {
+			return nil, err
+		}
+		return response{Message: "Code Send to user", ExpireTime: ttl}, nil
+	})
+}
+
+func handlePhoneVerify(s *Server) http.Handler {
+	type response struct {
+		Message string `json:"message"`
+		Phone   string `json:"phone"`
+	}
+	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
+		u, err := s.svc.ChangePhone(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		if err != nil {
+			return nil, err
+		}
+		return response{Message: "Phone number changed", Phone: u.Phone}, nil
 	})
 }
 

@@ -92,6 +92,27 @@ func (s *faultStore) AccessUser(ctx context.Context, userID string, t phoneauth.
 	return s.Store.AccessUser(ctx, userID, t)
 }
 
+func (s *faultStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	if err := s.err(); err != nil {
+		return time.Time{}, err
+	}
+	return s.Store.PutChallenge(ctx, c, notBefore)
+}
+
+func (s *faultStore) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	if err := s.err(); err != nil {
+		return phoneauth.User{}, err
+	}
+	return s.Store.DeleteAccount(ctx, userID, access, t)
+}
+
+func (s *faultStore) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	if err := s.err(); err != nil {
+		return phoneauth.User{}, err
+	}
+	return s.Store.ChangePhone(ctx, userID, access, t)
+}
+
 var (
 	errDiskOnFire = errors.New("disk on fire")
 	errDown       = fmt.Errorf("connection refused: %w", phoneauth.ErrUnavailable)
@@ -350,6 +371,85 @@ func documentedCases() []docCase {
 	access := func(a, _ string) string { return a }
 	refresh := func(_, r string) string { return r }
 
+	const deletePath, deleteVerifyPath = "/auth/api/me/delete/", "/auth/api/me/delete/verify/"
+	signedIn := func(h *harness) string { _, a, _ := h.signIn(phone); return a }
+	deleteRequestCases := append(tokenCases(http.MethodPost, deletePath, access),
+		docCase{name: "number that can no longer receive SMS", opts: func(o *harnessOptions) {
+			o.deps = func(d *phoneauth.Deps) {
+				d.TestNumbers = map[string]string{"+15550100000": "123456"}
+				d.TestNumbersUntil = d.Now().Add(time.Minute)
+			}
+		}, prepare: func(h *harness, _ *faultStore) call {
+			// Signed in with a test number, which then stops working.
+			const test = "+15550100000"
+			tok := h.register(test)
+			h.post("/auth/api/verify/", map[string]any{"code": "123456", "token": tok, "phone": test})
+			r := h.post("/auth/api/login/verify/", map[string]any{"code": "123456", "user_id": h.login(test)})
+			h.clock.Advance(2 * time.Minute)
+			return withBearer(http.MethodPost, deletePath, r.str("access_token"))
+		}, status: 400},
+		docCase{name: "deletion code sent recently", prepare: func(h *harness, _ *faultStore) call {
+			tok := signedIn(h)
+			h.auth(http.MethodPost, deletePath, tok)
+			return withBearer(http.MethodPost, deletePath, tok)
+		}, status: 429},
+		docCase{name: "SMS refused", prepare: func(h *harness, _ *faultStore) call {
+			tok := signedIn(h)
+			h.sender.Fail(true)
+			return withBearer(http.MethodPost, deletePath, tok)
+		}, status: 502},
+	)
+	// deleteVerify signs in, asks for a deletion code and returns the
+	// request that answers it with code(the code sent).
+	deleteVerify := func(h *harness, code func(string) string) call {
+		tok := signedIn(h)
+		if r := h.auth(http.MethodPost, deletePath, tok); r.status != http.StatusOK {
+			h.t.Fatalf("request deletion: %d %v", r.status, r.body)
+		}
+		c := jsonPost(deleteVerifyPath, fmt.Sprintf(`{"code":%q}`, code(h.sender.LastCode(phone))))
+		c.header = http.Header{"Authorization": {"Bearer " + tok}}
+		return c
+	}
+	deleteVerifyCases := []docCase{
+		{name: "deleted", prepare: func(h *harness, _ *faultStore) call { return deleteVerify(h, same) }, status: 200},
+		{name: "wrong code", prepare: func(h *harness, _ *faultStore) call { return deleteVerify(h, wrongCode) }, status: 400},
+		{name: "no deletion code requested", prepare: func(h *harness, _ *faultStore) call {
+			c := jsonPost(deleteVerifyPath, `{"code":"123456"}`)
+			c.header = http.Header{"Authorization": {"Bearer " + signedIn(h)}}
+			return c
+		}, status: 400},
+		{name: "field missing", prepare: func(h *harness, _ *faultStore) call {
+			c := deleteVerify(h, same)
+			c.body = `{}`
+			return c
+		}, status: 400, outside: true},
+		{name: "no Authorization header", prepare: func(*harness, *faultStore) call {
+			return jsonPost(deleteVerifyPath, `{"code":"123456"}`)
+		}, status: 401, outside: true},
+		{name: "garbage token", prepare: func(*harness, *faultStore) call {
+			c := jsonPost(deleteVerifyPath, `{"code":"123456"}`)
+			c.header = http.Header{"Authorization": {"Bearer abc.def.ghi"}}
+			return c
+		}, status: 401},
+		{name: "body too large", prepare: func(h *harness, _ *faultStore) call {
+			c := deleteVerify(h, same)
+			c.body = `{"code":"` + strings.Repeat("1", 17<<10) + `"}`
+			return c
+		}, status: 413},
+		{name: "too many wrong codes", policy: func(p *phoneauth.Policy) { p.MaxAttempts = 1 },
+			prepare: func(h *harness, _ *faultStore) call { return deleteVerify(h, wrongCode) }, status: 429},
+		{name: "unknown failure", prepare: func(h *harness, st *faultStore) call {
+			c := deleteVerify(h, same)
+			st.failWith(errDiskOnFire)
+			return c
+		}, status: 500},
+		{name: "database down", prepare: func(h *harness, st *faultStore) call {
+			c := deleteVerify(h, same)
+			st.failWith(errDown)
+			return c
+		}, status: 503},
+	}
+
 	get := func(path string) func(*harness, *faultStore) call {
 		return func(*harness, *faultStore) call { return call{method: http.MethodGet, path: path} }
 	}
@@ -383,6 +483,110 @@ func documentedCases() []docCase {
 		_, _, r := h.signIn(phone)
 		return withBearer(http.MethodGet, "/auth/api/me/", r)
 	}, status: 401}})
+	const phonePath, phoneVerifyPath, newPhone = "/auth/api/me/phone/", "/auth/api/me/phone/verify/", "+14155550310"
+	bearerJSON := func(path, tok, body string) call {
+		c := jsonPost(path, body)
+		c.header = http.Header{"Authorization": {"Bearer " + tok}}
+		return c
+	}
+	phoneBody := `{"phone":"` + newPhone + `"}`
+	phoneRequest := func(h *harness, _ *faultStore) call { return bearerJSON(phonePath, signedIn(h), phoneBody) }
+	phoneRequestCases := []docCase{
+		{name: "code sent", prepare: phoneRequest, status: 200},
+		{name: "invalid number", prepare: func(h *harness, _ *faultStore) call {
+			return bearerJSON(phonePath, signedIn(h), `{"phone":"call me"}`)
+		}, status: 400},
+		{name: "number that cannot receive SMS", prepare: func(h *harness, _ *faultStore) call {
+			return bearerJSON(phonePath, signedIn(h), `{"phone":"+15550100000"}`)
+		}, status: 400},
+		{name: "field missing", prepare: func(h *harness, _ *faultStore) call {
+			return bearerJSON(phonePath, signedIn(h), `{}`)
+		}, status: 400, outside: true},
+		{name: "no Authorization header", prepare: func(*harness, *faultStore) call { return jsonPost(phonePath, phoneBody) }, status: 401, outside: true},
+		{name: "garbage token", prepare: func(*harness, *faultStore) call { return bearerJSON(phonePath, "abc.def.ghi", phoneBody) }, status: 401},
+		{name: "the number has an account", prepare: func(h *harness, st *faultStore) call {
+			h.verified(newPhone)
+			return phoneRequest(h, st)
+		}, status: 409},
+		{name: "body too large", prepare: func(h *harness, _ *faultStore) call {
+			return bearerJSON(phonePath, signedIn(h), `{"phone":"`+strings.Repeat("1", 17<<10)+`"}`)
+		}, status: 413},
+		{name: "code sent recently", prepare: func(h *harness, st *faultStore) call {
+			c := phoneRequest(h, st)
+			h.do(c.method, c.path, c.contentType, c.body, map[string]string{"Authorization": c.header.Get("Authorization")})
+			return c
+		}, status: 429},
+		{name: "unknown failure", prepare: func(h *harness, st *faultStore) call {
+			c := phoneRequest(h, st)
+			st.failWith(errDiskOnFire)
+			return c
+		}, status: 500},
+		{name: "SMS refused", prepare: func(h *harness, st *faultStore) call {
+			c := phoneRequest(h, st)
+			h.sender.Fail(true)
+			return c
+		}, status: 502},
+		{name: "database down", prepare: func(h *harness, st *faultStore) call {
+			c := phoneRequest(h, st)
+			st.failWith(errDown)
+			return c
+		}, status: 503},
+	}
+	// phoneVerify signs in, asks for a code to newPhone and returns the
+	// request that answers it with code(the code sent).
+	phoneVerify := func(h *harness, code func(string) string) call {
+		tok := signedIn(h)
+		c := bearerJSON(phonePath, tok, phoneBody)
+		if r := h.do(c.method, c.path, c.contentType, c.body, map[string]string{"Authorization": "Bearer " + tok}); r.status != http.StatusOK {
+			h.t.Fatalf("request phone change: %d %v", r.status, r.body)
+		}
+		return bearerJSON(phoneVerifyPath, tok, fmt.Sprintf(`{"code":%q}`, code(h.sender.LastCode(newPhone))))
+	}
+	phoneVerifyCases := []docCase{
+		{name: "changed", prepare: func(h *harness, _ *faultStore) call { return phoneVerify(h, same) }, status: 200},
+		{name: "wrong code", prepare: func(h *harness, _ *faultStore) call { return phoneVerify(h, wrongCode) }, status: 400},
+		{name: "no code requested", prepare: func(h *harness, _ *faultStore) call {
+			return bearerJSON(phoneVerifyPath, signedIn(h), `{"code":"123456"}`)
+		}, status: 400},
+		{name: "field missing", prepare: func(h *harness, _ *faultStore) call {
+			c := phoneVerify(h, same)
+			c.body = `{}`
+			return c
+		}, status: 400, outside: true},
+		{name: "no Authorization header", prepare: func(*harness, *faultStore) call {
+			return jsonPost(phoneVerifyPath, `{"code":"123456"}`)
+		}, status: 401, outside: true},
+		{name: "garbage token", prepare: func(*harness, *faultStore) call {
+			return bearerJSON(phoneVerifyPath, "abc.def.ghi", `{"code":"123456"}`)
+		}, status: 401},
+		{name: "number taken since the code was sent", prepare: func(h *harness, _ *faultStore) call {
+			c := phoneVerify(h, same)
+			h.register(newPhone)
+			return c
+		}, status: 409},
+		{name: "body too large", prepare: func(h *harness, _ *faultStore) call {
+			c := phoneVerify(h, same)
+			c.body = `{"code":"` + strings.Repeat("1", 17<<10) + `"}`
+			return c
+		}, status: 413},
+		{name: "too many wrong codes", policy: func(p *phoneauth.Policy) { p.MaxAttempts = 1 },
+			prepare: func(h *harness, _ *faultStore) call { return phoneVerify(h, wrongCode) }, status: 429},
+		{name: "unknown failure", prepare: func(h *harness, st *faultStore) call {
+			c := phoneVerify(h, same)
+			st.failWith(errDiskOnFire)
+			return c
+		}, status: 500},
+		{name: "database down", prepare: func(h *harness, st *faultStore) call {
+			c := phoneVerify(h, same)
+			st.failWith(errDown)
+			return c
+		}, status: 503},
+	}
+
+	add("POST "+phonePath, phoneRequestCases)
+	add("POST "+phoneVerifyPath, phoneVerifyCases)
+	add("POST "+deletePath, deleteRequestCases)
+	add("POST "+deleteVerifyPath, deleteVerifyCases)
 	add("", operations)
 	return cases
 }

@@ -223,6 +223,7 @@ func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 // SQLSTATE codes the store acts on.
 const (
 	codeForeignKey     = "23503" // foreign_key_violation
+	codeUnique         = "23505" // unique_violation
 	codeDeadlock       = "40P01" // deadlock_detected
 	codeQueryCanceled  = "57014" // query_canceled: the statement timeout
 	codeAdminShutdown  = "57P01"

@@ -260,6 +260,158 @@ FOR UPDATE OF c`
 	return u, verdict
 }
 
+// PutChallenge implements phoneauth.Store as PutLoginChallenge does, for
+// the purpose c.Purpose.
+func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const put = `
+INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+VALUES ($1, $2, $3, $4, $5, $6, $8)
+ON CONFLICT (user_id, purpose) DO UPDATE SET
+	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
+	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7`
+	var newPhone *string
+	if c.NewPhone != "" {
+		newPhone = &c.NewPhone
+	}
+	tag, err := s.pool.Exec(ctx, put, c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone)
+	switch {
+	case hasCode(err, codeForeignKey):
+		return time.Time{}, phoneauth.ErrUserNotFound
+	case err != nil:
+		return time.Time{}, s.fail(ctx, "put challenge", err)
+	case tag.RowsAffected() > 0:
+		return time.Time{}, nil
+	}
+	var pendingSince time.Time
+	err = s.pool.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = $2`,
+		c.UserID, string(c.Purpose)).Scan(&pendingSince)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // gone since: the caller waits a whole throttle
+		return time.Time{}, s.fail(ctx, "put challenge", err)
+	}
+	return pendingSince.UTC(), phoneauth.ErrCodePending
+}
+
+// DeleteAccount implements phoneauth.Store in the transaction of
+// accountCode; if the try passed, the account goes and its challenges,
+// sessions and foreign tokens with it, by cascade. A concurrent deletion
+// waits on the account's lock and then finds no account.
+func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "delete account", phoneauth.PurposeDelete, userID, access, t,
+		func(*pgx.Batch, *phoneauth.User, phoneauth.Challenge, *phoneauth.Session) *pgx.Batch {
+			// The account goes, and with it what decide queued for it.
+			b := &pgx.Batch{}
+			b.Queue(`DELETE FROM users WHERE id = $1`, userID)
+			return b
+		})
+}
+
+// ChangePhone implements phoneauth.Store in the transaction of
+// accountCode; if the try passed, the account takes the new number (a
+// unique violation, when another account took it, rolls everything back
+// as ErrUserExists), its other challenges go and its other sessions are
+// revoked, in the round trip that stores the try.
+func (s *Store) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	var moved string
+	u, err := s.accountCode(ctx, "change phone", phoneauth.PurposePhone, userID, access, t,
+		func(b *pgx.Batch, _ *phoneauth.User, c phoneauth.Challenge, keep *phoneauth.Session) *pgx.Batch {
+			var keepID *int64
+			if keep != nil {
+				id := int64(keep.ID)
+				keepID = &id
+			}
+			b.Queue(`UPDATE users SET phone = $2 WHERE id = $1`, userID, c.NewPhone)
+			b.Queue(`DELETE FROM challenges WHERE user_id = $1 AND purpose <> 'phone'`, userID)
+			b.Queue(`UPDATE sessions SET revoked_at = coalesce(revoked_at, $2) WHERE user_id = $1 AND id IS DISTINCT FROM $3`,
+				userID, t.Now, keepID)
+			moved = c.NewPhone
+			return b
+		})
+	if err == nil {
+		u.Phone = moved
+	}
+	return u, err
+}
+
+// accountCode is the transaction of a code of purpose p sent to signed-in
+// account userID. It locks the account and reads the access token's
+// session (by the ID the token carries, or through its recorded jti) in
+// one statement, lets phoneauth.CheckAccess admit the token, locks the
+// challenge, lets phoneauth.Try.Decide decide, and sends what it decided
+// in one more round trip: if the try passed, the batch effect returns,
+// given the account, the challenge and the token's session (nil if none).
+func (s *Store) accountCode(ctx context.Context, op string, p phoneauth.Purpose, userID string, access phoneauth.TokenRef, t phoneauth.Try,
+	effect func(b *pgx.Batch, u *phoneauth.User, c phoneauth.Challenge, sess *phoneauth.Session) *pgx.Batch) (phoneauth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const lockUser = `
+SELECT u.phone, u.verified_at IS NOT NULL, u.created_at, u.failed_checks, u.lockouts, u.locked_until,
+	s.id, s.user_id, s.created_at, s.expires_at, s.generation, s.rotated_at, s.previous_rotated_at, s.revoked_at
+FROM users u
+LEFT JOIN sessions s ON s.id = coalesce($2, (SELECT session_id FROM foreign_tokens WHERE jti = $3))
+WHERE u.id = $1
+FOR UPDATE OF u`
+	const lockChallenge = `
+SELECT id, code_hash, created_at, expires_at, consumed_at IS NOT NULL, attempts, coalesce(new_phone, '')
+FROM challenges WHERE user_id = $1 AND purpose = $2
+FOR UPDATE`
+	var sessionID, jti any
+	if access.Own {
+		sessionID = int64(access.Session)
+	} else {
+		jti = access.JTI
+	}
+	var u phoneauth.User
+	var verdict error
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		u, verdict = phoneauth.User{ID: userID}, nil
+		var g phoneauth.Guard
+		var lockedUntil *time.Time
+		var row sessionRow
+		err := tx.QueryRow(ctx, lockUser, userID, sessionID, jti).Scan(append([]any{&u.Phone, &u.Verified, &u.CreatedAt,
+			&g.Failures, &g.Lockouts, &lockedUntil}, row.dest()...)...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		g.LockedUntil = orZero(lockedUntil)
+		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
+		sess := row.session()
+		if err := phoneauth.CheckAccess(access, sess); err != nil {
+			return err
+		}
+		c := phoneauth.Challenge{UserID: userID, Purpose: p}
+		err = tx.QueryRow(ctx, lockChallenge, userID, string(p)).Scan(&c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt,
+			&c.Consumed, &c.Attempts, &c.NewPhone)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return phoneauth.ErrNoPendingCode
+		}
+		if err != nil {
+			return err
+		}
+		b := &pgx.Batch{}
+		if verdict = decide(b, t, &c, &g); verdict == nil {
+			b = effect(b, &u, c, sess)
+		}
+		if b.Len() == 0 {
+			return nil
+		}
+		err = tx.SendBatch(ctx, b).Close()
+		if hasCode(err, codeUnique) { // the only unique key an effect writes: users.phone
+			return phoneauth.ErrUserExists
+		}
+		return err
+	})
+	if err != nil {
+		return u, s.fail(ctx, op, err)
+	}
+	return u, verdict
+}
+
 // decide lets t.Decide decide the try of c by the account guarded by g,
 // queues on b the updates of what changed (the count of a wrong try
 // included), and returns Decide's answer.
@@ -382,15 +534,28 @@ func recordedHere(ct pgconn.CommandTag) error {
 // service signed is revoked in one statement (a session it does not hold
 // needs nothing); so is that of a recorded foreign jti. An unknown foreign
 // token is recorded in r.Record, revoked from the start, in the same
-// transaction. An unknown user is ErrUserNotFound.
+// transaction. An unknown user is ErrUserNotFound, for the token of a
+// session not held too.
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if r.Token.Ref.Own {
-		_, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+		tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
 			int64(r.Token.Ref.Session), r.Now)
 		if err != nil {
 			return s.fail(ctx, "revoke token", err)
+		}
+		if tag.RowsAffected() > 0 {
+			return nil
+		}
+		// Revoked already, or not held: no error while the user exists.
+		var exists bool
+		err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, r.Token.Subject).Scan(&exists)
+		if err != nil {
+			return s.fail(ctx, "revoke token", err)
+		}
+		if !exists {
+			return phoneauth.ErrUserNotFound
 		}
 		return nil
 	}
@@ -527,7 +692,7 @@ func nullTime(t time.Time) any {
 var pruneQueries = []string{`
 DELETE FROM challenges WHERE id IN (
 	SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= $1
-		AND (consumed_at IS NOT NULL OR purpose = 'login' OR expires_at <= $3)
+		AND (consumed_at IS NOT NULL OR purpose <> 'register' OR expires_at <= $3)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`, `
 DELETE FROM foreign_tokens WHERE jti IN (

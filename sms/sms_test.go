@@ -191,6 +191,17 @@ func TestWebhookSendBody(t *testing.T) {
 			},
 		},
 		{
+			name: "deletion message carries exactly its fields",
+			msg: phoneauth.Message{
+				To: "+15551234567", Text: "Code 1234", Code: "1234",
+				Purpose: phoneauth.PurposeDelete, ExpiresIn: 300 * time.Second,
+			},
+			want: map[string]any{
+				"to": "+15551234567", "message": "Code 1234", "code": "1234",
+				"purpose": "delete", "expires_in": json.Number("300"),
+			},
+		},
+		{
 			name: "expires_in is whole seconds rounded down",
 			msg: phoneauth.Message{
 				To: "+15551234567", Text: "Code 1234", Code: "1234",

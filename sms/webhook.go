@@ -195,13 +195,15 @@ type payload struct {
 }
 
 // Send POSTs m to the gateway and returns nil if it answers 2xx. It returns
-// an error if m's purpose is neither register nor login, if the request
+// an error if m's purpose is not register, login, delete or phone, if the request
 // cannot be sent, if ctx ends or the client's timeout passes first, or if
 // the gateway answers any other status (named in the error). Errors wrap
 // the cause (context.Canceled, a net.Error, ...) and never contain the
 // code, the secret, or the URL's credentials, path or query.
 func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
-	if m.Purpose != phoneauth.PurposeRegister && m.Purpose != phoneauth.PurposeLogin {
+	switch m.Purpose {
+	case phoneauth.PurposeRegister, phoneauth.PurposeLogin, phoneauth.PurposeDelete, phoneauth.PurposePhone:
+	default:
 		return fmt.Errorf("sms webhook: unknown purpose %q", m.Purpose)
 	}
 	body, err := json.Marshal(payload{

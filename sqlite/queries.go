@@ -29,6 +29,8 @@ const (
 
 	qUserByPhone = `SELECT id, verified_at, created_at, locked_until FROM users WHERE phone = ?`
 
+	qUserExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
+
 	// Replaces the login challenge unless it is unconsumed and newer than
 	// the last parameter: that one is the login throttle.
 	qPutLogin = `
@@ -43,6 +45,37 @@ const (
 	qPendingLogin = `SELECT created_at FROM challenges WHERE user_id = ? AND purpose = 'login'`
 
 	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
+
+	// qPutLogin for a purpose given as the second parameter.
+	qPutChallenge = `
+		INSERT INTO challenges (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, purpose) DO UPDATE SET
+			id = excluded.id, code_hash = excluded.code_hash,
+			created_at = excluded.created_at, expires_at = excluded.expires_at,
+			consumed_at = NULL, attempts = 0, new_phone = excluded.new_phone
+		WHERE challenges.consumed_at IS NOT NULL OR challenges.created_at <= ?`
+
+	qPendingChallenge = `SELECT created_at FROM challenges WHERE user_id = ? AND purpose = ?`
+
+	// The account code of a purpose (delete, phone) a try is about.
+	qAccountTry = `
+		SELECT c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts,
+			coalesce(c.new_phone, ''), u.failed_checks, u.lockouts, u.locked_until
+		FROM challenges c JOIN users u ON u.id = c.user_id
+		WHERE c.user_id = ? AND c.purpose = ?`
+
+	qMovePhone = `UPDATE users SET phone = ? WHERE id = ?`
+
+	// The codes sent to the old number die with it.
+	qDeleteOtherChallenges = `DELETE FROM challenges WHERE user_id = ? AND purpose <> 'phone'`
+
+	// Every session of the account but the one of the third parameter
+	// (NULL: every session).
+	qRevokeOtherSessions = `UPDATE sessions SET revoked_at = coalesce(revoked_at, ?) WHERE user_id = ? AND id IS NOT ?`
+
+	// Its challenges, sessions and their foreign tokens go by cascade.
+	qDeleteUser = `DELETE FROM users WHERE id = ?`
 
 	// The challenge a try is about, consumed or not, and its account's
 	// guard, for phoneauth.Try.Decide to decide; the transaction's write
@@ -122,7 +155,7 @@ const (
 	qPruneChallenges = `
 		DELETE FROM challenges WHERE id IN (
 			SELECT id FROM challenges WHERE coalesce(consumed_at, expires_at) <= ?1
-				AND (consumed_at IS NOT NULL OR purpose = 'login' OR expires_at <= ?3)
+				AND (consumed_at IS NOT NULL OR purpose <> 'register' OR expires_at <= ?3)
 			LIMIT ?2)`
 
 	qPruneUnverified = `
@@ -147,10 +180,11 @@ const (
 var (
 	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qDeleteChallenge, qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
+		qPutLogin, qDeleteChallenge, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
+		qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,
 		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified,
 	}
-	readQueries = []string{qUserByPhone, qPendingLogin, qAccessOwn, qAccessForeign}
+	readQueries = []string{qUserByPhone, qUserExists, qPendingLogin, qPendingChallenge, qAccessOwn, qAccessForeign}
 )

@@ -150,6 +150,66 @@ func TestMigrateKeepsSessions(t *testing.T) {
 	storetest.CheckLegacy(t, s, l)
 }
 
+// TestMigrateKeepsChallenges upgrades a store holding codes across the
+// rebuild of the challenges table (0005): each code keeps its hash, times
+// and count of tries, and the table takes the new purposes and only them.
+func TestMigrateKeepsChallenges(t *testing.T) {
+	t.Parallel()
+	all, err := loadMigrations()
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "phoneauth.db"))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	before := slices.DeleteFunc(slices.Clone(all), func(m migrations.Migration) bool { return m.Version >= 5 })
+	if err := s.migrate(t.Context(), before); err != nil {
+		t.Fatalf("migrate to version %d: %v", before[len(before)-1].Version, err)
+	}
+	u := phoneauth.User{ID: "u1", Phone: "+15555550100", CreatedAt: now}
+	c := phoneauth.Challenge{ID: "c1", CodeHash: []byte("right"), CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, err := s.Register(t.Context(), u, c, now); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	if _, err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, storetest.Try([]byte("wrong"), now)); !errors.Is(err, phoneauth.ErrCodeWrong) {
+		t.Fatalf("wrong VerifyRegistration: %v", err)
+	}
+
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	checkVersions(t, s, all)
+	var attempts int
+	if err := s.read.QueryRowContext(t.Context(), `SELECT attempts FROM challenges WHERE id = ?`, c.ID).Scan(&attempts); err != nil {
+		t.Fatalf("read the challenge: %v", err)
+	}
+	if attempts != 1 {
+		t.Errorf("attempts = %d after the migration, want 1", attempts)
+	}
+	if _, err := s.VerifyRegistration(t.Context(), c.ID, u.Phone, storetest.Try(c.CodeHash, now)); err != nil {
+		t.Errorf("VerifyRegistration with the right code after the migration: %v", err)
+	}
+	insert := `INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at, new_phone) VALUES (?, 'u1', ?, x'00', 0, 0, ?)`
+	for _, tc := range []struct {
+		purpose string
+		phone   any
+		ok      bool
+	}{
+		{"delete", nil, true},
+		{"phone", "+15555550101", true},
+		{"phone", nil, false},
+		{"login", "+15555550101", false},
+		{"other", nil, false},
+	} {
+		_, err := s.write.ExecContext(t.Context(), insert, "x-"+tc.purpose+fmt.Sprint(tc.phone), tc.purpose, tc.phone)
+		if (err == nil) != tc.ok {
+			t.Errorf("insert a %s challenge with new_phone %v: %v, want ok %t", tc.purpose, tc.phone, err, tc.ok)
+		}
+	}
+}
+
 // checkVersions fails t unless schema_migrations holds exactly the
 // versions of ms, each once. Versions may have gaps.
 func checkVersions(t *testing.T, s *Store, ms []migrations.Migration) {

@@ -204,6 +204,142 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 	return u, verdict
 }
 
+// PutChallenge makes c the challenge of its purpose unless an unconsumed
+// one created after notBefore exists, as phoneauth.Store documents, the
+// way PutLoginChallenge does. Errors: phoneauth.ErrCodePending,
+// phoneauth.ErrUserNotFound.
+func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var newPhone any
+	if c.NewPhone != "" {
+		newPhone = c.NewPhone
+	}
+	res, err := s.ws.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return time.Time{}, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return time.Time{}, wrapErr(ctx, "put challenge", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return time.Time{}, wrapErr(ctx, "put challenge", err)
+	} else if n > 0 {
+		return time.Time{}, nil
+	}
+	var createdAt int64
+	err = s.rs.queryRow(ctx, qPendingChallenge, c.UserID, string(c.Purpose)).Scan(&createdAt)
+	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
+		return time.Time{}, phoneauth.ErrCodePending
+	}
+	if err != nil {
+		return time.Time{}, wrapErr(ctx, "put challenge", err)
+	}
+	return fromMS(createdAt), phoneauth.ErrCodePending
+}
+
+// DeleteAccount admits access token access to account userID, decides try
+// t of the account's deletion challenge with phoneauth.Try.Decide, stores
+// what it decided and, if the try passed, deletes the account, its
+// challenges, sessions and their foreign tokens (by cascade), all in one
+// transaction. Errors: phoneauth.ErrUserNotFound, phoneauth.ErrTokenRevoked,
+// phoneauth.ErrNoPendingCode, and those of phoneauth.Try.Decide.
+func (s *Store) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "delete account", phoneauth.PurposeDelete, userID, access, t,
+		func(ctx context.Context, tx tx, _ *phoneauth.User, _ phoneauth.Challenge, _ *phoneauth.Session) error {
+			_, err := tx.exec(ctx, qDeleteUser, userID)
+			return err
+		})
+}
+
+// ChangePhone admits access token access to account userID, decides try t
+// of the account's phone-change challenge with phoneauth.Try.Decide,
+// stores what it decided and, if the try passed, moves the account to the
+// challenge's number, deletes its other challenges and revokes its other
+// sessions, all in one transaction. Errors: phoneauth.ErrUserNotFound,
+// phoneauth.ErrTokenRevoked, phoneauth.ErrNoPendingCode,
+// phoneauth.ErrUserExists (the number was taken; the transaction is rolled
+// back), and those of phoneauth.Try.Decide.
+func (s *Store) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, t phoneauth.Try) (phoneauth.User, error) {
+	return s.accountCode(ctx, "change phone", phoneauth.PurposePhone, userID, access, t,
+		func(ctx context.Context, tx tx, u *phoneauth.User, c phoneauth.Challenge, keep *phoneauth.Session) error {
+			_, err := tx.exec(ctx, qMovePhone, c.NewPhone, userID)
+			if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+				return phoneauth.ErrUserExists
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, qDeleteOtherChallenges, userID); err != nil {
+				return err
+			}
+			var keepID any
+			if keep != nil {
+				keepID = int64(keep.ID)
+			}
+			if _, err = tx.exec(ctx, qRevokeOtherSessions, ms(t.Now), userID, keepID); err != nil {
+				return err
+			}
+			u.Phone = c.NewPhone
+			return nil
+		})
+}
+
+// accountCode is the transaction of a code of purpose p sent to signed-in
+// account userID: it admits access token access, decides try t of the
+// code and stores what it decided, and if the try passed runs effect with
+// the account, the challenge and the token's session (nil if the store
+// holds none), in the same transaction.
+func (s *Store) accountCode(ctx context.Context, op string, p phoneauth.Purpose, userID string, access phoneauth.TokenRef, t phoneauth.Try,
+	effect func(ctx context.Context, tx tx, u *phoneauth.User, c phoneauth.Challenge, sess *phoneauth.Session) error) (phoneauth.User, error) {
+	u := phoneauth.User{ID: userID}
+	var verdict error
+	err := s.inTx(ctx, op, func(ctx context.Context, tx tx) error {
+		var verifiedAt sql.NullInt64
+		var createdAt int64
+		var row sessionRow
+		dest := append([]any{&u.Phone, &verifiedAt, &createdAt}, row.dest()...)
+		var err error
+		if access.Own {
+			err = tx.queryRow(ctx, qAccessOwn, int64(access.Session), userID).Scan(dest...)
+		} else {
+			err = tx.queryRow(ctx, qAccessForeign, access.JTI, userID).Scan(dest...)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		u.Verified, u.CreatedAt = verifiedAt.Valid, fromMS(createdAt)
+		sess := row.session()
+		if err := phoneauth.CheckAccess(access, sess); err != nil {
+			return err
+		}
+		c := phoneauth.Challenge{UserID: userID, Purpose: p}
+		var g phoneauth.Guard
+		var r tryRow
+		err = tx.queryRow(ctx, qAccountTry, userID, string(p)).Scan(&c.ID, &c.CodeHash, &r.createdAt, &r.expiresAt,
+			&c.Consumed, &c.Attempts, &c.NewPhone, &g.Failures, &g.Lockouts, &r.lockedUntil)
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrNoPendingCode
+		}
+		if err != nil {
+			return err
+		}
+		r.verifiedAt, r.userCreatedAt = verifiedAt, createdAt
+		r.fill(&c, &g, &u)
+		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
+			return err
+		}
+		return effect(ctx, tx, &u, c, sess)
+	})
+	if err != nil {
+		return u, err
+	}
+	return u, verdict
+}
+
 // tryRow holds the columns of a try's row that need converting.
 type tryRow struct {
 	createdAt, expiresAt, userCreatedAt int64
@@ -307,15 +443,30 @@ func sessionOf(ctx context.Context, tx tx, ref phoneauth.TokenRef) (*phoneauth.S
 // RevokeToken revokes the session of token r.Token; a token not the
 // service's own that the store never saw is recorded in session r.Record.
 // Revoking twice is no error. Errors: phoneauth.ErrUserNotFound, when
-// r.Record is to be created and its user does not exist.
+// r.Record is to be created and its user does not exist, or when the
+// session of a token of the service's own is not held and its subject is
+// no user.
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	if r.Token.Ref.Own {
 		ctx, cancel := s.bound(ctx)
 		defer cancel()
 		// One statement is its own transaction; a session the store does
-		// not hold needs nothing.
-		if _, err := s.ws.exec(ctx, qRevokeSession, ms(r.Now), int64(r.Token.Ref.Session)); err != nil {
+		// not hold needs nothing, unless its user is gone too.
+		res, err := s.ws.exec(ctx, qRevokeSession, ms(r.Now), int64(r.Token.Ref.Session))
+		if err != nil {
 			return wrapErr(ctx, "revoke token", err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return wrapErr(ctx, "revoke token", err)
+		} else if n > 0 {
+			return nil
+		}
+		var exists bool
+		if err := s.rs.queryRow(ctx, qUserExists, r.Token.Subject).Scan(&exists); err != nil {
+			return wrapErr(ctx, "revoke token", err)
+		}
+		if !exists {
+			return phoneauth.ErrUserNotFound
 		}
 		return nil
 	}

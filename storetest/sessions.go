@@ -455,6 +455,23 @@ func testRevokeToken(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		f.prune(base.Add(10*refreshTTL), 1) // the registration challenge
 	})
 
+	t.Run("a token of a session the store does not hold whose user does not exist either returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		userID := newID()
+		err := f.s.RevokeToken(t.Context(), revocation(userID, refreshOf(newSession(userID, base)), base))
+		wantErr(t, "RevokeToken", err, phoneauth.ErrUserNotFound)
+	})
+
+	t.Run("revoking a revoked session again is no error", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		for i := range 2 {
+			err := f.s.RevokeToken(t.Context(), revocation(u.ID, refreshOf(sess), base))
+			wantErr(t, fmt.Sprintf("RevokeToken %d", i+1), err, nil)
+		}
+	})
+
 	t.Run("a recorded foreign token revokes the session it started", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
