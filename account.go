@@ -53,6 +53,7 @@ func (s *Service) RequestPhoneChange(ctx context.Context, r PhoneChangeRequest) 
 // requestCode sends a code of purpose p for the account of r.Token: to
 // the account's own number, or for PurposePhone to newPhone (as typed).
 func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, newPhone string) (err error) {
+	defer func() { s.observe(err) }()
 	now := s.now()
 	u, err := s.accessUser(ctx, r.Token, now)
 	if err != nil {
@@ -168,7 +169,8 @@ func (s *Service) ChangePhone(ctx context.Context, r AccountCodeRequest) (User, 
 // checkCode decides code r.Code of purpose p of the account of r.Token
 // with decide, a Store method, and maps its unknown user to the token's.
 func (s *Service) checkCode(ctx context.Context, p Purpose, r AccountCodeRequest,
-	decide func(ctx context.Context, userID string, access TokenRef, t Try) (User, error)) (User, error) {
+	decide func(ctx context.Context, userID string, access TokenRef, t Try) (User, error)) (_ User, err error) {
+	defer func() { s.observe(err) }()
 	now := s.now()
 	c, err := s.parse(r.Token, TokenAccess, now)
 	if err != nil {
@@ -181,6 +183,7 @@ func (s *Service) checkCode(ctx context.Context, p Purpose, r AccountCodeRequest
 	// roll back the count of its own wrong try.
 	u, err := decide(context.WithoutCancel(ctx), c.Subject, c.Ref, s.try(p, r.Code, now))
 	s.noteLockout(ctx, err, u, r.ClientIP)
+	s.observeCode(p, err)
 	if errors.Is(err, ErrUserNotFound) {
 		return User{}, ErrTokenUnknownUser
 	}

@@ -60,6 +60,21 @@ func (t timedStore) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge
 	return t.s.PutLoginChallenge(ctx, c, notBefore)
 }
 
+func (t timedStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	defer timed(t.h, "PutChallenge", time.Now())
+	return t.s.PutChallenge(ctx, c, notBefore)
+}
+
+func (t timedStore) DeleteAccount(ctx context.Context, userID string, access phoneauth.TokenRef, try phoneauth.Try) (phoneauth.User, error) {
+	defer timed(t.h, "DeleteAccount", time.Now())
+	return t.s.DeleteAccount(ctx, userID, access, try)
+}
+
+func (t timedStore) ChangePhone(ctx context.Context, userID string, access phoneauth.TokenRef, try phoneauth.Try) (phoneauth.User, error) {
+	defer timed(t.h, "ChangePhone", time.Now())
+	return t.s.ChangePhone(ctx, userID, access, try)
+}
+
 func (t timedStore) DeleteChallenge(ctx context.Context, id string) error {
 	defer timed(t.h, "DeleteChallenge", time.Now())
 	return t.s.DeleteChallenge(ctx, id)
