@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/sqlite"
 	"github.com/phoneauth/phoneauth/storetest"
+	"github.com/phoneauth/phoneauth/token"
 )
 
 // The accounts and sessions the operator's commands are tried on, as the
@@ -456,5 +459,86 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		if !strings.Contains(out, "\n  "+cmd+" ") && !strings.Contains(out, "\n  "+cmd+"\n") {
 			t.Errorf("help does not list %q:\n%s", cmd, out)
 		}
+	}
+}
+
+// TestRevokedSessionsAreRefusedByTheAPI signs a user in through the
+// running service twice, revokes one session and then the rest with the
+// operator's commands, and checks what the API then answers to each
+// session's tokens; finally it deletes the account.
+func TestRevokedSessionsAreRefusedByTheAPI(t *testing.T) {
+	t.Parallel()
+	const secret = "0123456789abcdef0123456789abcdef0123456789abcdef"
+	signer, err := token.New([]byte(secret), time.Hour, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessionOf := func(t *testing.T, raw string) string {
+		t.Helper()
+		c, err := signer.Parse(raw, time.Now())
+		if err != nil {
+			t.Fatalf("parse token: %v", err)
+		}
+		return strconv.FormatUint(c.Ref.Session, 10)
+	}
+	databases := map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "auth.db") },
+		"postgres": newPostgresSchema,
+	}
+	for name, dbURL := range databases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{
+				"PHONEAUTH_DATABASE_URL":   dbURL(t),
+				"PHONEAUTH_JWT_SECRET":     secret,
+				"PHONEAUTH_LOGIN_THROTTLE": "0s",
+			}
+			const phone = "+14155550400"
+			in := start(t, env)
+			mark := in.logs.mark()
+			tok := in.mustCall("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": phone})["token"].(string)
+			in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": in.code(mark, phone, "register"), "token": tok, "phone": phone})
+			userID, accessA, refreshA := in.login(phone)
+			_, accessB, refreshB := in.login(phone)
+			a, b := sessionOf(t, accessA), sessionOf(t, accessB)
+
+			var listed []struct{ ID, Status string }
+			out, _, err := runCLI(t, env, "sessions", "list", "--json", "(415) 555-0400")
+			if err != nil || json.Unmarshal([]byte(out), &listed) != nil {
+				t.Fatalf("sessions list --json: %q, %v", out, err)
+			}
+			if len(listed) != 2 || !(listed[0].ID == a && listed[1].ID == b || listed[0].ID == b && listed[1].ID == a) {
+				t.Fatalf("sessions list: got %v, want sessions %s and %s", listed, a, b)
+			}
+
+			step{args: []string{"sessions", "revoke", a}, want: "revoked session " + a + " of user " + userID + "\n"}.check(t, env)
+			if status, body := in.call("GET", "/auth/api/me/", accessA, nil); status != http.StatusUnauthorized {
+				t.Errorf("me with the revoked session's access token = %d %v, want 401", status, body)
+			}
+			if status, body := in.call("POST", "/auth/api/token/refresh/", refreshA, nil); status != http.StatusUnauthorized {
+				t.Errorf("refresh of the revoked session = %d %v, want 401", status, body)
+			}
+			in.mustCall("GET", "/auth/api/me/", accessB, nil)
+			refreshed := in.mustCall("POST", "/auth/api/token/refresh/", refreshB, nil)
+
+			step{args: []string{"sessions", "revoke", "--all", userID},
+				want: "revoked 1 session of user " + userID + " (" + phone + ")\n"}.check(t, env)
+			for _, access := range []string{accessB, refreshed["access_token"].(string)} {
+				if status, body := in.call("GET", "/auth/api/me/", access, nil); status != http.StatusUnauthorized {
+					t.Errorf("me after revoke --all = %d %v, want 401", status, body)
+				}
+			}
+
+			_, accessC, _ := in.login(phone)
+			in.mustCall("GET", "/auth/api/me/", accessC, nil)
+			step{args: []string{"users", "delete", phone},
+				want: "deleted user " + userID + " (" + phone + ") with its codes and sessions\n"}.check(t, env)
+			if status, body := in.call("GET", "/auth/api/me/", accessC, nil); status != http.StatusUnauthorized {
+				t.Errorf("me after users delete = %d %v, want 401", status, body)
+			}
+			if status, body := in.call("POST", "/auth/api/login/", "", map[string]any{"phone": phone}); status != http.StatusNotFound {
+				t.Errorf("login after users delete = %d %v, want 404", status, body)
+			}
+		})
 	}
 }
