@@ -98,6 +98,47 @@ func checkAccount(t *testing.T, what string, got, want phoneauth.Account) {
 	}
 }
 
+// checkRevokedDespiteRotations races revoke, on goroutine 0, against
+// rotations of sess's current refresh token on the others, and fails t
+// unless every rotation succeeded or was refused as revoked and the
+// session ends revoked at now, its tokens refused.
+func (f *adminFixture) checkRevokedDespiteRotations(sess phoneauth.Session, now time.Time, revoke func() error) {
+	t := f.t
+	t.Helper()
+	errs := race(func(i int) error {
+		if i == 0 {
+			return revoke()
+		}
+		_, err := f.rotate(refreshOf(sess), now)
+		return err
+	})
+	wantErr(t, "revoke", errs[0], nil)
+	rotatedBefore := false
+	for i, err := range errs[1:] {
+		switch {
+		case err == nil:
+			rotatedBefore = true
+		case !errors.Is(err, phoneauth.ErrTokenRevoked):
+			t.Errorf("rotation %d: got %v, want success or %v", i+1, err, phoneauth.ErrTokenRevoked)
+		}
+	}
+	if rotatedBefore {
+		sess = rotated(sess, now)
+	}
+	got, err := f.a.Sessions(t.Context(), sess.UserID)
+	wantErr(t, "Sessions", err, nil)
+	want := sess
+	want.RevokedAt = now
+	if len(got) != 1 {
+		t.Fatalf("Sessions: got %d, want 1", len(got))
+	}
+	checkSession(t, "session after the race", got[0], want)
+	_, err = f.s.AccessUser(t.Context(), sess.UserID, accessRef(sess))
+	wantErr(t, "AccessUser after the race", err, phoneauth.ErrTokenRevoked)
+	_, err = f.rotate(refreshOf(sess), now.Add(time.Minute))
+	wantErr(t, "RotateRefresh after the race", err, phoneauth.ErrTokenRevoked)
+}
+
 func testAdminUsers(t *testing.T, newAdmin func(*testing.T) *adminFixture) {
 	t.Run("an empty store has no users", func(t *testing.T) {
 		f := newAdmin(t)
@@ -366,6 +407,15 @@ func testAdminRevokeSession(t *testing.T, newAdmin func(*testing.T) *adminFixtur
 		_, err = f.s.AccessUser(t.Context(), u.ID, accessRef(sess))
 		wantErr(t, "AccessUser of the revoked session", err, phoneauth.ErrTokenRevoked)
 	})
+	t.Run("a concurrent rotation does not undo the revocation", func(t *testing.T) {
+		f := newAdmin(t)
+		sess := f.login(f.verified(phoneN(1)))
+		now := base.Add(time.Minute)
+		f.checkRevokedDespiteRotations(sess, now, func() error {
+			_, err := f.a.RevokeSession(t.Context(), sess.ID, now)
+			return err
+		})
+	})
 	t.Run("an unknown session is ErrSessionNotFound", func(t *testing.T) {
 		f := newAdmin(t)
 		f.login(f.verified(phoneN(1)))
@@ -432,6 +482,19 @@ func testAdminRevokeSessions(t *testing.T, newAdmin func(*testing.T) *adminFixtu
 		if n != 0 {
 			t.Errorf("RevokeSessions twice: got %d revoked, want 0", n)
 		}
+	})
+	t.Run("a concurrent rotation does not undo the revocation", func(t *testing.T) {
+		f := newAdmin(t)
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		now := base.Add(time.Minute)
+		f.checkRevokedDespiteRotations(sess, now, func() error {
+			n, err := f.a.RevokeSessions(t.Context(), u.ID, now)
+			if err == nil && n != 1 {
+				t.Errorf("RevokeSessions: got %d revoked, want 1", n)
+			}
+			return err
+		})
 	})
 	t.Run("an unknown user is ErrUserNotFound", func(t *testing.T) {
 		f := newAdmin(t)
