@@ -34,6 +34,9 @@ const (
 
 	aliceSession1 = 1<<63 | 5 // the top bit set: printed unsigned
 	aliceSession2 = 42
+	// aliceSessionEnded ended an hour after the seed: before any clock
+	// these tests run by.
+	aliceSessionEnded = 3
 )
 
 var (
@@ -66,19 +69,20 @@ func seedAdmin(t *testing.T, s phoneauth.Store) {
 			t.Fatalf("VerifyRegistration(%s): %v", phone, err)
 		}
 	}
-	login := func(userID string, id uint64, now time.Time) {
+	login := func(userID string, id uint64, now, end time.Time) {
 		t.Helper()
 		if _, err := s.PutLoginChallenge(ctx, challenge(phoneauth.PurposeLogin, userID, now), now); err != nil {
 			t.Fatalf("PutLoginChallenge(%s): %v", userID, err)
 		}
-		sess := phoneauth.Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: farFuture, RotatedAt: now}
+		sess := phoneauth.Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: end, RotatedAt: now}
 		if _, err := s.VerifyLogin(ctx, userID, storetest.Try(code[:], now), sess); err != nil {
 			t.Fatalf("VerifyLogin(%s): %v", userID, err)
 		}
 	}
 	register(alice, "+14155550100", seedTime, true)
-	login(alice, aliceSession1, seedTime.Add(time.Minute))
-	login(alice, aliceSession2, seedTime.Add(2*time.Minute))
+	login(alice, aliceSession1, seedTime.Add(time.Minute), farFuture)
+	login(alice, aliceSession2, seedTime.Add(2*time.Minute), farFuture)
+	login(alice, aliceSessionEnded, seedTime.Add(3*time.Minute), seedTime.Add(time.Hour))
 	register(bob, "+14155550101", seedTime.Add(time.Hour), false)
 	register(carol, "+447700900123", seedTime.Add(2*time.Hour), true)
 	// Wrong login codes lock carol, four to a code: the fifth would kill it.
@@ -280,7 +284,8 @@ func TestAdminCommands(t *testing.T) {
 				step{args: []string{"sessions", "list", "+14155550100"}, want: "" +
 					"ID                   STATUS  CREATED               EXPIRES               REVOKED  GENERATION  LAST ROTATION\n" +
 					"9223372036854775813  active  2026-03-14T15:10:26Z  2100-01-01T00:00:00Z  -        0           2026-03-14T15:10:26Z\n" +
-					"42                   active  2026-03-14T15:11:26Z  2100-01-01T00:00:00Z  -        0           2026-03-14T15:11:26Z\n",
+					"42                   active  2026-03-14T15:11:26Z  2100-01-01T00:00:00Z  -        0           2026-03-14T15:11:26Z\n" +
+					"3                    ended   2026-03-14T15:12:26Z  2026-03-14T16:09:26Z  -        0           2026-03-14T15:12:26Z\n",
 				}.check(t, env)
 				step{args: []string{"sessions", "list", "--json", alice}, want: `[
   {
@@ -302,6 +307,16 @@ func TestAdminCommands(t *testing.T) {
     "revoked_at": null,
     "generation": 0,
     "rotated_at": "2026-03-14T15:11:26Z"
+  },
+  {
+    "id": "3",
+    "user_id": "11111111-1111-4111-8111-111111111111",
+    "status": "ended",
+    "created_at": "2026-03-14T15:12:26Z",
+    "expires_at": "2026-03-14T16:09:26Z",
+    "revoked_at": null,
+    "generation": 0,
+    "rotated_at": "2026-03-14T15:12:26Z"
   }
 ]
 `}.check(t, env)
@@ -329,11 +344,11 @@ func TestAdminCommands(t *testing.T) {
 				}
 				var got []map[string]any
 				out, _, err = runCLI(t, env, "sessions", "list", "--json", alice)
-				if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got) != 2 {
+				if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got) != 3 {
 					t.Fatalf("sessions list --json: got %q, %v", out, err)
 				}
-				if got[0]["status"] != "revoked" || got[0]["revoked_at"] == nil || got[1]["status"] != "active" {
-					t.Errorf("sessions list after revoke: got %v, want the first revoked, the second active", got)
+				if got[0]["status"] != "revoked" || got[0]["revoked_at"] == nil || got[1]["status"] != "active" || got[2]["status"] != "ended" {
+					t.Errorf("sessions list after revoke: got %v, want the first revoked, the second active, the third ended", got)
 				}
 			})
 			for _, st := range []step{
@@ -351,6 +366,17 @@ func TestAdminCommands(t *testing.T) {
 			t.Run("sessions revoke --all PHONE revokes every live session", func(t *testing.T) {
 				step{args: []string{"sessions", "revoke", "--all", "415 555 0100"},
 					want: "revoked 1 session of user " + alice + " (+14155550100)\n"}.check(t, env)
+				// The session that had ended is left as it was.
+				var got []map[string]any
+				out, _, err := runCLI(t, env, "sessions", "list", "--json", alice)
+				if err != nil || json.Unmarshal([]byte(out), &got) != nil || len(got) != 3 {
+					t.Fatalf("sessions list --json: got %q, %v", out, err)
+				}
+				for i, want := range []string{"revoked", "revoked", "ended"} {
+					if got[i]["status"] != want {
+						t.Errorf("session %v after revoke --all: got status %v, want %s", got[i]["id"], got[i]["status"], want)
+					}
+				}
 				if _, err := s.AccessUser(t.Context(), alice, own(aliceSession2)); !errors.Is(err, phoneauth.ErrTokenRevoked) {
 					t.Errorf("AccessUser after revoke --all: got %v, want %v", err, phoneauth.ErrTokenRevoked)
 				}
