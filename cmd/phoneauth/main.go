@@ -4,6 +4,9 @@
 //	phoneauth migrate       apply the database migrations and exit
 //	phoneauth version       print the version
 //	phoneauth healthcheck   exit 0 if the server answers GET /healthz
+//	phoneauth users ...     list, show, delete or unlock accounts
+//	phoneauth sessions ...  list or revoke an account's sessions
+//	phoneauth help          list every command
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
 // README.
@@ -40,13 +43,30 @@ func main() {
 	}
 }
 
-const usage = `usage: phoneauth [serve | migrate | version | healthcheck]
+const usage = `usage: phoneauth [command] [arguments]
 
   serve         run the HTTP server (default)
   migrate       apply database migrations and exit
   version       print the version
   healthcheck   exit 0 if the server PHONEAUTH_ADDR names answers GET /healthz
                 with 200 within 3 s, else 1 (a container HEALTHCHECK)
+  help          print this list
+
+Operator's commands, on the database PHONEAUTH_DATABASE_URL names; each
+prints an aligned table, or one JSON array with --json:
+
+  users list                      list every account
+  users show PHONE|USER_ID        show one account
+  users delete PHONE|USER_ID      delete an account with its codes and sessions
+  users unlock PHONE|USER_ID      clear an account's lockout and failed code checks
+  sessions list PHONE|USER_ID     list an account's sessions
+  sessions revoke SESSION_ID      revoke one session: its tokens are refused
+  sessions revoke --all PHONE|USER_ID
+                                  revoke every live session of an account
+
+PHONE is a number in any form the API accepts, read in
+PHONEAUTH_DEFAULT_REGION when it has no +. An unknown user or session
+exits with status 1.
 
 Configuration comes from PHONEAUTH_* environment variables (see README.md).
 `
@@ -65,6 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrate(ctx, getenv, stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, getenv, stdout)
+	case "users":
+		return admin(ctx, "users", userCommands, args[1:], getenv, stdout, stderr)
+	case "sessions":
+		return admin(ctx, "sessions", sessionCommands, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil
