@@ -127,9 +127,10 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 // AccountCodeRequest is the input of Service.DeleteAccount and
 // Service.ChangePhone: a code sent to a signed-in account.
 type AccountCodeRequest struct {
-	Token    string // the access token
-	Code     string // the code RequestDeletion or RequestPhoneChange sent
-	ClientIP string // for the per-IP limit on code checks; empty skips it
+	Token     string // the access token
+	Code      string // the code RequestDeletion or RequestPhoneChange sent
+	ClientIP  string // for the per-IP limit on code checks; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // DeleteAccount checks a deletion code and, if it is right, deletes the
@@ -142,7 +143,7 @@ type AccountCodeRequest struct {
 // *ThrottledError (LimitIPVerify, LimitLockout, LimitAttempts),
 // ErrNoPendingCode, ErrCodeWrong, ErrCodeExpired.
 func (s *Service) DeleteAccount(ctx context.Context, r AccountCodeRequest) error {
-	u, err := s.checkCode(ctx, PurposeDelete, r, s.store.DeleteAccount)
+	u, err := s.checkCode(ctx, PurposeDelete, EventDeleteAccount, r, s.store.DeleteAccount)
 	if err != nil {
 		return err
 	}
@@ -158,7 +159,7 @@ func (s *Service) DeleteAccount(ctx context.Context, r AccountCodeRequest) error
 // ErrUserExists when another account took the number since the code was
 // sent.
 func (s *Service) ChangePhone(ctx context.Context, r AccountCodeRequest) (User, error) {
-	u, err := s.checkCode(ctx, PurposePhone, r, s.store.ChangePhone)
+	u, err := s.checkCode(ctx, PurposePhone, EventChangePhone, r, s.store.ChangePhone)
 	if err != nil {
 		return User{}, err
 	}
@@ -167,8 +168,8 @@ func (s *Service) ChangePhone(ctx context.Context, r AccountCodeRequest) (User, 
 }
 
 // checkCode decides code r.Code of purpose p of the account of r.Token
-// with decide, a Store method, and maps its unknown user to the token's.
-func (s *Service) checkCode(ctx context.Context, p Purpose, r AccountCodeRequest,
+// with decide, a Store method, recording an event of kind k, and maps its unknown user to the token's.
+func (s *Service) checkCode(ctx context.Context, p Purpose, k EventKind, r AccountCodeRequest,
 	decide func(ctx context.Context, userID string, access TokenRef, t Try) (User, error)) (_ User, err error) {
 	defer func() { s.observe(err) }()
 	now := s.now()
@@ -181,7 +182,7 @@ func (s *Service) checkCode(ctx context.Context, p Purpose, r AccountCodeRequest
 	}
 	// Not cancelled with the request: a client that hangs up must not
 	// roll back the count of its own wrong try.
-	u, err := decide(context.WithoutCancel(ctx), c.Subject, c.Ref, s.try(p, r.Code, now))
+	u, err := decide(context.WithoutCancel(ctx), c.Subject, c.Ref, s.try(p, r.Code, now, s.event(k, r.ClientIP, r.UserAgent)))
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	s.observeCode(p, err)
 	if errors.Is(err, ErrUserNotFound) {

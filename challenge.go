@@ -43,6 +43,10 @@ type Challenge struct {
 	// the account moves to once the code is verified; empty for the other
 	// purposes.
 	NewPhone string
+	// Audit is the event Register and PutLoginChallenge record, with
+	// Audit.Decided, in the transaction that stores the challenge; it is
+	// not stored with the challenge and never read back.
+	Audit Event
 }
 
 // Try is one attempt at a code, made by the service and decided by a
@@ -54,6 +58,10 @@ type Try struct {
 	Hash   func(c Challenge) []byte
 	Now    time.Time
 	Policy Policy
+	// Audit is the event the Store records, with Audit.Decided, in the
+	// transaction that stores what Decide decided; not recorded when the
+	// challenge is not found.
+	Audit Event
 }
 
 // Decide is the one code check. A Store calls it with the challenge the
@@ -140,8 +148,9 @@ func (c Challenge) tooManyAttempts(now time.Time, p Policy, err error) error {
 }
 
 // try is a try of code at now, for a challenge of purpose p.
-func (s *Service) try(p Purpose, code string, now time.Time) Try {
+func (s *Service) try(p Purpose, code string, now time.Time, audit Event) Try {
 	return Try{
+		Audit:  audit,
 		Hash:   func(c Challenge) []byte { return s.hashCode(p, c.ID, code) },
 		Now:    now,
 		Policy: s.policy,

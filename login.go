@@ -10,8 +10,9 @@ import (
 
 // LoginRequest is the input of Service.Login.
 type LoginRequest struct {
-	Phone    string // as the user typed it
-	ClientIP string // for the per-IP limit; empty skips it
+	Phone     string // as the user typed it
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // PendingLogin is the result of a successful Service.Login: a code is on
@@ -61,7 +62,10 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	defer undo.run(ctx, &err)
 	// The throttle is the pending challenge itself: a login code created
 	// less than LoginThrottle ago and not used refuses a new one.
-	pendingSince, err := s.store.PutLoginChallenge(ctx, s.newChallenge(PurposeLogin, id, u.ID, code, to, now), now.Add(-s.policy.LoginThrottle))
+	c := s.newChallenge(PurposeLogin, id, u.ID, code, to, now)
+	c.Audit = s.event(EventLoginRequest, r.ClientIP, r.UserAgent)
+	c.Audit.PhoneMasked = maskPhone(phone)
+	pendingSince, err := s.store.PutLoginChallenge(ctx, c, now.Add(-s.policy.LoginThrottle))
 	if errors.Is(err, ErrLoginPending) {
 		wait := s.policy.LoginThrottle
 		if !pendingSince.IsZero() {
@@ -90,9 +94,10 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 
 // VerifyLoginRequest is the input of Service.VerifyLogin.
 type VerifyLoginRequest struct {
-	Code     string
-	UserID   string // the user ID Login returned
-	ClientIP string // for the per-IP limit on code checks; empty skips it
+	Code      string
+	UserID    string // the user ID Login returned
+	ClientIP  string // for the per-IP limit on code checks; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // VerifyLogin checks a login code and opens a session, returning its
@@ -121,7 +126,7 @@ func (s *Service) VerifyLogin(ctx context.Context, r VerifyLoginRequest) (_ Toke
 	}
 	// Not cancelled with the request: a client that hangs up must not
 	// roll back the count of its own wrong try.
-	u, err := s.store.VerifyLogin(context.WithoutCancel(ctx), userID, s.try(PurposeLogin, r.Code, now), sess)
+	u, err := s.store.VerifyLogin(context.WithoutCancel(ctx), userID, s.try(PurposeLogin, r.Code, now, s.event(EventLogin, r.ClientIP, r.UserAgent)), sess)
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	s.observeCode(PurposeLogin, err)
 	if err != nil {

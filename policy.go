@@ -32,6 +32,9 @@ type Policy struct {
 	// LockoutDuration is how long the first lockout lasts; each further
 	// one doubles it, up to MaxLockout.
 	LockoutDuration time.Duration
+	// AuditRetention is how long audit events are kept: Store.Prune
+	// deletes older ones.
+	AuditRetention time.Duration
 
 	// SMSRegions are the ISO 3166 regions whose numbers may be sent a
 	// code; "*" allows all. Empty: only the service's default region.
@@ -66,6 +69,7 @@ func DefaultPolicy() Policy {
 		IPVerifyRateLimit: 30,
 		LockoutThreshold:  20,
 		LockoutDuration:   15 * time.Minute,
+		AuditRetention:    2160 * time.Hour,
 
 		SMSPerPhoneDay:  10,
 		SMSPerRangeHour: 20,
@@ -132,6 +136,7 @@ func (p Policy) Validate() error {
 			errs = append(errs, &PolicyError{"SMSRegions", fmt.Sprintf("names %q, which is neither * nor an upper-case ISO region with a numbering plan", region)})
 		}
 	}
+	atLeast("AuditRetention", p.AuditRetention, time.Hour)
 	atLeast("AccessTTL", p.AccessTTL, time.Second)
 	atLeast("RefreshTTL", p.RefreshTTL, time.Second)
 	between("RefreshReuseGrace", p.RefreshReuseGrace, 0, time.Minute)

@@ -9,8 +9,9 @@ import (
 
 // RegisterRequest is the input of Service.Register.
 type RegisterRequest struct {
-	Phone    string // as the user typed it
-	ClientIP string // for the per-IP limit; empty skips it
+	Phone     string // as the user typed it
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // Registration is the result of a successful Service.Register.
@@ -45,6 +46,7 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 	}
 	now := s.now()
 	c := s.newChallenge(PurposeRegister, challengeID, "", code, to, now)
+	c.Audit = s.event(EventRegister, r.ClientIP, r.UserAgent)
 
 	var undo undo
 	defer undo.run(ctx, &err)
@@ -72,10 +74,11 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 
 // VerifyRequest is the input of Service.Verify.
 type VerifyRequest struct {
-	Code     string
-	Token    string // the verification token Register returned
-	Phone    string // as the user typed it
-	ClientIP string // for the per-IP limit on code checks; empty skips it
+	Code      string
+	Token     string // the verification token Register returned
+	Phone     string // as the user typed it
+	ClientIP  string // for the per-IP limit on code checks; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // Verify checks a registration code and marks the account verified.
@@ -97,7 +100,7 @@ func (s *Service) Verify(ctx context.Context, r VerifyRequest) (err error) {
 	}
 	// Not cancelled with the request: a client that hangs up must not
 	// roll back the count of its own wrong try.
-	u, err := s.store.VerifyRegistration(context.WithoutCancel(ctx), token.String(), phone, s.try(PurposeRegister, r.Code, s.now()))
+	u, err := s.store.VerifyRegistration(context.WithoutCancel(ctx), token.String(), phone, s.try(PurposeRegister, r.Code, s.now(), s.event(EventVerify, r.ClientIP, r.UserAgent)))
 	s.noteLockout(ctx, err, u, r.ClientIP)
 	s.observeCode(PurposeRegister, err)
 	if err != nil {

@@ -216,6 +216,13 @@ func (s *Service) parse(raw string, want TokenType, now time.Time) (Claims, erro
 	return c, nil
 }
 
+// TokenRequest is the input of Service.Refresh and Service.Logout.
+type TokenRequest struct {
+	Token     string // the bearer token presented
+	ClientIP  string // recorded in the audit trail
+	UserAgent string // recorded, truncated, in the audit trail
+}
+
 // Refresh presents a refresh token and returns the session's tokens: a new
 // refresh token (rotation), or, for the token the last rotation spent
 // presented again within Policy.RefreshReuseGrace, the same successor that
@@ -224,13 +231,13 @@ func (s *Service) parse(raw string, want TokenType, now time.Time) (Claims, erro
 // ends when that token expires or RefreshTTL from now, whichever is
 // sooner. Errors: the token errors of parse, ErrTokenReused,
 // ErrTokenRevoked, ErrTokenExpired.
-func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
+func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, error) {
 	now := s.now()
-	c, err := s.parse(raw, TokenRefresh, now)
+	c, err := s.parse(req.Token, TokenRefresh, now)
 	if err != nil {
 		return TokenPair{}, err
 	}
-	r := Rotation{Token: c, Now: now, Grace: s.policy.RefreshReuseGrace}
+	r := Rotation{Token: c, Now: now, Grace: s.policy.RefreshReuseGrace, Audit: s.event(EventRefresh, req.ClientIP, req.UserAgent)}
 	if !c.Ref.Own {
 		if r.Adopt, err = s.newSession(c.Subject, now); err != nil {
 			return TokenPair{}, err
@@ -256,13 +263,13 @@ func (s *Service) Refresh(ctx context.Context, raw string) (TokenPair, error) {
 // Logout revokes the session of an access or refresh token: none of its
 // tokens is accepted again. Errors: the token errors of parse,
 // ErrTokenUnknownUser.
-func (s *Service) Logout(ctx context.Context, raw string) error {
+func (s *Service) Logout(ctx context.Context, req TokenRequest) error {
 	now := s.now()
-	c, err := s.parse(raw, "", now)
+	c, err := s.parse(req.Token, "", now)
 	if err != nil {
 		return err
 	}
-	r := Revocation{Token: c, Now: now}
+	r := Revocation{Token: c, Now: now, Audit: s.event(EventLogout, req.ClientIP, req.UserAgent)}
 	if !c.Ref.Own {
 		// A token the store never saw is recorded, revoked, in a session
 		// of its own, which lasts as long as the token.

@@ -133,7 +133,9 @@ type Store interface {
 	// Prune deletes what can no longer matter at now and returns how many
 	// rows it deleted: challenges consumed by now or expired at now; the
 	// recorded jtis of tokens not phoneauth's own that expired at now;
-	// sessions that ended at now and hold no such jti any more; and
+	// sessions that ended at now and hold no such jti any more; audit
+	// events recorded longer than the store's audit retention (see
+	// Policy.AuditRetention) before now; and
 	// unverified accounts whose registration code expired
 	// UnverifiedRetention before now (or that have none and were created
 	// that long ago), with that code. Every token phoneauth signs expires
@@ -159,6 +161,16 @@ type Store interface {
 	// deleted so far with the error.
 	Prune(ctx context.Context, now time.Time) (int64, error)
 
+	// RecordEvent records audit event e as it is (At, Kind and Outcome
+	// set; ID ignored) in a transaction of its own. It is for what has no
+	// transaction of its own to ride in, such as an operator's action
+	// (EventAdmin); the flows' events ride in the calls above.
+	RecordEvent(ctx context.Context, e Event) error
+
+	// Events returns the audit events of account userID (all accounts'
+	// when empty) recorded at since or later, oldest first, at most limit.
+	Events(ctx context.Context, userID string, since time.Time, limit int) ([]Event, error)
+
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 }
@@ -179,6 +191,10 @@ type Rotation struct {
 	Now   time.Time
 	// Grace is Policy.RefreshReuseGrace.
 	Grace time.Duration
+	// Audit is the event RotateRefresh records, with Audit.Decided, in
+	// its transaction whenever it writes (a rotation, an adoption, a
+	// revocation for reuse); a refusal that writes nothing records nothing.
+	Audit Event
 }
 
 // Revocation is the input of Store.RevokeToken.
@@ -190,4 +206,8 @@ type Revocation struct {
 	// subject.
 	Record Session
 	Now    time.Time
+	// Audit is the event RevokeToken records, with Audit.Decided, in the
+	// transaction that revokes; nothing is recorded when nothing is
+	// revoked.
+	Audit Event
 }

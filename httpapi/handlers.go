@@ -135,7 +135,7 @@ func handleRegister(s *Server) http.Handler {
 		Token   string `json:"token"`
 	}
 	return jsonCall(s, func(r *http.Request, req registerRequest) (any, error) {
-		reg, err := s.svc.Register(r.Context(), phoneauth.RegisterRequest{Phone: req.Phone, ClientIP: clientIP(r)})
+		reg, err := s.svc.Register(r.Context(), phoneauth.RegisterRequest{Phone: req.Phone, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +145,7 @@ func handleRegister(s *Server) http.Handler {
 
 func handleVerify(s *Server) http.Handler {
 	return jsonCall(s, func(r *http.Request, req verifyRequest) (any, error) {
-		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone, ClientIP: clientIP(r)})
+		err := s.svc.Verify(r.Context(), phoneauth.VerifyRequest{Code: req.Code, Token: req.Token, Phone: req.Phone, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -161,7 +161,7 @@ func handleLogin(s *Server) http.Handler {
 	}
 	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
 	return jsonCall(s, func(r *http.Request, req loginRequest) (any, error) {
-		pending, err := s.svc.Login(r.Context(), phoneauth.LoginRequest{Phone: req.Phone, ClientIP: clientIP(r)})
+		pending, err := s.svc.Login(r.Context(), phoneauth.LoginRequest{Phone: req.Phone, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -176,7 +176,7 @@ type tokenResponse struct {
 
 func handleLoginVerify(s *Server) http.Handler {
 	return jsonCall(s, func(r *http.Request, req loginVerifyRequest) (any, error) {
-		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.VerifyLoginRequest{Code: req.Code, UserID: req.UserID, ClientIP: clientIP(r)})
+		pair, err := s.svc.VerifyLogin(r.Context(), phoneauth.VerifyLoginRequest{Code: req.Code, UserID: req.UserID, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -186,7 +186,7 @@ func handleLoginVerify(s *Server) http.Handler {
 
 func handleRefresh(s *Server) http.Handler {
 	return bearerCall(s, func(r *http.Request, token string) (any, error) {
-		pair, err := s.svc.Refresh(r.Context(), token)
+		pair, err := s.svc.Refresh(r.Context(), phoneauth.TokenRequest{Token: token, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -196,7 +196,7 @@ func handleRefresh(s *Server) http.Handler {
 
 func handleLogout(s *Server) http.Handler {
 	return bearerCall(s, func(r *http.Request, token string) (any, error) {
-		if err := s.svc.Logout(r.Context(), token); err != nil {
+		if err := s.svc.Logout(r.Context(), phoneauth.TokenRequest{Token: token, ClientIP: clientIP(r), UserAgent: r.UserAgent()}); err != nil {
 			return nil, err
 		}
 		return map[string]string{"message": "Logged out"}, nil
@@ -242,7 +242,7 @@ func handleDeleteRequest(s *Server) http.Handler {
 
 func handleDeleteVerify(s *Server) http.Handler {
 	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
-		err := s.svc.DeleteAccount(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		err := s.svc.DeleteAccount(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +272,7 @@ func handlePhoneVerify(s *Server) http.Handler {
 		Phone   string `json:"phone"`
 	}
 	return bearerJSONCall(s, func(r *http.Request, token string, req codeRequest) (any, error) {
-		u, err := s.svc.ChangePhone(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r)})
+		u, err := s.svc.ChangePhone(r.Context(), phoneauth.AccountCodeRequest{Token: token, Code: req.Code, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}

@@ -110,6 +110,16 @@ func (t timedStore) Prune(ctx context.Context, now time.Time) (int64, error) {
 	return t.s.Prune(ctx, now)
 }
 
+func (t timedStore) RecordEvent(ctx context.Context, e phoneauth.Event) error {
+	defer timed(t.h, "RecordEvent", time.Now())
+	return t.s.RecordEvent(ctx, e)
+}
+
+func (t timedStore) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+	defer timed(t.h, "Events", time.Now())
+	return t.s.Events(ctx, userID, since, limit)
+}
+
 func (t timedStore) Ping(ctx context.Context) error {
 	defer timed(t.h, "Ping", time.Now())
 	return t.s.Ping(ctx)

@@ -37,6 +37,10 @@ type Options struct {
 	// ConnectTimeout bounds the opening of a connection, so an unreachable
 	// server fails a call quickly instead of hanging. Positive. Default 3s.
 	ConnectTimeout time.Duration
+	// AuditRetention is how long Prune keeps audit events
+	// (phoneauth.Policy.AuditRetention); zero takes that of
+	// phoneauth.DefaultPolicy, which DefaultOptions leaves to it.
+	AuditRetention time.Duration
 }
 
 // DefaultOptions are the options Open uses for the zero fields of its
@@ -71,6 +75,9 @@ func (o Options) Validate() error {
 	if o.StatementTimeout < time.Millisecond {
 		errs = append(errs, &OptionsError{"StatementTimeout", "must be at least 1ms"})
 	}
+	if o.AuditRetention < 0 {
+		errs = append(errs, &OptionsError{"AuditRetention", "must not be negative"})
+	}
 	if o.ConnectTimeout <= 0 {
 		errs = append(errs, &OptionsError{"ConnectTimeout", "must be positive"})
 	}
@@ -89,6 +96,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = d.ConnectTimeout
+	}
+	if o.AuditRetention == 0 {
+		o.AuditRetention = phoneauth.DefaultPolicy().AuditRetention
 	}
 	return o, o.Validate()
 }
@@ -132,6 +142,8 @@ type Store struct {
 	// pruneBatch caps the rows each of Prune's statements deletes in one
 	// transaction.
 	pruneBatch int
+	// auditRetention is how long Prune keeps audit events.
+	auditRetention time.Duration
 }
 
 // pruneBatch is the default Store.pruneBatch: a batch takes milliseconds,
@@ -172,8 +184,9 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool: pool,
 		// A method sends a handful of statements, each bounded by the
 		// statement timeout, after at most one connect.
-		callTimeout: o.ConnectTimeout + 2*o.StatementTimeout,
-		pruneBatch:  pruneBatch,
+		callTimeout:    o.ConnectTimeout + 2*o.StatementTimeout,
+		pruneBatch:     pruneBatch,
+		auditRetention: o.AuditRetention,
 	}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()

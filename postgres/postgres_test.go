@@ -222,7 +222,7 @@ func TestMigrate(t *testing.T) {
 			t.Fatalf("list tables: %v", err)
 		}
 		// limits is the table of the postgres limiter (migration 0003).
-		want := []string{"challenges", "foreign_tokens", "limits", "schema_migrations", "sessions", "users"}
+		want := []string{"audit_events", "challenges", "foreign_tokens", "limits", "schema_migrations", "sessions", "users"}
 		if !slices.Equal(tables, want) {
 			t.Errorf("got tables %v in the schema, want %v", tables, want)
 		}

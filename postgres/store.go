@@ -23,7 +23,8 @@ import (
 // Register implements phoneauth.Store in one statement. The upsert on users
 // creates the account or locks the existing one and returns it unless it is
 // verified; the upsert on challenges then replaces its registration
-// challenge only if that one is not live at now. A refusal changes nothing.
+// challenge only if that one is not live at now, and the audit event is
+// inserted only if it did. A refusal changes nothing.
 func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Challenge, now time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -43,13 +44,18 @@ WITH account AS (
 		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
 		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
 		WHERE challenges.consumed_at IS NOT NULL OR challenges.expires_at <= $8
-	RETURNING id
+	RETURNING id, user_id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $9, $10, challenge.user_id, $11, $12, $13, $14 FROM challenge WHERE $10 <> ''
 )
 SELECT EXISTS (SELECT 1 FROM challenge), locked_until FROM account`
 	var replaced bool
 	var lockedUntil *time.Time
+	ev, _ := c.Audit.Decided(now, "", u.Phone, nil)
 	err := s.pool.QueryRow(ctx, q, u.ID, u.Phone, u.CreatedAt,
-		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now).Scan(&replaced, &lockedUntil)
+		c.ID, c.CodeHash, c.CreatedAt, c.ExpiresAt, now,
+		ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&replaced, &lockedUntil)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // the account is verified
 		return time.Time{}, phoneauth.ErrUserExists
@@ -116,7 +122,7 @@ func orZero(t *time.Time) time.Time {
 
 // PutLoginChallenge implements phoneauth.Store in one statement when it
 // puts c: the upsert replaces the login challenge unless it is unconsumed
-// and newer than notBefore. A refusal reads the pending challenge's age in
+// and newer than notBefore, and inserts c.Audit if it did. A refusal reads the pending challenge's age in
 // a second statement, whose fresh snapshot sees a challenge that a
 // concurrent login committed while this one waited for it (the first
 // statement's snapshot predates it). The foreign key on users tells an
@@ -131,13 +137,30 @@ ON CONFLICT (user_id, purpose) DO UPDATE SET
 	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
 	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
 	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6`
-	tag, err := s.pool.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
+	const putAudited = `
+WITH put AS (` + put + `
+	RETURNING user_id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $7, $8, put.user_id, $9, $10, $11, $12 FROM put
+)
+SELECT count(*) FROM put`
+	var n int64
+	var err error
+	if ev, ok := c.Audit.Decided(c.CreatedAt, "", "", nil); ok {
+		err = s.pool.QueryRow(ctx, putAudited, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore,
+			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&n)
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = s.pool.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
+		n = tag.RowsAffected()
+	}
 	switch {
 	case hasCode(err, codeForeignKey):
 		return time.Time{}, phoneauth.ErrUserNotFound
 	case err != nil:
 		return time.Time{}, s.fail(ctx, "put login challenge", err)
-	case tag.RowsAffected() > 0:
+	case n > 0:
 		return time.Time{}, nil
 	}
 	var pendingSince time.Time
@@ -199,6 +222,7 @@ FOR UPDATE OF c`
 			b.Queue(`UPDATE users SET verified_at = coalesce(verified_at, $2) WHERE id = $1`, u.ID, t.Now)
 			u.Verified = true
 		}
+		queueEvent(b, t.Audit, t.Now, u.ID, phone, verdict)
 		if b.Len() == 0 {
 			return nil
 		}
@@ -249,6 +273,7 @@ FOR UPDATE OF c`
 		if verdict == nil {
 			b.Queue(qInsertSession, sessionArgs(sess)...)
 		}
+		queueEvent(b, t.Audit, t.Now, userID, u.Phone, verdict)
 		if b.Len() == 0 {
 			return nil
 		}
@@ -397,6 +422,7 @@ FOR UPDATE`
 		if verdict = decide(b, t, &c, &g); verdict == nil {
 			b = effect(b, &u, c, sess)
 		}
+		queueEvent(b, t.Audit, t.Now, userID, u.Phone, verdict)
 		if b.Len() == 0 {
 			return nil
 		}
@@ -414,7 +440,8 @@ FOR UPDATE`
 
 // decide lets t.Decide decide the try of c by the account guarded by g,
 // queues on b the updates of what changed (the count of a wrong try
-// included), and returns Decide's answer.
+// included), and returns Decide's answer. The caller queues the try's
+// audit event last (queueEvent), after the effect of a passed try.
 func decide(b *pgx.Batch, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.Guard) error {
 	attempts, guard := c.Attempts, *g
 	verdict := t.Decide(c, g)
@@ -434,6 +461,60 @@ func decide(b *pgx.Batch, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.
 			c.UserID, g.Failures, g.Lockouts, lockedUntil)
 	}
 	return verdict
+}
+
+const qInsertEvent = `
+INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// queueEvent queues on b the insert of audit event e as e.Decided makes
+// it, unless e is not to be recorded.
+func queueEvent(b *pgx.Batch, e phoneauth.Event, at time.Time, userID, phone string, outcome error) {
+	if ev, ok := e.Decided(at, userID, phone, outcome); ok {
+		b.Queue(qInsertEvent, eventArgs(ev)...)
+	}
+}
+
+// eventArgs are the parameters of qInsertEvent for e.
+func eventArgs(e phoneauth.Event) []any {
+	var userID *string
+	if e.UserID != "" {
+		userID = &e.UserID
+	}
+	return []any{e.At, string(e.Kind), userID, e.PhoneMasked, e.ClientIP, e.UserAgent, string(e.Outcome)}
+}
+
+// RecordEvent implements phoneauth.Store in one statement.
+func (s *Store) RecordEvent(ctx context.Context, e phoneauth.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, qInsertEvent, eventArgs(e)...); err != nil {
+		return s.fail(ctx, "record event", err)
+	}
+	return nil
+}
+
+// Events implements phoneauth.Store in one query.
+func (s *Store) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, `
+SELECT id, at, kind, coalesce(user_id, ''), phone_masked, client_ip, user_agent, outcome
+FROM audit_events WHERE ($1 = '' OR user_id = $1) AND at >= $2
+ORDER BY at, id LIMIT $3`, userID, since, limit)
+	if err != nil {
+		return nil, s.fail(ctx, "events", err)
+	}
+	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (phoneauth.Event, error) {
+		var e phoneauth.Event
+		err := row.Scan(&e.ID, &e.At, &e.Kind, &e.UserID, &e.PhoneMasked, &e.ClientIP, &e.UserAgent, &e.Outcome)
+		e.At = e.At.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, s.fail(ctx, "events", err)
+	}
+	return events, nil
 }
 
 // The columns of a session, in the order sessionRow reads them.
@@ -464,12 +545,14 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phonea
 		case !write:
 			return decided // nothing to commit
 		case cur != nil:
-			_, err := tx.Exec(ctx, `
+			b := &pgx.Batch{}
+			b.Queue(`
 UPDATE sessions SET generation = $2, rotated_at = $3, previous_rotated_at = $4, revoked_at = $5
 WHERE id = $1`, int64(next.ID), int64(next.Generation), next.RotatedAt, nullTime(next.PreviousRotatedAt), nullTime(next.RevokedAt))
-			return err
+			queueEvent(b, r.Audit, r.Now, next.UserID, "", decided)
+			return tx.SendBatch(ctx, b).Close()
 		}
-		return recordForeign(ctx, tx, next, r.Token)
+		return recordForeign(ctx, tx, next, r.Token, func(b *pgx.Batch) { queueEvent(b, r.Audit, r.Now, next.UserID, "", decided) })
 	})
 	if err != nil {
 		return phoneauth.Session{}, s.fail(ctx, "rotate refresh token", err)
@@ -507,13 +590,15 @@ FOR NO KEY UPDATE OF s`, ref.JTI).Scan(append(row.dest(), &spent)...)
 }
 
 // recordForeign creates session sess and records in it the jti of t, a
-// token not the service's own, in one round trip. errRace if a concurrent
-// call recorded the jti first; ErrUserNotFound if the user does not exist.
-func recordForeign(ctx context.Context, tx pgx.Tx, sess phoneauth.Session, t phoneauth.Claims) error {
+// token not the service's own, in one round trip, with what audit queues.
+// errRace if a concurrent call recorded the jti first; ErrUserNotFound if
+// the user does not exist.
+func recordForeign(ctx context.Context, tx pgx.Tx, sess phoneauth.Session, t phoneauth.Claims, audit func(*pgx.Batch)) error {
 	b := &pgx.Batch{}
 	b.Queue(qInsertSession, sessionArgs(sess)...)
 	b.Queue(`INSERT INTO foreign_tokens (jti, session_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING`,
 		t.Ref.JTI, int64(sess.ID), t.ExpiresAt).Exec(recordedHere)
+	audit(b)
 	err := tx.SendBatch(ctx, b).Close()
 	if hasCode(err, codeForeignKey) {
 		return phoneauth.ErrUserNotFound
@@ -539,13 +624,23 @@ func recordedHere(ct pgconn.CommandTag) error {
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	ev, audited := r.Audit.Decided(r.Now, r.Token.Subject, "", nil)
 	if r.Token.Ref.Own {
-		tag, err := s.pool.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
-			int64(r.Token.Ref.Session), r.Now)
+		// The revocation and its event are one statement.
+		const revoke = `
+WITH revoked AS (
+	UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $3, $4, $5, $6, $7, $8, $9 FROM revoked WHERE $4 <> ''
+)
+SELECT count(*) FROM revoked`
+		var n int64
+		err := s.pool.QueryRow(ctx, revoke, append([]any{int64(r.Token.Ref.Session), r.Now}, eventArgs(ev)...)...).Scan(&n)
 		if err != nil {
 			return s.fail(ctx, "revoke token", err)
 		}
-		if tag.RowsAffected() > 0 {
+		if n > 0 {
 			return nil
 		}
 		// Revoked already, or not held: no error while the user exists.
@@ -565,14 +660,22 @@ WITH token AS (
 ), revoked AS (
 	UPDATE sessions SET revoked_at = $2
 	WHERE id IN (SELECT session_id FROM token) AND revoked_at IS NULL
+	RETURNING id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $3, $4, $5, $6, $7, $8, $9 FROM revoked WHERE $4 <> ''
 )
 SELECT EXISTS (SELECT 1 FROM token)`
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var known bool
-		if err := tx.QueryRow(ctx, revoke, r.Token.Ref.JTI, r.Now).Scan(&known); err != nil || known {
+		if err := tx.QueryRow(ctx, revoke, append([]any{r.Token.Ref.JTI, r.Now}, eventArgs(ev)...)...).Scan(&known); err != nil || known {
 			return err
 		}
-		return recordForeign(ctx, tx, r.Record, r.Token)
+		return recordForeign(ctx, tx, r.Record, r.Token, func(b *pgx.Batch) {
+			if audited {
+				b.Queue(qInsertEvent, eventArgs(ev)...)
+			}
+		})
 	})
 	if err != nil {
 		return s.fail(ctx, "revoke token", err)
@@ -709,18 +812,24 @@ DELETE FROM users WHERE id IN (
 		AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.user_id = u.id)
 		AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)
 	LIMIT $2 FOR UPDATE SKIP LOCKED
+)`, `
+DELETE FROM audit_events WHERE id IN (
+	SELECT id FROM audit_events WHERE at < $1
+	LIMIT $2 FOR UPDATE SKIP LOCKED
 )`}
 
 // pruneArgs are the parameters of query i of pruneQueries: the first
-// takes the unverified accounts' cut-off as $3, the last (the accounts)
-// as $1.
-func pruneArgs(i int, now time.Time, batch int) []any {
+// takes the unverified accounts' cut-off as $3, the accounts as $1, the
+// audit events the cut-off of the audit retention as $1.
+func (s *Store) pruneArgs(i int, now time.Time, batch int) []any {
 	day := now.Add(-phoneauth.UnverifiedRetention)
 	switch i {
 	case 0:
 		return []any{now, batch, day}
-	case len(pruneQueries) - 1:
+	case 3:
 		return []any{day, batch}
+	case 4:
+		return []any{now.Add(-s.auditRetention), batch}
 	}
 	return []any{now, batch}
 }
@@ -753,7 +862,7 @@ func (s *Store) pruneOnce(ctx context.Context, now time.Time) (n int64, more boo
 		n, more = 0, false
 		b := &pgx.Batch{}
 		for i, q := range pruneQueries {
-			b.Queue(q, pruneArgs(i, now, s.pruneBatch)...).Exec(func(ct pgconn.CommandTag) error {
+			b.Queue(q, s.pruneArgs(i, now, s.pruneBatch)...).Exec(func(ct pgconn.CommandTag) error {
 				n += ct.RowsAffected()
 				more = more || ct.RowsAffected() >= int64(s.pruneBatch)
 				return nil

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/phoneauth/phoneauth"
 )
 
 func TestPrune(t *testing.T) {
@@ -37,8 +39,8 @@ func TestPrune(t *testing.T) {
 	t.Run("each delete finds its rows through an index, not a scan", func(t *testing.T) {
 		t.Parallel()
 		s := openTest(t, filepath.Join(t.TempDir(), "phoneauth.db"))
-		for _, q := range []string{qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified} {
-			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, 0, 1, 0)
+		for _, q := range []string{qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit} {
+			rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, 0, 1, 0, 0)
 			if err != nil {
 				t.Fatalf("EXPLAIN QUERY PLAN: %v", err)
 			}
@@ -60,6 +62,20 @@ func TestPrune(t *testing.T) {
 					break
 				}
 			}
+		}
+	})
+
+	t.Run("audit events go after the retention the store was opened with", func(t *testing.T) {
+		t.Parallel()
+		s := openTestWith(t, filepath.Join(t.TempDir(), "phoneauth.db"), Options{AuditRetention: time.Hour})
+		for _, at := range []time.Time{now.Add(-time.Hour - time.Millisecond), now.Add(-time.Hour + time.Millisecond)} {
+			e := phoneauth.Event{At: at, Kind: phoneauth.EventAdmin, Outcome: phoneauth.OutcomeOK}
+			if err := s.RecordEvent(t.Context(), e); err != nil {
+				t.Fatalf("RecordEvent: %v", err)
+			}
+		}
+		if got, err := s.Prune(t.Context(), now); err != nil || got != 1 {
+			t.Fatalf("Prune: got %d, %v, want 1 row deleted", got, err)
 		}
 	})
 }

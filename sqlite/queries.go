@@ -169,6 +169,19 @@ const (
 		DELETE FROM foreign_tokens WHERE jti IN (
 			SELECT jti FROM foreign_tokens WHERE expires_at <= ?1 LIMIT ?2)`
 
+	qPruneAudit = `
+		DELETE FROM audit_events WHERE id IN (
+			SELECT id FROM audit_events WHERE at < ?4 LIMIT ?2)`
+
+	qInsertEvent = `
+		INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+	qEvents = `
+		SELECT id, at, kind, user_id, phone_masked, client_ip, user_agent, outcome
+		FROM audit_events WHERE (?1 = '' OR user_id = ?1) AND at >= ?2
+		ORDER BY at, id LIMIT ?3`
+
 	qPruneSessions = `
 		DELETE FROM sessions WHERE id IN (
 			SELECT id FROM sessions s WHERE expires_at <= ?1
@@ -184,7 +197,8 @@ var (
 		qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,
-		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified,
+		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit,
+		qInsertEvent,
 	}
-	readQueries = []string{qUserByPhone, qUserExists, qPendingLogin, qPendingChallenge, qAccessOwn, qAccessForeign}
+	readQueries = []string{qEvents, qUserByPhone, qUserExists, qPendingLogin, qPendingChallenge, qAccessOwn, qAccessForeign}
 )

@@ -48,6 +48,8 @@ type Store struct {
 	// pruneBatch caps the rows each of Prune's statements deletes in one
 	// transaction.
 	pruneBatch int
+	// auditRetention is how long Prune keeps audit events.
+	auditRetention time.Duration
 }
 
 // Options tune the store. Zero fields take the defaults.
@@ -57,14 +59,21 @@ type Options struct {
 	// and the statements themselves. A call that runs out of it fails with
 	// an error wrapping phoneauth.ErrUnavailable. Default 5s.
 	CallTimeout time.Duration
+	// AuditRetention is how long Prune keeps audit events
+	// (phoneauth.Policy.AuditRetention). Default that of
+	// phoneauth.DefaultPolicy.
+	AuditRetention time.Duration
 }
 
 func (o Options) withDefaults() (Options, error) {
-	if o.CallTimeout < 0 {
+	if o.CallTimeout < 0 || o.AuditRetention < 0 {
 		return o, errors.New("sqlite: options must not be negative")
 	}
 	if o.CallTimeout == 0 {
 		o.CallTimeout = 5 * time.Second
+	}
+	if o.AuditRetention == 0 {
+		o.AuditRetention = phoneauth.DefaultPolicy().AuditRetention
 	}
 	return o, nil
 }
@@ -161,8 +170,9 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 	return &Store{
 		write: write, read: read,
 		ws: newStmts(write, writeQueries), rs: newStmts(read, readQueries),
-		callTimeout: o.CallTimeout,
-		pruneBatch:  pruneBatch,
+		callTimeout:    o.CallTimeout,
+		pruneBatch:     pruneBatch,
+		auditRetention: o.AuditRetention,
 	}, nil
 }
 

@@ -85,6 +85,14 @@ func (c *stmts) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return c.db.QueryRowContext(ctx, query, args...)
 }
 
+func (c *stmts) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.prepare(ctx)
+	if st := c.get(query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return c.db.QueryContext(ctx, query, args...)
+}
+
 func (c *stmts) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	c.prepare(ctx)
 	if st := c.get(query); st != nil {

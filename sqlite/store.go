@@ -51,7 +51,7 @@ func (s *Store) Register(ctx context.Context, u phoneauth.User, c phoneauth.Chal
 		} else if n == 0 {
 			return phoneauth.ErrUserExists
 		}
-		return nil
+		return record(ctx, tx, c.Audit, now, userID, u.Phone, nil)
 	})
 	return lockedUntil, err
 }
@@ -96,24 +96,29 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 
 // PutLoginChallenge makes c the login challenge of c.UserID unless an
 // unconsumed one created after notBefore exists, as phoneauth.Store
-// documents, in one statement on the write connection; only a refusal
+// documents, in one transaction with its audit event; only a refusal
 // reads the pending challenge's age, on the read pool. Errors:
 // phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+	var n int64
+	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
+		res, err := tx.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
+	})
+	if err != nil || n > 0 {
+		return time.Time{}, err
+	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	res, err := s.ws.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
-	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-		return time.Time{}, phoneauth.ErrUserNotFound
-	}
-	if err != nil {
-		return time.Time{}, wrapErr(ctx, "put login challenge", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return time.Time{}, wrapErr(ctx, "put login challenge", err)
-	} else if n > 0 {
-		return time.Time{}, nil
-	}
 	var createdAt int64
 	err = s.rs.queryRow(ctx, qPendingLogin, c.UserID).Scan(&createdAt)
 	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
@@ -156,7 +161,7 @@ func (s *Store) VerifyRegistration(ctx context.Context, challengeID, phone strin
 		}
 		r.fill(&c, &g, &u)
 		u.ID = c.UserID
-		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil {
+		if verdict, err = decide(ctx, tx, t, &c, &g, phone); err != nil {
 			return err
 		}
 		if verdict == nil {
@@ -192,7 +197,7 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 			return err
 		}
 		r.fill(&c, &g, &u)
-		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
+		if verdict, err = decide(ctx, tx, t, &c, &g, u.Phone); err != nil || verdict != nil {
 			return err
 		}
 		_, err = tx.exec(ctx, qInsertSession, sessionArgs(sess)...)
@@ -329,7 +334,7 @@ func (s *Store) accountCode(ctx context.Context, op string, p phoneauth.Purpose,
 		}
 		r.verifiedAt, r.userCreatedAt = verifiedAt, createdAt
 		r.fill(&c, &g, &u)
-		if verdict, err = decide(ctx, tx, t, &c, &g); err != nil || verdict != nil {
+		if verdict, err = decide(ctx, tx, t, &c, &g, u.Phone); err != nil || verdict != nil {
 			return err
 		}
 		return effect(ctx, tx, &u, c, sess)
@@ -353,10 +358,11 @@ func (r tryRow) fill(c *phoneauth.Challenge, g *phoneauth.Guard, u *phoneauth.Us
 }
 
 // decide lets t.Decide decide the try of c by the account guarded by g and
-// stores what changed, the failure of a wrong try included. It returns
-// Decide's answer, and the store's failure to record it, which must roll
-// the transaction back.
-func decide(ctx context.Context, tx tx, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.Guard) (verdict, err error) {
+// stores what changed, the failure of a wrong try included, with the try's
+// audit event (t.Audit, about the account of phone). It returns Decide's
+// answer, and the store's failure to record it, which must roll the
+// transaction back.
+func decide(ctx context.Context, tx tx, t phoneauth.Try, c *phoneauth.Challenge, g *phoneauth.Guard, phone string) (verdict, err error) {
 	attempts, guard := c.Attempts, *g
 	verdict = t.Decide(c, g)
 	if c.Attempts != attempts {
@@ -377,7 +383,65 @@ func decide(ctx context.Context, tx tx, t phoneauth.Try, c *phoneauth.Challenge,
 			return nil, err
 		}
 	}
+	if err := record(ctx, tx, t.Audit, t.Now, c.UserID, phone, verdict); err != nil {
+		return nil, err
+	}
 	return verdict, nil
+}
+
+// record inserts audit event e as e.Decided makes it, unless e is not to
+// be recorded.
+func record(ctx context.Context, tx tx, e phoneauth.Event, at time.Time, userID, phone string, outcome error) error {
+	ev, ok := e.Decided(at, userID, phone, outcome)
+	if !ok {
+		return nil
+	}
+	_, err := tx.exec(ctx, qInsertEvent, eventArgs(ev)...)
+	return err
+}
+
+// eventArgs are the values of qInsertEvent for e.
+func eventArgs(e phoneauth.Event) []any {
+	var userID any
+	if e.UserID != "" {
+		userID = e.UserID
+	}
+	return []any{ms(e.At), string(e.Kind), userID, e.PhoneMasked, e.ClientIP, e.UserAgent, string(e.Outcome)}
+}
+
+// RecordEvent records audit event e in a transaction of its own.
+func (s *Store) RecordEvent(ctx context.Context, e phoneauth.Event) error {
+	return s.inTx(ctx, "record event", func(ctx context.Context, tx tx) error {
+		_, err := tx.exec(ctx, qInsertEvent, eventArgs(e)...)
+		return err
+	})
+}
+
+// Events returns the audit events of userID (everyone's when empty)
+// recorded at since or later, oldest first, at most limit.
+func (s *Store) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	rows, err := s.rs.query(ctx, qEvents, userID, ms(since), limit)
+	if err != nil {
+		return nil, wrapErr(ctx, "events", err)
+	}
+	defer rows.Close()
+	var events []phoneauth.Event
+	for rows.Next() {
+		var e phoneauth.Event
+		var at int64
+		var uid sql.NullString
+		if err := rows.Scan(&e.ID, &at, &e.Kind, &uid, &e.PhoneMasked, &e.ClientIP, &e.UserAgent, &e.Outcome); err != nil {
+			return nil, wrapErr(ctx, "events", err)
+		}
+		e.At, e.UserID = fromMS(at), uid.String
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrapErr(ctx, "events", err)
+	}
+	return events, nil
 }
 
 // RotateRefresh decides refresh token r.Token with phoneauth.Rotation.Decide
@@ -398,8 +462,10 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phonea
 		case !write:
 			return decided // nothing to commit
 		case cur != nil:
-			_, err = tx.exec(ctx, qUpdateSession, updateArgs(next)...)
-			return err
+			if _, err = tx.exec(ctx, qUpdateSession, updateArgs(next)...); err != nil {
+				return err
+			}
+			return record(ctx, tx, r.Audit, r.Now, next.UserID, "", decided)
 		}
 		_, err = tx.exec(ctx, qInsertSession, sessionArgs(next)...)
 		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -408,8 +474,10 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phonea
 		if err != nil {
 			return err
 		}
-		_, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(next.ID), ms(r.Token.ExpiresAt))
-		return err
+		if _, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(next.ID), ms(r.Token.ExpiresAt)); err != nil {
+			return err
+		}
+		return record(ctx, tx, r.Audit, r.Now, next.UserID, "", decided)
 	})
 	if err != nil {
 		return phoneauth.Session{}, err
@@ -448,19 +516,24 @@ func sessionOf(ctx context.Context, tx tx, ref phoneauth.TokenRef) (*phoneauth.S
 // no user.
 func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 	if r.Token.Ref.Own {
+		// The revocation and its event are one transaction; a session the
+		// store does not hold needs nothing, unless its user is gone too.
+		var n int64
+		err := s.inTx(ctx, "revoke token", func(ctx context.Context, tx tx) error {
+			res, err := tx.exec(ctx, qRevokeSession, ms(r.Now), int64(r.Token.Ref.Session))
+			if err != nil {
+				return err
+			}
+			if n, err = res.RowsAffected(); err != nil || n == 0 {
+				return err
+			}
+			return record(ctx, tx, r.Audit, r.Now, r.Token.Subject, "", nil)
+		})
+		if err != nil || n > 0 {
+			return err
+		}
 		ctx, cancel := s.bound(ctx)
 		defer cancel()
-		// One statement is its own transaction; a session the store does
-		// not hold needs nothing, unless its user is gone too.
-		res, err := s.ws.exec(ctx, qRevokeSession, ms(r.Now), int64(r.Token.Ref.Session))
-		if err != nil {
-			return wrapErr(ctx, "revoke token", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return wrapErr(ctx, "revoke token", err)
-		} else if n > 0 {
-			return nil
-		}
 		var exists bool
 		if err := s.rs.queryRow(ctx, qUserExists, r.Token.Subject).Scan(&exists); err != nil {
 			return wrapErr(ctx, "revoke token", err)
@@ -475,18 +548,21 @@ func (s *Store) RevokeToken(ctx context.Context, r phoneauth.Revocation) error {
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
+		if n, err := res.RowsAffected(); err != nil {
 			return err
+		} else if n == 0 {
+			_, err = tx.exec(ctx, qInsertSession, sessionArgs(r.Record)...)
+			if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+				return phoneauth.ErrUserNotFound
+			}
+			if err != nil {
+				return err
+			}
+			if _, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(r.Record.ID), ms(r.Token.ExpiresAt)); err != nil {
+				return err
+			}
 		}
-		_, err = tx.exec(ctx, qInsertSession, sessionArgs(r.Record)...)
-		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.exec(ctx, qInsertForeign, r.Token.Ref.JTI, int64(r.Record.ID), ms(r.Token.ExpiresAt))
-		return err
+		return record(ctx, tx, r.Audit, r.Now, r.Token.Subject, "", nil)
 	})
 }
 
@@ -534,8 +610,8 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 		var more bool
 		err := s.inTx(ctx, "prune", func(ctx context.Context, tx tx) error {
 			n, more = 0, false
-			for _, q := range []string{qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified} {
-				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch, ms(now.Add(-phoneauth.UnverifiedRetention)))
+			for _, q := range []string{qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit} {
+				res, err := tx.exec(ctx, q, ms(now), s.pruneBatch, ms(now.Add(-phoneauth.UnverifiedRetention)), ms(now.Add(-s.auditRetention)))
 				if err != nil {
 					return err
 				}

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) phoneauth.Store) {
 		{"RevokeToken", testRevokeToken},
 		{"AccessUser", testAccessUser},
 		{"Prune", testPrune},
+		{"Audit", testAudit},
 		{"Ping", testPing},
 	}
 	for _, g := range groups {

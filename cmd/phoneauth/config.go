@@ -66,6 +66,7 @@ var (
 		"IPVerifyRateLimit": "PHONEAUTH_IP_VERIFY_RATE_LIMIT",
 		"LockoutThreshold":  "PHONEAUTH_LOCKOUT_THRESHOLD",
 		"LockoutDuration":   "PHONEAUTH_LOCKOUT_DURATION",
+		"AuditRetention":    "PHONEAUTH_AUDIT_RETENTION",
 
 		"SMSRegions":        "PHONEAUTH_SMS_REGIONS",
 		"SMSPerPhoneDay":    "PHONEAUTH_SMS_PER_PHONE_DAY",
@@ -120,6 +121,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	p.integer("PHONEAUTH_IP_VERIFY_RATE_LIMIT", &c.Policy.IPVerifyRateLimit)
 	p.integer("PHONEAUTH_LOCKOUT_THRESHOLD", &c.Policy.LockoutThreshold)
 	p.duration("PHONEAUTH_LOCKOUT_DURATION", &c.Policy.LockoutDuration)
+	p.duration("PHONEAUTH_AUDIT_RETENTION", &c.Policy.AuditRetention)
 	p.integer("PHONEAUTH_SMS_PER_PHONE_DAY", &c.Policy.SMSPerPhoneDay)
 	p.integer("PHONEAUTH_SMS_PER_RANGE_HOUR", &c.Policy.SMSPerRangeHour)
 	p.integer("PHONEAUTH_SMS_PER_DAY", &c.Policy.SMSPerDay)

@@ -81,6 +81,7 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 		"PHONEAUTH_REFRESH_REUSE_GRACE":    "0s",
 		"PHONEAUTH_LOCKOUT_THRESHOLD":      "100",
 		"PHONEAUTH_LOCKOUT_DURATION":       "1h",
+		"PHONEAUTH_AUDIT_RETENTION":        "720h",
 		"PHONEAUTH_SMS_REGIONS":            "us, gb",
 		"PHONEAUTH_SMS_PER_PHONE_DAY":      "3",
 		"PHONEAUTH_SMS_PER_RANGE_HOUR":     "0",
@@ -119,6 +120,7 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 			IPVerifyRateLimit: 0,
 			LockoutThreshold:  100,
 			LockoutDuration:   time.Hour,
+			AuditRetention:    720 * time.Hour,
 
 			SMSRegions:        []string{"US", "GB"},
 			SMSPerPhoneDay:    3,
@@ -205,6 +207,7 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"unsafe lockout threshold", map[string]string{"PHONEAUTH_LOCKOUT_THRESHOLD": "101"}, []string{"PHONEAUTH_LOCKOUT_THRESHOLD"}, ""},
 		{"no lockout threshold", map[string]string{"PHONEAUTH_LOCKOUT_THRESHOLD": "0"}, []string{"PHONEAUTH_LOCKOUT_THRESHOLD"}, ""},
 		{"lockout under a second", map[string]string{"PHONEAUTH_LOCKOUT_DURATION": "500ms"}, []string{"PHONEAUTH_LOCKOUT_DURATION"}, ""},
+		{"audit retention under an hour", map[string]string{"PHONEAUTH_AUDIT_RETENTION": "30m"}, []string{"PHONEAUTH_AUDIT_RETENTION"}, ""},
 		{"lockout over a day", map[string]string{"PHONEAUTH_LOCKOUT_DURATION": "25h"}, []string{"PHONEAUTH_LOCKOUT_DURATION"}, ""},
 		{"negative refresh reuse grace", map[string]string{"PHONEAUTH_REFRESH_REUSE_GRACE": "-1s"}, []string{"PHONEAUTH_REFRESH_REUSE_GRACE"}, ""},
 		{"refresh reuse grace over a minute", map[string]string{"PHONEAUTH_REFRESH_REUSE_GRACE": "2m"}, []string{"PHONEAUTH_REFRESH_REUSE_GRACE"}, ""},

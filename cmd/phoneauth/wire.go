@@ -174,7 +174,7 @@ func openBackend(ctx context.Context, c config, log *slog.Logger) (backend, erro
 // openSQLite opens the SQLite file once. Without Redis the counters live in
 // this process's memory: one instance per file by construction.
 func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error) {
-	s, err := sqlite.Open(ctx, sqlitePath(c.DatabaseURL))
+	s, err := sqlite.OpenWith(ctx, sqlitePath(c.DatabaseURL), sqlite.Options{AuditRetention: c.Policy.AuditRetention})
 	if err != nil {
 		return backend{}, fmt.Errorf("open database: %w", err)
 	}
@@ -198,8 +198,10 @@ func openSQLite(ctx context.Context, c config, log *slog.Logger) (backend, error
 // limits table, shared by a fleet and pruned with the rest.
 func openPostgres(ctx context.Context, c config, log *slog.Logger) (backend, error) {
 	var s *postgres.Store
+	db := c.DB
+	db.AuditRetention = c.Policy.AuditRetention // Prune keeps the audit trail this long
 	err := retry(ctx, log, "database", func() error {
-		opened, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
+		opened, err := postgres.Open(ctx, c.DatabaseURL, db)
 		if err != nil {
 			return fmt.Errorf("open database: %w", err)
 		}
