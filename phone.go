@@ -107,3 +107,8 @@ func maskPhone(e164 string) string {
 	}
 	return e164[:2] + "***" + e164[len(e164)-2:]
 }
+
+// MaskPhone is how an Event shows the E.164 number e164: its first two
+// and last two characters, for a Store's caller that records an Event
+// itself (Store.RecordEvent), such as an operator's command.
+func MaskPhone(e164 string) string { return maskPhone(e164) }

@@ -168,8 +168,9 @@ type Store interface {
 	RecordEvent(ctx context.Context, e Event) error
 
 	// Events returns the audit events of account userID (all accounts'
-	// when empty) recorded at since or later, oldest first, at most limit.
-	Events(ctx context.Context, userID string, since time.Time, limit int) ([]Event, error)
+	// when empty) of kind kind (every kind when empty) recorded at since
+	// or later, newest first, at most limit: the limit keeps the newest.
+	Events(ctx context.Context, userID string, kind EventKind, since time.Time, limit int) ([]Event, error)
 
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +31,11 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("logout: %d %v", r.status, r.body)
 	}
 
-	events, err := st.Events(t.Context(), userID, time.Time{}, 100)
+	events, err := st.Events(t.Context(), userID, "", time.Time{}, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
+	slices.Reverse(events) // oldest first
 	var got []string
 	for _, e := range events {
 		got = append(got, string(e.Kind)+"/"+string(e.Outcome))

@@ -115,9 +115,9 @@ func (t timedStore) RecordEvent(ctx context.Context, e phoneauth.Event) error {
 	return t.s.RecordEvent(ctx, e)
 }
 
-func (t timedStore) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+func (t timedStore) Events(ctx context.Context, userID string, kind phoneauth.EventKind, since time.Time, limit int) ([]phoneauth.Event, error) {
 	defer timed(t.h, "Events", time.Now())
-	return t.s.Events(ctx, userID, since, limit)
+	return t.s.Events(ctx, userID, kind, since, limit)
 }
 
 func (t timedStore) Ping(ctx context.Context) error {

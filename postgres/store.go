@@ -495,13 +495,13 @@ func (s *Store) RecordEvent(ctx context.Context, e phoneauth.Event) error {
 }
 
 // Events implements phoneauth.Store in one query.
-func (s *Store) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+func (s *Store) Events(ctx context.Context, userID string, kind phoneauth.EventKind, since time.Time, limit int) ([]phoneauth.Event, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	rows, err := s.pool.Query(ctx, `
 SELECT id, at, kind, coalesce(user_id, ''), phone_masked, client_ip, user_agent, outcome
-FROM audit_events WHERE ($1 = '' OR user_id = $1) AND at >= $2
-ORDER BY at, id LIMIT $3`, userID, since, limit)
+FROM audit_events WHERE ($1 = '' OR user_id = $1) AND ($4 = '' OR kind = $4) AND at >= $2
+ORDER BY at DESC, id DESC LIMIT $3`, userID, since, limit, string(kind))
 	if err != nil {
 		return nil, s.fail(ctx, "events", err)
 	}

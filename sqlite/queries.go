@@ -179,8 +179,8 @@ const (
 
 	qEvents = `
 		SELECT id, at, kind, user_id, phone_masked, client_ip, user_agent, outcome
-		FROM audit_events WHERE (?1 = '' OR user_id = ?1) AND at >= ?2
-		ORDER BY at, id LIMIT ?3`
+		FROM audit_events WHERE (?1 = '' OR user_id = ?1) AND (?4 = '' OR kind = ?4) AND at >= ?2
+		ORDER BY at DESC, id DESC LIMIT ?3`
 
 	qPruneSessions = `
 		DELETE FROM sessions WHERE id IN (

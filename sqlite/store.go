@@ -417,12 +417,13 @@ func (s *Store) RecordEvent(ctx context.Context, e phoneauth.Event) error {
 	})
 }
 
-// Events returns the audit events of userID (everyone's when empty)
-// recorded at since or later, oldest first, at most limit.
-func (s *Store) Events(ctx context.Context, userID string, since time.Time, limit int) ([]phoneauth.Event, error) {
+// Events returns the audit events of userID (everyone's when empty) of
+// kind (every kind when empty) recorded at since or later, newest first,
+// at most limit.
+func (s *Store) Events(ctx context.Context, userID string, kind phoneauth.EventKind, since time.Time, limit int) ([]phoneauth.Event, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	rows, err := s.rs.query(ctx, qEvents, userID, ms(since), limit)
+	rows, err := s.rs.query(ctx, qEvents, userID, ms(since), limit, string(kind))
 	if err != nil {
 		return nil, wrapErr(ctx, "events", err)
 	}

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,13 +30,15 @@ func audited(h []byte, now time.Time, k phoneauth.EventKind) phoneauth.Try {
 // masked is how an event shows phone.
 func masked(phone string) string { return phone[:2] + "***" + phone[len(phone)-2:] }
 
-// events returns every event the store holds for userID (all if empty).
+// events returns every event the store holds for userID (all if empty),
+// oldest first (Events returns them newest first).
 func (f *fixture) events(userID string) []phoneauth.Event {
 	f.t.Helper()
-	got, err := f.s.Events(f.t.Context(), userID, time.Time{}, 1000)
+	got, err := f.s.Events(f.t.Context(), userID, "", time.Time{}, 1000)
 	if err != nil {
 		f.t.Fatalf("Events(%q): %v", userID, err)
 	}
+	slices.Reverse(got)
 	return got
 }
 
@@ -221,12 +224,18 @@ func testAudit(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		if got := f.events(userID); len(got) != 1 || got[0].Outcome != "unlock" || got[0].Kind != phoneauth.EventAdmin {
 			t.Fatalf("Events(%s): got %+v, want the one admin/unlock", userID, got)
 		}
-		got, err := f.s.Events(ctx, "", base.Add(time.Second), 10)
+		got, err := f.s.Events(ctx, "", "", base.Add(time.Second), 10)
 		if err != nil || len(got) != 1 || got[0].UserID != "" {
 			t.Fatalf("Events since the second: got %+v, %v, want the one without a user", got, err)
 		}
-		if got, _ := f.s.Events(ctx, "", time.Time{}, 1); len(got) != 1 {
-			t.Fatalf("Events with limit 1: got %d events", len(got))
+		if got, _ := f.s.Events(ctx, "", "", time.Time{}, 1); len(got) != 1 || got[0].UserID != "" {
+			t.Fatalf("Events with limit 1: got %+v, want the newest, without a user", got)
+		}
+		if got, _ := f.s.Events(ctx, "", phoneauth.EventAdmin, time.Time{}, 10); len(got) != 2 || !got[0].At.After(got[1].At) {
+			t.Fatalf("Events of kind admin: got %+v, want both, newest first", got)
+		}
+		if got, _ := f.s.Events(ctx, "", phoneauth.EventLogin, time.Time{}, 10); len(got) != 0 {
+			t.Fatalf("Events of kind login: got %+v, want none", got)
 		}
 	})
 

@@ -38,7 +38,10 @@ type adminCommand struct {
 
 // adminEnv is what a command runs with.
 type adminEnv struct {
-	admin  phoneauth.Admin
+	admin phoneauth.Admin
+	// store records the audit events of the commands that change
+	// something, and reads them for phoneauth audit.
+	store  phoneauth.Store
 	region string
 	json   bool
 	all    bool
@@ -103,12 +106,12 @@ func admin(ctx context.Context, group string, commands []adminCommand, args []st
 	if err != nil {
 		return err
 	}
-	a, closeDB, err := openAdmin(ctx, c)
+	a, s, closeDB, err := openAdmin(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	env.admin, env.region, env.now = a, c.Region, time.Now()
+	env.admin, env.store, env.region, env.now = a, s, c.Region, time.Now()
 	return cmd.do(ctx, env, rest)
 }
 
@@ -137,31 +140,47 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // openAdmin opens the database c names, migrated as serve would, for an
 // operator's command. Unlike serve it waits for nothing, and it never
 // creates a SQLite file: a mistyped path is an error, not an empty list.
-func openAdmin(ctx context.Context, c config) (phoneauth.Admin, func(), error) {
+// It returns the store's Admin and the store itself, which records and
+// reads the audit trail.
+func openAdmin(ctx context.Context, c config) (phoneauth.Admin, phoneauth.Store, func(), error) {
 	if c.postgres() {
 		s, err := postgres.Open(ctx, c.DatabaseURL, c.DB)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if err := s.Migrate(ctx); err != nil {
 			s.Close()
-			return nil, nil, fmt.Errorf("migrate: %w", err)
+			return nil, nil, nil, fmt.Errorf("migrate: %w", err)
 		}
-		return s.Admin(), s.Close, nil
+		return s.Admin(), s, s.Close, nil
 	}
 	path := sqlitePath(c.DatabaseURL)
 	if _, err := os.Stat(path); err != nil {
-		return nil, nil, fmt.Errorf("PHONEAUTH_DATABASE_URL: no SQLite database at %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("PHONEAUTH_DATABASE_URL: no SQLite database at %s: %w", path, err)
 	}
 	s, err := sqlite.Open(ctx, path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open database: %w", err)
+		return nil, nil, nil, fmt.Errorf("open database: %w", err)
 	}
 	if err := s.Migrate(ctx); err != nil {
 		_ = s.Close()
-		return nil, nil, fmt.Errorf("migrate: %w", err)
+		return nil, nil, nil, fmt.Errorf("migrate: %w", err)
 	}
-	return s.Admin(), func() { _ = s.Close() }, nil
+	return s.Admin(), s, func() { _ = s.Close() }, nil
+}
+
+// recordAdmin records in the audit trail that the operator did action
+// (the command's name, as "users delete") to the account with userID and
+// E.164 number phone (empty if unknown).
+func (e adminEnv) recordAdmin(ctx context.Context, action, userID, phone string) error {
+	ev := phoneauth.Event{At: e.now, Kind: phoneauth.EventAdmin, UserID: userID, Outcome: phoneauth.Outcome(action)}
+	if phone != "" {
+		ev.PhoneMasked = phoneauth.MaskPhone(phone)
+	}
+	if err := e.store.RecordEvent(ctx, ev); err != nil {
+		return fmt.Errorf("%s of user %s done, but its audit event was not recorded: %w", action, userID, err)
+	}
+	return nil
 }
 
 // findAccount returns the account ref names: a user ID (a UUID), or a
@@ -333,6 +352,9 @@ func usersDelete(ctx context.Context, e adminEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := e.recordAdmin(ctx, "users delete", deleted.ID, deleted.Phone); err != nil {
+		return err
+	}
 	if e.json {
 		return e.printAccounts([]phoneauth.Account{deleted})
 	}
@@ -350,6 +372,9 @@ func usersUnlock(ctx context.Context, e adminEnv, args []string) error {
 		return fmt.Errorf("%w: no user has ID %s", err, a.ID)
 	}
 	if err != nil {
+		return err
+	}
+	if err := e.recordAdmin(ctx, "users unlock", unlocked.ID, unlocked.Phone); err != nil {
 		return err
 	}
 	if e.json {
@@ -394,6 +419,9 @@ func sessionsRevoke(ctx context.Context, e adminEnv, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := e.recordAdmin(ctx, "sessions revoke --all", a.ID, a.Phone); err != nil {
+			return err
+		}
 		if e.json {
 			return e.printJSON([]revokedJSON{{UserID: a.ID, Phone: a.Phone, Revoked: n}})
 		}
@@ -415,10 +443,20 @@ func sessionsRevoke(ctx context.Context, e adminEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	already := s.RevokedAt.Before(e.now.Truncate(time.Millisecond)) // not by this call
+	if !already {
+		var phone string
+		if a, err := e.admin.Account(ctx, s.UserID); err == nil {
+			phone = a.Phone
+		}
+		if err := e.recordAdmin(ctx, "sessions revoke", s.UserID, phone); err != nil {
+			return err
+		}
+	}
 	if e.json {
 		return e.printSessions([]phoneauth.Session{s})
 	}
-	if s.RevokedAt.Before(e.now.Truncate(time.Millisecond)) { // not by this call
+	if already {
 		fmt.Fprintf(e.stdout, "session %d of user %s was revoked already, at %s\n", s.ID, s.UserID, stamp(s.RevokedAt))
 		return nil
 	}

@@ -481,6 +481,7 @@ func TestHelpListsEveryCommand(t *testing.T) {
 		"serve", "migrate", "version", "healthcheck", "help",
 		"users list", "users show PHONE|USER_ID", "users delete PHONE|USER_ID", "users unlock PHONE|USER_ID",
 		"sessions list PHONE|USER_ID", "sessions revoke SESSION_ID", "sessions revoke --all PHONE|USER_ID",
+		"audit [--user PHONE|USER_ID] [--since DURATION] [--kind KIND] [--limit N]",
 	} {
 		if !strings.Contains(out, "\n  "+cmd+" ") && !strings.Contains(out, "\n  "+cmd+"\n") {
 			t.Errorf("help does not list %q:\n%s", cmd, out)

@@ -6,6 +6,7 @@
 //	phoneauth healthcheck   exit 0 if the server answers GET /healthz
 //	phoneauth users ...     list, show, delete or unlock accounts
 //	phoneauth sessions ...  list or revoke an account's sessions
+//	phoneauth audit ...     list the audit trail
 //	phoneauth help          list every command
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
@@ -63,7 +64,12 @@ prints an aligned table, or one JSON array with --json:
   sessions revoke SESSION_ID      revoke one session: its tokens are refused
   sessions revoke --all PHONE|USER_ID
                                   revoke every live session of an account
+  audit [--user PHONE|USER_ID] [--since DURATION] [--kind KIND] [--limit N]
+                                  list the audit trail, newest first: the
+                                  events of an account, of the last DURATION
+                                  (as 24h), of one kind, at most N (100)
 
+users delete, users unlock and sessions revoke record an admin event.
 PHONE is a number in any form the API accepts, read in
 PHONEAUTH_DEFAULT_REGION when it has no +. An unknown user or session
 exits with status 1.
@@ -89,6 +95,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return admin(ctx, "users", userCommands, args[1:], getenv, stdout, stderr)
 	case "sessions":
 		return admin(ctx, "sessions", sessionCommands, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil
