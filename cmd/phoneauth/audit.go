@@ -39,7 +39,7 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	var since time.Duration
 	var limit int
 	fs.BoolVar(&env.json, "json", false, "print one JSON array, for scripts")
-	fs.StringVar(&user, "user", "", "only the events of the account PHONE|USER_ID")
+	fs.StringVar(&user, "user", "", "only the events of the account `PHONE|USER_ID`")
 	fs.DurationVar(&since, "since", 0, "only the events of this `DURATION` back from now, as 24h (default: all retained)")
 	fs.StringVar(&kind, "kind", "", "only the events of this `KIND`: "+kindList())
 	fs.IntVar(&limit, "limit", 100, "print at most `N` events, the newest")

@@ -70,6 +70,7 @@ prints an aligned table, or one JSON array with --json:
                                   (as 24h), of one kind, at most N (100)
 
 users delete, users unlock and sessions revoke record an admin event.
+
 PHONE is a number in any form the API accepts, read in
 PHONEAUTH_DEFAULT_REGION when it has no +. An unknown user or session
 exits with status 1.
