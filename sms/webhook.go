@@ -83,15 +83,22 @@ type Webhook struct {
 // that a caller reading the configuration from somewhere (environment
 // variables, a file) can name the setting behind it.
 type ConfigError struct {
-	Field   string // the WebhookConfig field: "URL" or "Secret"
-	Problem string // what is wrong, such as "is required"
+	// Provider names the provider whose configuration it is, as
+	// "twilio"; empty for the webhook.
+	Provider string
+	Field    string // the config's field, as "URL" or "Secret"
+	Problem  string // what is wrong, such as "is required"
 	// AllowedBy is the WebhookConfig field that, set, accepts the value
 	// after all ("AllowHTTP"); empty if none does.
 	AllowedBy string
 }
 
 func (e *ConfigError) Error() string {
-	msg := "sms webhook: " + e.Field + " " + e.Problem
+	provider := e.Provider
+	if provider == "" {
+		provider = "webhook"
+	}
+	msg := "sms " + provider + ": " + e.Field + " " + e.Problem
 	if e.AllowedBy != "" {
 		msg += " (or set " + e.AllowedBy + ")"
 	}
@@ -167,17 +174,7 @@ func NewWebhook(c WebhookConfig) (*Webhook, error) {
 		now:      c.Now,
 	}
 	if w.client == nil {
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		// A proxy variable set for other programs on the machine must not
-		// route codes through a host nobody configured for them.
-		transport.Proxy = nil
-		w.client = &http.Client{
-			Transport: transport,
-			Timeout:   DefaultWebhookTimeout,
-			CheckRedirect: func(*http.Request, []*http.Request) error {
-				return http.ErrUseLastResponse
-			},
-		}
+		w.client = NewHTTPClient(DefaultWebhookTimeout)
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -244,8 +241,7 @@ func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 	}()
 	// The body is not quoted in the error: a gateway may echo the code.
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("sms webhook: %s answered %d %s",
-			w.endpoint, resp.StatusCode, http.StatusText(resp.StatusCode))
+		return statusError("webhook", resp.StatusCode, "", w.endpoint+" answered "+http.StatusText(resp.StatusCode))
 	}
 	return nil
 }

@@ -15,30 +15,25 @@ import (
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/redis"
-	"github.com/phoneauth/phoneauth/sms"
+
 	"github.com/phoneauth/phoneauth/sqlite"
 	"github.com/phoneauth/phoneauth/token"
 )
 
 // config is every PHONEAUTH_* setting, read once by loadConfig.
 type config struct {
-	Addr             string
-	DatabaseURL      string
-	JWTSecret        []byte // empty: generated and kept beside the SQLite file
-	SMSProvider      string
-	ConsoleAnyAddr   bool
-	WebhookURL       string
-	WebhookSecret    string
-	WebhookAllowHTTP bool
-	SMSConcurrency   int // sends at once, whatever the provider
-	Region           string
-	Policy           phoneauth.Policy
-	RedisURL         string
-	RedisPrefix      string
-	TrustedProxies   []netip.Prefix
-	DB               postgres.Options // MaxConns and StatementTimeout from the environment
-	LogFormat        string
-	LogLevel         slog.Level
+	Addr           string
+	DatabaseURL    string
+	JWTSecret      []byte // empty: generated and kept beside the SQLite file
+	SMS            smsConfig
+	Region         string
+	Policy         phoneauth.Policy
+	RedisURL       string
+	RedisPrefix    string
+	TrustedProxies []netip.Prefix
+	DB             postgres.Options // MaxConns and StatementTimeout from the environment
+	LogFormat      string
+	LogLevel       slog.Level
 	// MetricsAddr is where GET /metrics is served, on a listener of its
 	// own; empty: no metrics.
 	MetricsAddr string
@@ -47,9 +42,8 @@ type config struct {
 	TestNumbersUntil time.Time
 }
 
-// policyVars, dbVars and webhookVars name the variable behind each field
-// that phoneauth.Policy.Validate, postgres.Options.Validate and
-// sms.WebhookConfig.Validate report.
+// policyVars and dbVars name the variable behind each field that
+// phoneauth.Policy.Validate and postgres.Options.Validate report.
 var (
 	policyVars = map[string]string{
 		"CodeTTL":       "PHONEAUTH_CODE_TTL",
@@ -78,11 +72,6 @@ var (
 		"MaxConns":         "PHONEAUTH_DB_MAX_CONNS",
 		"StatementTimeout": "PHONEAUTH_DB_STATEMENT_TIMEOUT",
 	}
-	webhookVars = map[string]string{
-		"URL":       "PHONEAUTH_SMS_WEBHOOK_URL",
-		"Secret":    "PHONEAUTH_SMS_WEBHOOK_SECRET",
-		"AllowHTTP": "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP",
-	}
 )
 
 // loadConfig reads the configuration from getenv. Every bad variable is
@@ -94,20 +83,16 @@ var (
 func loadConfig(getenv func(string) string) (config, error) {
 	p := envParser{getenv: getenv}
 	c := config{
-		Addr:           p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
-		DatabaseURL:    p.secret("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
-		JWTSecret:      []byte(p.secret("PHONEAUTH_JWT_SECRET", "")),
-		SMSProvider:    p.str("PHONEAUTH_SMS_PROVIDER", "console"),
-		WebhookURL:     getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
-		WebhookSecret:  p.secret("PHONEAUTH_SMS_WEBHOOK_SECRET", ""),
-		Region:         strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
-		RedisURL:       p.secret("PHONEAUTH_REDIS_URL", ""),
-		RedisPrefix:    p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
-		LogFormat:      p.str("PHONEAUTH_LOG_FORMAT", "text"),
-		MetricsAddr:    getenv("PHONEAUTH_METRICS_ADDR"),
-		SMSConcurrency: sms.DefaultConcurrency,
-		Policy:         phoneauth.DefaultPolicy(),
-		DB:             postgres.DefaultOptions(),
+		Addr:        p.str("PHONEAUTH_ADDR", "127.0.0.1:8080"),
+		DatabaseURL: p.secret("PHONEAUTH_DATABASE_URL", "sqlite:phoneauth.db"),
+		JWTSecret:   []byte(p.secret("PHONEAUTH_JWT_SECRET", "")),
+		Region:      strings.ToUpper(p.str("PHONEAUTH_DEFAULT_REGION", "US")),
+		RedisURL:    p.secret("PHONEAUTH_REDIS_URL", ""),
+		RedisPrefix: p.str("PHONEAUTH_REDIS_PREFIX", redis.DefaultPrefix),
+		LogFormat:   p.str("PHONEAUTH_LOG_FORMAT", "text"),
+		MetricsAddr: getenv("PHONEAUTH_METRICS_ADDR"),
+		Policy:      phoneauth.DefaultPolicy(),
+		DB:          postgres.DefaultOptions(),
 	}
 	p.duration("PHONEAUTH_CODE_TTL", &c.Policy.CodeTTL)
 	p.duration("PHONEAUTH_LOGIN_THROTTLE", &c.Policy.LoginThrottle)
@@ -143,12 +128,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	failFields(&p, c.Policy.Validate(), func(e *phoneauth.PolicyError) (string, string) {
 		return p.quoted(policyVars[e.Field], e.Problem)
 	})
-	p.boolean("PHONEAUTH_SMS_CONSOLE_ANY_ADDR", &c.ConsoleAnyAddr)
-	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.WebhookAllowHTTP)
-	p.integer("PHONEAUTH_SMS_CONCURRENCY", &c.SMSConcurrency)
-	if err := sms.CheckConcurrency(c.SMSConcurrency); err != nil {
-		p.fail(p.quoted("PHONEAUTH_SMS_CONCURRENCY", err.Error()))
-	}
 	p.integer32("PHONEAUTH_DB_MAX_CONNS", &c.DB.MaxConns)
 	p.duration("PHONEAUTH_DB_STATEMENT_TIMEOUT", &c.DB.StatementTimeout)
 	failFields(&p, c.DB.Validate(), func(e *postgres.OptionsError) (string, string) {
@@ -161,26 +140,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if addrErr != nil {
 		p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q is not host:port", c.Addr))
 	}
-	switch c.SMSProvider {
-	case "console":
-		if addrErr == nil && !c.ConsoleAnyAddr {
-			if err := sms.CheckConsoleAddr(c.Addr); err != nil {
-				p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q %s. Set PHONEAUTH_SMS_PROVIDER=webhook, or PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true to serve with the console anyway", c.Addr, err))
-			}
-		}
-	case "webhook":
-		failFields(&p, c.webhook().Validate(), func(e *sms.ConfigError) (string, string) {
-			switch {
-			case e.Field == "URL" && c.WebhookURL == "":
-				return webhookVars[e.Field], e.Problem + " when PHONEAUTH_SMS_PROVIDER=webhook"
-			case e.AllowedBy != "":
-				return webhookVars[e.Field], e.Problem + " (or set " + webhookVars[e.AllowedBy] + "=true)"
-			}
-			return webhookVars[e.Field], e.Problem
-		})
-	default:
-		p.fail("PHONEAUTH_SMS_PROVIDER", fmt.Sprintf("%q is not a provider (console, webhook)", c.SMSProvider))
+	smsAddr := c.Addr
+	if addrErr != nil {
+		smsAddr = ""
 	}
+	c.SMS = loadSMS(&p, smsAddr)
 	if !phoneauth.ValidRegion(c.Region) {
 		p.fail("PHONEAUTH_DEFAULT_REGION", fmt.Sprintf("%q is not an ISO region with a phone numbering plan", c.Region))
 	}
@@ -248,11 +212,6 @@ func logLevel(v string) (_ slog.Level, ok bool) {
 		return slog.LevelError, true
 	}
 	return slog.LevelInfo, false
-}
-
-// webhook is the configuration of the webhook SMS provider.
-func (c config) webhook() sms.WebhookConfig {
-	return sms.WebhookConfig{URL: c.WebhookURL, Secret: c.WebhookSecret, AllowHTTP: c.WebhookAllowHTTP}
 }
 
 // postgres reports whether the database is PostgreSQL.

@@ -30,18 +30,17 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatalf("loadConfig with nothing set: %v", err)
 	}
 	want := config{
-		Addr:           "127.0.0.1:8080",
-		DatabaseURL:    "sqlite:phoneauth.db",
-		JWTSecret:      []byte(""), // generated beside the SQLite file
-		SMSProvider:    "console",
-		SMSConcurrency: sms.DefaultConcurrency,
-		Region:         "US",
-		Policy:         phoneauth.DefaultPolicy(),
-		RedisPrefix:    redis.DefaultPrefix,
-		DB:             postgres.DefaultOptions(),
-		LogFormat:      "text",
-		LogLevel:       slog.LevelInfo,
-		MetricsAddr:    "", // no metrics
+		Addr:        "127.0.0.1:8080",
+		DatabaseURL: "sqlite:phoneauth.db",
+		JWTSecret:   []byte(""), // generated beside the SQLite file
+		SMS:         smsConfig{Providers: []string{"console"}, Concurrency: sms.DefaultConcurrency},
+		Region:      "US",
+		Policy:      phoneauth.DefaultPolicy(),
+		RedisPrefix: redis.DefaultPrefix,
+		DB:          postgres.DefaultOptions(),
+		LogFormat:   "text",
+		LogLevel:    slog.LevelInfo,
+		MetricsAddr: "", // no metrics
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("loadConfig with nothing set =\n%+v\nwant\n%+v", got, want)
@@ -97,15 +96,19 @@ func TestLoadConfigParsesGoodValues(t *testing.T) {
 	db := postgres.DefaultOptions()
 	db.MaxConns, db.StatementTimeout = 1000, time.Millisecond
 	want := config{
-		Addr:             "0.0.0.0:9000",
-		DatabaseURL:      vars["PHONEAUTH_DATABASE_URL"],
-		JWTSecret:        []byte(secret),
-		SMSProvider:      "webhook",
-		WebhookURL:       vars["PHONEAUTH_SMS_WEBHOOK_URL"],
-		WebhookSecret:    vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
-		WebhookAllowHTTP: true,
-		SMSConcurrency:   10_000,
-		Region:           "GB",
+		Addr:        "0.0.0.0:9000",
+		DatabaseURL: vars["PHONEAUTH_DATABASE_URL"],
+		JWTSecret:   []byte(secret),
+		SMS: smsConfig{
+			Providers: []string{"webhook"},
+			Webhook: sms.WebhookConfig{
+				URL:       vars["PHONEAUTH_SMS_WEBHOOK_URL"],
+				Secret:    vars["PHONEAUTH_SMS_WEBHOOK_SECRET"],
+				AllowHTTP: true,
+			},
+			Concurrency: 10_000,
+		},
+		Region: "GB",
 		Policy: phoneauth.Policy{
 			CodeTTL:       90 * time.Second,
 			LoginThrottle: 0,
@@ -180,8 +183,8 @@ func TestLoadConfigLetsTheConsoleServeOnlyOnLoopback(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("loadConfig = %v, want ok: %v", err, tt.ok)
 			}
-			if want := tt.vars["PHONEAUTH_SMS_CONSOLE_ANY_ADDR"] == "true"; err == nil && c.ConsoleAnyAddr != want {
-				t.Errorf("ConsoleAnyAddr = %v, want %v", c.ConsoleAnyAddr, want)
+			if want := tt.vars["PHONEAUTH_SMS_CONSOLE_ANY_ADDR"] == "true"; err == nil && c.SMS.ConsoleAnyAddr != want {
+				t.Errorf("ConsoleAnyAddr = %v, want %v", c.SMS.ConsoleAnyAddr, want)
 			}
 		})
 	}
@@ -255,7 +258,7 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"webhook whsec key under 24 bytes, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://127.0.0.1:1/", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_dHdlbnR5LXRocmVlLWJ5dGUta2V5ISE="}, []string{"PHONEAUTH_SMS_WEBHOOK_SECRET"}, "dHdlbnR5"},
 		{"webhook http URL to a remote host, not echoed", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/hunter2"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, "hunter2"},
 		{"webhook http URL to a remote host, http explicitly refused", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "http://sms.example/", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "false"}, []string{"PHONEAUTH_SMS_WEBHOOK_URL"}, ""},
-		{"allowing http neither true nor false", map[string]string{"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "yes"}, []string{"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP"}, ""},
+		{"allowing http neither true nor false", map[string]string{"PHONEAUTH_SMS_PROVIDER": "webhook", "PHONEAUTH_SMS_WEBHOOK_URL": "https://sms.example/hook", "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP": "yes"}, []string{"PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP"}, ""},
 		{"webhook settings ignored with the console", map[string]string{"PHONEAUTH_SMS_WEBHOOK_URL": "ftp://x", "PHONEAUTH_SMS_WEBHOOK_SECRET": "whsec_*", "PHONEAUTH_ADDR": "x"}, []string{"PHONEAUTH_ADDR"}, ""},
 		{"unknown region", map[string]string{"PHONEAUTH_DEFAULT_REGION": "XX"}, []string{"PHONEAUTH_DEFAULT_REGION"}, ""},
 		{"unknown database", map[string]string{"PHONEAUTH_DATABASE_URL": "mysql://x"}, []string{"PHONEAUTH_DATABASE_URL"}, ""},
@@ -372,7 +375,7 @@ func TestLoadConfigReadsSecretsFromFiles(t *testing.T) {
 		{"database URL", map[string]string{"db": "postgres://app:pw@db:5432/auth\n"}, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, func(c config) string { return c.DatabaseURL }, "postgres://app:pw@db:5432/auth"},
 		{"SQLite database URL", map[string]string{"db": "sqlite:/var/lib/phoneauth/auth.db\n"}, map[string]string{"PHONEAUTH_DATABASE_URL_FILE": "DIR/db"}, func(c config) string { return c.DatabaseURL }, "sqlite:/var/lib/phoneauth/auth.db"},
 		{"Redis URL", map[string]string{"redis": "redis://:pw@cache:6379/1\n"}, map[string]string{"PHONEAUTH_REDIS_URL_FILE": "DIR/redis"}, func(c config) string { return c.RedisURL }, "redis://:pw@cache:6379/1"},
-		{"webhook secret", map[string]string{"whsec": "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n\n"}, merged(webhook, map[string]string{"PHONEAUTH_SMS_WEBHOOK_SECRET_FILE": "DIR/whsec"}), func(c config) string { return c.WebhookSecret }, "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n"},
+		{"webhook secret", map[string]string{"whsec": "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n\n"}, merged(webhook, map[string]string{"PHONEAUTH_SMS_WEBHOOK_SECRET_FILE": "DIR/whsec"}), func(c config) string { return c.SMS.Webhook.Secret }, "whsec_c2VjcmV0LWtleS1ieXRlcy0yNC1sb25n"},
 		{"an empty _FILE variable, the variable itself", nil, map[string]string{"PHONEAUTH_JWT_SECRET": secret, "PHONEAUTH_JWT_SECRET_FILE": ""}, func(c config) string { return string(c.JWTSecret) }, secret},
 	}
 	for _, tt := range tests {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -17,11 +18,21 @@ var variableRE = regexp.MustCompile(`\bPHONEAUTH_[A-Z0-9_]+`)
 
 // knownVariables returns every variable loadConfig reads, as loadConfig
 // itself asks for them: the configuration cannot know a variable the
-// set misses. A secret's NAME_FILE is among them.
+// set misses. A secret's NAME_FILE is among them. Every provider is named,
+// so that each one's variables are read.
 func knownVariables() map[string]bool {
 	known := map[string]bool{}
+	var all []string
+	for name := range providers {
+		if name != "console" {
+			all = append(all, name)
+		}
+	}
 	_, _ = loadConfig(func(name string) string {
 		known[name] = true
+		if name == "PHONEAUTH_SMS_PROVIDER" {
+			return strings.Join(all, ",")
+		}
 		return ""
 	})
 	return known

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,6 @@ import (
 	"github.com/phoneauth/phoneauth/metrics"
 	"github.com/phoneauth/phoneauth/postgres"
 	"github.com/phoneauth/phoneauth/redis"
-	"github.com/phoneauth/phoneauth/sms"
 	"github.com/phoneauth/phoneauth/sqlite"
 	"github.com/phoneauth/phoneauth/token"
 )
@@ -254,29 +254,6 @@ func (b backend) withRedis(ctx context.Context, c config, log *slog.Logger) (bac
 	return b, nil
 }
 
-// newSender returns the SMS provider c names, running at most
-// c.SMSConcurrency sends at once. A webhook without a secret is warned
-// about at every start: its gateway cannot tell our requests from anyone's.
-// With metrics, each message the provider is given is counted (a send
-// refused for want of a free slot never reaches it).
-func newSender(c config, log *slog.Logger, m *metrics.Registry) (phoneauth.Sender, error) {
-	var provider phoneauth.Sender = sms.NewConsole(log)
-	if c.SMSProvider == "webhook" {
-		if c.WebhookSecret == "" {
-			log.Warn("PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed, so the gateway cannot tell them from forged ones; set it in production")
-		}
-		w, err := sms.NewWebhook(c.webhook())
-		if err != nil {
-			return nil, err
-		}
-		provider = w
-	}
-	if m != nil {
-		provider = m.Sender(provider, c.SMSProvider)
-	}
-	return sms.NewCapped(provider, c.SMSConcurrency)
-}
-
 // serve runs the HTTP server until ctx is done, then drains in-flight
 // requests.
 func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
@@ -318,7 +295,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		defer stopMetrics()
 		log.Info("serving metrics", "addr", mln.Addr().String())
 	}
-	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", c.SMSProvider, "redis", c.RedisURL != "")
+	log.Info("listening", "addr", ln.Addr().String(), "version", buildVersion(), "sms", strings.Join(c.SMS.Providers, ","), "redis", c.RedisURL != "")
 	return serveUntilDone(ctx, log, srv, ln)
 }
 
@@ -350,7 +327,7 @@ func serveMetrics(log *slog.Logger, m *metrics.Registry, ln net.Listener) (stop 
 // newService builds the flows on b, with the SMS provider and the token
 // signer c names.
 func newService(c config, log *slog.Logger, b backend, m *metrics.Registry) (*phoneauth.Service, error) {
-	sender, err := newSender(c, log, m)
+	sender, err := newSender(c.SMS, log, m)
 	if err != nil {
 		return nil, fmt.Errorf("sms provider: %w", err)
 	}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/metrics"
+	"github.com/phoneauth/phoneauth/sms"
+)
+
+// smsConfig is the SMS settings: the providers in the order they are
+// tried, each one's configuration, and how delivery runs.
+type smsConfig struct {
+	// Providers are PHONEAUTH_SMS_PROVIDER's names, the first tried first.
+	Providers      []string
+	ConsoleAnyAddr bool
+	Webhook        sms.WebhookConfig
+	Concurrency    int // sends at once, whatever the provider
+}
+
+// provider is what the configuration knows of one SMS provider: how to
+// read and check its variables, and how to build it from them.
+type provider struct {
+	// read reads the provider's variables into c and records what is
+	// wrong with them in p.
+	read func(p *envParser, c *smsConfig)
+	// build returns the provider for c, which read has checked.
+	build func(c smsConfig, log *slog.Logger) (phoneauth.Sender, error)
+}
+
+// providers are the SMS providers PHONEAUTH_SMS_PROVIDER may name.
+var providers = map[string]provider{
+	"console": {
+		read: func(*envParser, *smsConfig) {},
+		build: func(_ smsConfig, log *slog.Logger) (phoneauth.Sender, error) {
+			return sms.NewConsole(log), nil
+		},
+	},
+	"webhook": {read: readWebhook, build: buildWebhook},
+}
+
+// providerNames returns the names of providers, sorted, for messages.
+func providerNames() string {
+	names := make([]string, 0, len(providers))
+	for name := range providers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// loadSMS reads the SMS settings. addr is PHONEAUTH_ADDR, or "" if it is
+// not host:port (that is reported elsewhere).
+func loadSMS(p *envParser, addr string) smsConfig {
+	c := smsConfig{Concurrency: sms.DefaultConcurrency}
+	named := false
+	for _, name := range strings.Split(p.str("PHONEAUTH_SMS_PROVIDER", "console"), ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		named = true
+		if _, ok := providers[name]; !ok {
+			p.fail("PHONEAUTH_SMS_PROVIDER", fmt.Sprintf("%q is not a provider (%s)", name, providerNames()))
+			continue
+		}
+		if slices.Contains(c.Providers, name) {
+			p.fail("PHONEAUTH_SMS_PROVIDER", fmt.Sprintf("names %q twice", name))
+			continue
+		}
+		c.Providers = append(c.Providers, name)
+	}
+	if !named {
+		p.fail("PHONEAUTH_SMS_PROVIDER", "names no provider")
+	}
+	if len(c.Providers) > 1 && slices.Contains(c.Providers, "console") {
+		p.fail("PHONEAUTH_SMS_PROVIDER", "names console with other providers: the console sends nothing, it is for development alone")
+	}
+	p.boolean("PHONEAUTH_SMS_CONSOLE_ANY_ADDR", &c.ConsoleAnyAddr)
+	p.integer("PHONEAUTH_SMS_CONCURRENCY", &c.Concurrency)
+	if err := sms.CheckConcurrency(c.Concurrency); err != nil {
+		p.fail(p.quoted("PHONEAUTH_SMS_CONCURRENCY", err.Error()))
+	}
+	if slices.Contains(c.Providers, "console") && addr != "" && !c.ConsoleAnyAddr {
+		if err := sms.CheckConsoleAddr(addr); err != nil {
+			p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q %s. Set PHONEAUTH_SMS_PROVIDER to a real provider, or PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true to serve with the console anyway", addr, err))
+		}
+	}
+	for _, name := range c.Providers {
+		providers[name].read(p, &c)
+	}
+	return c
+}
+
+// failConfig records the *sms.ConfigError values joined in err under the
+// variable vars names for each field; when is what makes the field
+// required, as "when PHONEAUTH_SMS_PROVIDER=twilio", added to an "is
+// required" problem.
+func failConfig(p *envParser, err error, vars map[string]string, when string) {
+	failFields(p, err, func(e *sms.ConfigError) (string, string) {
+		v := vars[e.Field]
+		switch {
+		case e.Problem == "is required" && when != "":
+			return v, e.Problem + " " + when
+		case e.AllowedBy != "":
+			return v, e.Problem + " (or set " + vars[e.AllowedBy] + "=true)"
+		}
+		return v, e.Problem
+	})
+}
+
+// checkBaseURL records what is wrong with the base URL in variable name,
+// if it is set.
+func checkBaseURL(p *envParser, name, url string) {
+	if url != "" {
+		p.check(name, sms.CheckBaseURL(url))
+	}
+}
+
+// webhookVars names the variable behind each field that
+// sms.WebhookConfig.Validate reports.
+var webhookVars = map[string]string{
+	"URL":       "PHONEAUTH_SMS_WEBHOOK_URL",
+	"Secret":    "PHONEAUTH_SMS_WEBHOOK_SECRET",
+	"AllowHTTP": "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP",
+}
+
+func readWebhook(p *envParser, c *smsConfig) {
+	c.Webhook = sms.WebhookConfig{
+		URL:    p.getenv("PHONEAUTH_SMS_WEBHOOK_URL"),
+		Secret: p.secret("PHONEAUTH_SMS_WEBHOOK_SECRET", ""),
+	}
+	p.boolean("PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP", &c.Webhook.AllowHTTP)
+	failConfig(p, c.Webhook.Validate(), webhookVars, "when PHONEAUTH_SMS_PROVIDER names webhook")
+}
+
+// buildWebhook returns the webhook provider. One without a secret is
+// warned about at every start: its gateway cannot tell our requests from
+// anyone's.
+func buildWebhook(c smsConfig, log *slog.Logger) (phoneauth.Sender, error) {
+	if c.Webhook.Secret == "" {
+		log.Warn("PHONEAUTH_SMS_WEBHOOK_SECRET is not set: webhook requests are not signed, so the gateway cannot tell them from forged ones; set it in production")
+	}
+	return sms.NewWebhook(c.Webhook)
+}
+
+// newSender returns the SMS providers c names, running at most
+// c.Concurrency sends at once. With metrics, each message a provider is
+// given is counted under its name (a send refused for want of a free slot
+// never reaches one).
+func newSender(c smsConfig, log *slog.Logger, m *metrics.Registry) (phoneauth.Sender, error) {
+	var senders []phoneauth.Sender
+	for _, name := range c.Providers {
+		s, err := providers[name].build(c, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if m != nil {
+			s = m.Sender(s, name)
+		}
+		senders = append(senders, s)
+	}
+	if len(senders) != 1 {
+		return nil, fmt.Errorf("failover between %d providers is not built yet", len(senders))
+	}
+	return sms.NewCapped(senders[0], c.Concurrency)
+}
