@@ -40,6 +40,8 @@ type Store struct {
 	read  *sql.DB
 	ws    *stmts // prepared on write
 	rs    *stmts // prepared on read
+	// committer runs the write transactions, several calls' at once.
+	committer *committer
 	// callTimeout bounds each call, so that one waiting on a lock held
 	// outside this store (another process, a backup) gives up even when its
 	// context has no deadline, and the calls queued behind it for the only
@@ -167,17 +169,20 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		read.Close()
 		return nil, wrapErr(ctx, "open "+path, err)
 	}
-	return &Store{
+	s := &Store{
 		write: write, read: read,
 		ws: newStmts(write, writeQueries), rs: newStmts(read, readQueries),
 		callTimeout:    o.CallTimeout,
 		pruneBatch:     pruneBatch,
 		auditRetention: o.AuditRetention,
-	}, nil
+	}
+	s.committer = newCommitter(s)
+	return s, nil
 }
 
 // Close closes the database. Transactions still running fail.
 func (s *Store) Close() error {
+	s.committer.close()
 	return errors.Join(s.ws.close(), s.rs.close(), s.write.Close(), s.read.Close())
 }
 

@@ -635,31 +635,15 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (int64, error) {
 	}
 }
 
-// inTx runs f in one write transaction, bounded by the call timeout, and
-// commits unless f fails. f gets the bounded context. The error kinds of
+// inTx runs f in a write transaction, bounded by the call timeout, and
+// commits unless f fails; the transaction may be shared with other calls
+// (see committer), each in a savepoint of its own. The error kinds of
 // phoneauth (phoneauth.IsKind) pass through unwrapped; others are wrapped
 // with op.
 func (s *Store) inTx(ctx context.Context, op string, f func(context.Context, tx) error) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	s.ws.prepare(ctx) // before BeginTx takes the only write connection
-	sqlTx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return wrapErr(ctx, op, err)
-	}
-	if err := f(ctx, tx{sqlTx, s.ws}); err != nil {
-		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
-			err = errors.Join(err, rerr)
-		}
-		if phoneauth.IsKind(err) {
-			return err
-		}
-		return wrapErr(ctx, op, err)
-	}
-	if err := sqlTx.Commit(); err != nil {
-		return wrapErr(ctx, op+": commit", err)
-	}
-	return nil
+	return s.committer.do(ctx, op, f)
 }
 
 // sessionRow holds the columns of a session (sessionColumns) as read,
