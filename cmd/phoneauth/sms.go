@@ -18,6 +18,7 @@ type smsConfig struct {
 	Providers      []string
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
+	Twilio         sms.TwilioConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -40,6 +41,7 @@ var providers = map[string]provider{
 		},
 	},
 	"webhook": {read: readWebhook, build: buildWebhook},
+	"twilio":  {read: readTwilio, build: buildTwilio},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
