@@ -19,6 +19,7 @@ type smsConfig struct {
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
 	Twilio         sms.TwilioConfig
+	Vonage         sms.VonageConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -42,6 +43,7 @@ var providers = map[string]provider{
 	},
 	"webhook": {read: readWebhook, build: buildWebhook},
 	"twilio":  {read: readTwilio, build: buildTwilio},
+	"vonage":  {read: readVonage, build: buildVonage},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
