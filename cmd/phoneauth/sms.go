@@ -20,6 +20,7 @@ type smsConfig struct {
 	Webhook        sms.WebhookConfig
 	Twilio         sms.TwilioConfig
 	Vonage         sms.VonageConfig
+	MessageBird    sms.MessageBirdConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -41,9 +42,10 @@ var providers = map[string]provider{
 			return sms.NewConsole(log), nil
 		},
 	},
-	"webhook": {read: readWebhook, build: buildWebhook},
-	"twilio":  {read: readTwilio, build: buildTwilio},
-	"vonage":  {read: readVonage, build: buildVonage},
+	"webhook":     {read: readWebhook, build: buildWebhook},
+	"twilio":      {read: readTwilio, build: buildTwilio},
+	"vonage":      {read: readVonage, build: buildVonage},
+	"messagebird": {read: readMessageBird, build: buildMessageBird},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
