@@ -19,6 +19,9 @@ type smsConfig struct {
 	Providers      []string
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
+	Twilio         sms.TwilioConfig
+	Vonage         sms.VonageConfig
+	MessageBird    sms.MessageBirdConfig
 	Concurrency    int // sends at once, whatever the provider
 	Retries        int
 	Timeout        time.Duration // a whole send, retries and failover included
@@ -43,7 +46,10 @@ var providers = map[string]provider{
 			return sms.NewConsole(log), nil
 		},
 	},
-	"webhook": {read: readWebhook, build: buildWebhook},
+	"webhook":     {read: readWebhook, build: buildWebhook},
+	"twilio":      {read: readTwilio, build: buildTwilio},
+	"vonage":      {read: readVonage, build: buildVonage},
+	"messagebird": {read: readMessageBird, build: buildMessageBird},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
