@@ -128,7 +128,7 @@ func (b *MessageBird) Send(ctx context.Context, m phoneauth.Message) error {
 		Recipients: []json.Number{json.Number(digits)},
 		Body:       m.Text,
 	}
-	if !isGSM7(m.Text) {
+	if !IsGSM7(m.Text) {
 		msg.Datacoding = "unicode"
 	}
 	body, err := json.Marshal(msg)

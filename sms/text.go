@@ -7,6 +7,7 @@ import (
 	"text/template"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/phoneauth/phoneauth"
 )
@@ -171,7 +172,7 @@ func segments(n, single, multi int) int {
 // that it goes as 7-bit characters rather than UCS-2.
 func IsGSM7(text string) bool {
 	for _, r := range text {
-		if !strings.ContainsRune(gsmBasic, r) && !strings.ContainsRune(gsmExtension, r) {
+		if r == utf8.RuneError || !strings.ContainsRune(gsmBasic, r) && !strings.ContainsRune(gsmExtension, r) {
 			return false
 		}
 	}

@@ -128,7 +128,7 @@ func (v *Vonage) Send(ctx context.Context, m phoneauth.Message) error {
 		"to":         {strings.TrimPrefix(m.To, "+")},
 		"text":       {m.Text},
 	}
-	if !isGSM7(m.Text) {
+	if !IsGSM7(m.Text) {
 		form.Set("type", "unicode")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.url, strings.NewReader(form.Encode()))

@@ -167,3 +167,57 @@ func TestLongSMSTextWarnsAtStart(t *testing.T) {
 		t.Error("the default register text was warned about")
 	}
 }
+
+// TestSMSFailoverThroughTheAPI names two providers: the first fails
+// (after its retries, or at once for a refusal that is not retried), and
+// the second delivers the code; an undeliverable number is not handed to
+// the second.
+func TestSMSFailoverThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name         string
+		status       int // Twilio's answer, every time
+		body         string
+		wantTwilio   int // requests Twilio gets
+		wantHook     int // requests the webhook gets
+		wantStatus   int
+		wantProvider string // the provider logged as having sent it
+	}{
+		{"a 5xx, retried, then the next provider", 503, `{"code": 20500, "message": "Internal Server Error", "status": 503}`, 2, 1, 200, "webhook"},
+		{"bad credentials, then the next provider at once", 401, `{"code": 20003, "message": "Authenticate", "status": 401}`, 1, 1, 200, "webhook"},
+		{"an invalid number stays with the first", 400, `{"code": 21211, "message": "Invalid 'To' Phone Number", "status": 400}`, 1, 0, 400, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fake, twilio := twilioFake(t, tt.status, tt.body)
+			h := newScriptedHook(t)
+			env := twilioEnv(t, fake.URL)
+			env["PHONEAUTH_SMS_PROVIDER"] = "twilio,webhook"
+			env["PHONEAUTH_SMS_RETRIES"] = "1"
+			env["PHONEAUTH_SMS_WEBHOOK_URL"] = h.URL
+			in := start(t, env)
+			const phone = "+14155550332"
+			mark := in.logs.mark()
+			status, out := in.call("POST", "/auth/api/Register/", "", map[string]any{"phonenumber": phone})
+			if status != tt.wantStatus {
+				t.Fatalf("register = %d %v, want %d", status, out, tt.wantStatus)
+			}
+			if n := len(twilio); n != tt.wantTwilio {
+				t.Errorf("Twilio got %d requests, want %d", n, tt.wantTwilio)
+			}
+			got := h.messages()
+			if len(got) != tt.wantHook {
+				t.Fatalf("the webhook got %d requests, want %d", len(got), tt.wantHook)
+			}
+			if tt.wantProvider == "" {
+				return
+			}
+			line := in.logs.waitAfter(t, mark, func(m map[string]any) bool { return m["msg"] == "sms sent" })
+			if line["provider"] != tt.wantProvider || line["to"] == phone {
+				t.Errorf("sms sent line = %v, want provider %s and a masked number", line, tt.wantProvider)
+			}
+			in.mustCall("POST", "/auth/api/verify/", "", map[string]any{"code": got[0].Code, "token": out["token"], "phone": phone})
+		})
+	}
+}
