@@ -39,6 +39,7 @@ import (
 type Service struct {
 	store   Store
 	sender  Sender
+	texts   Texts
 	limiter Limiter
 	tokens  Tokens
 	policy  Policy
@@ -61,8 +62,10 @@ type Service struct {
 // are required; the rest default to the real clock, crypto/rand,
 // slog.Default and no metrics.
 type Deps struct {
-	Store   Store
-	Sender  Sender
+	Store  Store
+	Sender Sender
+	// Texts writes each SMS's text; nil: DefaultText.
+	Texts   Texts
 	Limiter Limiter
 	Tokens  Tokens
 	Policy  Policy
@@ -124,6 +127,10 @@ func New(d Deps) (*Service, error) {
 		smsRegions:       d.Policy.SMSRegions,
 		testNumbers:      maps.Clone(d.TestNumbers),
 		testNumbersUntil: d.TestNumbersUntil,
+	}
+	s.texts = d.Texts
+	if s.texts == nil {
+		s.texts = defaultTexts{}
 	}
 	if len(s.smsRegions) == 0 {
 		s.smsRegions = []string{strings.ToUpper(d.Region)}

@@ -24,7 +24,7 @@ func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose)
 	phone := r.phone
 	m := Message{
 		To:        phone,
-		Text:      messageText(code, s.policy.CodeTTL),
+		Text:      s.texts.Text(p, code, s.policy.CodeTTL),
 		Code:      code,
 		Purpose:   p,
 		ExpiresIn: s.policy.CodeTTL,
@@ -36,14 +36,6 @@ func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose)
 		return fmt.Errorf("%w: %w", ErrSendFailed, err)
 	}
 	return nil
-}
-
-func messageText(code string, ttl time.Duration) string {
-	minutes := int(ttl.Round(time.Minute) / time.Minute)
-	if minutes <= 1 {
-		return fmt.Sprintf("Your verification code is %s. It expires in %d seconds.", code, int(ttl.Seconds()))
-	}
-	return fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, minutes)
 }
 
 // newCodeFor returns a new code for r: the fixed code of a test number,

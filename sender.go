@@ -2,6 +2,7 @@ package phoneauth
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -21,4 +22,28 @@ type Message struct {
 	Code      string
 	Purpose   Purpose
 	ExpiresIn time.Duration
+}
+
+// Texts writes the text of each SMS from its purpose, its code and how
+// long the code lasts. Implementations live in sms/ (templates, autofill
+// lines); a Service without one sends DefaultText.
+type Texts interface {
+	Text(p Purpose, code string, ttl time.Duration) string
+}
+
+// DefaultText is the text of an SMS when nothing else is configured, as
+// "Your verification code is 123456. It expires in 5 minutes."
+func DefaultText(code string, ttl time.Duration) string {
+	minutes := int(ttl.Round(time.Minute) / time.Minute)
+	if minutes <= 1 {
+		return fmt.Sprintf("Your verification code is %s. It expires in %d seconds.", code, int(ttl.Seconds()))
+	}
+	return fmt.Sprintf("Your verification code is %s. It expires in %d minutes.", code, minutes)
+}
+
+// defaultTexts is the Texts of a Service built without one.
+type defaultTexts struct{}
+
+func (defaultTexts) Text(_ Purpose, code string, ttl time.Duration) string {
+	return DefaultText(code, ttl)
 }

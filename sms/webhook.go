@@ -191,7 +191,10 @@ type payload struct {
 	ExpiresIn int64  `json:"expires_in"` // whole seconds, rounded down
 }
 
-// Send POSTs m to the gateway and returns nil if it answers 2xx. It returns
+// Send POSTs m to the gateway and returns nil if it answers 2xx. A 422
+// says the gateway cannot deliver to the number: the error then wraps
+// phoneauth.ErrCannotReceiveSMS. A 5xx or a 429 is a temporary failure
+// (see Retryable). It returns
 // an error if m's purpose is not register, login, delete or phone, if the request
 // cannot be sent, if ctx ends or the client's timeout passes first, or if
 // the gateway answers any other status (named in the error). Errors wrap
@@ -240,7 +243,12 @@ func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 		_ = resp.Body.Close()
 	}()
 	// The body is not quoted in the error: a gateway may echo the code.
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+	switch {
+	case resp.StatusCode == http.StatusUnprocessableEntity:
+		e := statusError("webhook", resp.StatusCode, "", w.endpoint+" cannot deliver to this number")
+		e.Undeliverable = true
+		return e
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		return statusError("webhook", resp.StatusCode, "", w.endpoint+" answered "+http.StatusText(resp.StatusCode))
 	}
 	return nil

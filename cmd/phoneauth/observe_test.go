@@ -260,7 +260,7 @@ func TestMetricsCountFailedSMSAndEachLimit(t *testing.T) {
 	samples, _ := scrape(t, metricsURL)
 	want := map[string]map[string]float64{
 		"phoneauth_sms_sent_total": {
-			`phoneauth_sms_sent_total{outcome="failed",provider="webhook",purpose="register"}`: 1,
+			`phoneauth_sms_sent_total{outcome="failed",provider="webhook",purpose="register"}`: 3, // the try and its two retries
 			`phoneauth_sms_sent_total{outcome="ok",provider="webhook",purpose="register"}`:     1,
 		},
 		"phoneauth_code_checks_total": {

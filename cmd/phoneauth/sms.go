@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/metrics"
@@ -18,7 +19,13 @@ type smsConfig struct {
 	Providers      []string
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
+	Twilio         sms.TwilioConfig
+	Vonage         sms.VonageConfig
+	MessageBird    sms.MessageBirdConfig
 	Concurrency    int // sends at once, whatever the provider
+	Retries        int
+	Timeout        time.Duration // a whole send, retries and failover included
+	Text           sms.TextConfig
 }
 
 // provider is what the configuration knows of one SMS provider: how to
@@ -39,7 +46,10 @@ var providers = map[string]provider{
 			return sms.NewConsole(log), nil
 		},
 	},
-	"webhook": {read: readWebhook, build: buildWebhook},
+	"webhook":     {read: readWebhook, build: buildWebhook},
+	"twilio":      {read: readTwilio, build: buildTwilio},
+	"vonage":      {read: readVonage, build: buildVonage},
+	"messagebird": {read: readMessageBird, build: buildMessageBird},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
@@ -55,7 +65,7 @@ func providerNames() string {
 // loadSMS reads the SMS settings. addr is PHONEAUTH_ADDR, or "" if it is
 // not host:port (that is reported elsewhere).
 func loadSMS(p *envParser, addr string) smsConfig {
-	c := smsConfig{Concurrency: sms.DefaultConcurrency}
+	c := smsConfig{Concurrency: sms.DefaultConcurrency, Retries: sms.DefaultRetries, Timeout: sms.DefaultTimeout}
 	named := false
 	for _, name := range strings.Split(p.str("PHONEAUTH_SMS_PROVIDER", "console"), ",") {
 		name = strings.TrimSpace(name)
@@ -84,6 +94,23 @@ func loadSMS(p *envParser, addr string) smsConfig {
 	if err := sms.CheckConcurrency(c.Concurrency); err != nil {
 		p.fail(p.quoted("PHONEAUTH_SMS_CONCURRENCY", err.Error()))
 	}
+	p.integer("PHONEAUTH_SMS_RETRIES", &c.Retries)
+	if err := sms.CheckRetries(c.Retries); err != nil {
+		p.fail(p.quoted("PHONEAUTH_SMS_RETRIES", err.Error()))
+	}
+	p.duration("PHONEAUTH_SMS_TIMEOUT", &c.Timeout)
+	if err := sms.CheckTimeout(c.Timeout); err != nil {
+		p.fail(p.quoted("PHONEAUTH_SMS_TIMEOUT", err.Error()))
+	}
+	c.Text = sms.TextConfig{
+		Register:    p.getenv("PHONEAUTH_SMS_TEMPLATE_REGISTER"),
+		Login:       p.getenv("PHONEAUTH_SMS_TEMPLATE_LOGIN"),
+		AppName:     p.getenv("PHONEAUTH_SMS_APP_NAME"),
+		Origin:      p.getenv("PHONEAUTH_SMS_ORIGIN"),
+		AndroidHash: p.getenv("PHONEAUTH_SMS_ANDROID_HASH"),
+	}
+	_, err := sms.NewTexts(c.Text)
+	failConfig(p, err, textVars, "")
 	if slices.Contains(c.Providers, "console") && addr != "" && !c.ConsoleAnyAddr {
 		if err := sms.CheckConsoleAddr(addr); err != nil {
 			p.fail("PHONEAUTH_ADDR", fmt.Sprintf("%q %s. Set PHONEAUTH_SMS_PROVIDER to a real provider, or PHONEAUTH_SMS_CONSOLE_ANY_ADDR=true to serve with the console anyway", addr, err))
@@ -120,6 +147,15 @@ func checkBaseURL(p *envParser, name, url string) {
 	}
 }
 
+// textVars names the variable behind each field that sms.NewTexts
+// reports.
+var textVars = map[string]string{
+	"Register":    "PHONEAUTH_SMS_TEMPLATE_REGISTER",
+	"Login":       "PHONEAUTH_SMS_TEMPLATE_LOGIN",
+	"Origin":      "PHONEAUTH_SMS_ORIGIN",
+	"AndroidHash": "PHONEAUTH_SMS_ANDROID_HASH",
+}
+
 // webhookVars names the variable behind each field that
 // sms.WebhookConfig.Validate reports.
 var webhookVars = map[string]string{
@@ -147,12 +183,12 @@ func buildWebhook(c smsConfig, log *slog.Logger) (phoneauth.Sender, error) {
 	return sms.NewWebhook(c.Webhook)
 }
 
-// newSender returns the SMS providers c names, running at most
-// c.Concurrency sends at once. With metrics, each message a provider is
-// given is counted under its name (a send refused for want of a free slot
-// never reaches one).
+// newSender returns the SMS providers c names, tried in order with the
+// retries and timeout of c, running at most c.Concurrency sends at once.
+// With metrics, each try a provider is given is counted under its name (a
+// send refused for want of a free slot never reaches one).
 func newSender(c smsConfig, log *slog.Logger, m *metrics.Registry) (phoneauth.Sender, error) {
-	var senders []phoneauth.Sender
+	var ps []sms.Provider
 	for _, name := range c.Providers {
 		s, err := providers[name].build(c, log)
 		if err != nil {
@@ -161,10 +197,25 @@ func newSender(c smsConfig, log *slog.Logger, m *metrics.Registry) (phoneauth.Se
 		if m != nil {
 			s = m.Sender(s, name)
 		}
-		senders = append(senders, s)
+		ps = append(ps, sms.Provider{Name: name, Sender: s})
 	}
-	if len(senders) != 1 {
-		return nil, fmt.Errorf("failover between %d providers is not built yet", len(senders))
+	d, err := sms.NewDelivery(sms.DeliveryConfig{Providers: ps, Retries: c.Retries, Timeout: c.Timeout, Log: log})
+	if err != nil {
+		return nil, err
 	}
-	return sms.NewCapped(senders[0], c.Concurrency)
+	return sms.NewCapped(d, c.Concurrency)
+}
+
+// newTexts returns the texts of the messages c configures, and warns once
+// of each purpose whose message takes more than one SMS segment, since
+// each segment is billed.
+func newTexts(c smsConfig, policy phoneauth.Policy, log *slog.Logger) (*sms.Texts, error) {
+	t, err := sms.NewTexts(c.Text)
+	if err != nil {
+		return nil, err
+	}
+	for purpose, n := range t.SegmentWarning(policy.CodeLength, policy.CodeTTL) {
+		log.Warn("an SMS text takes more than one segment, and each segment is billed", "purpose", string(purpose), "segments", n)
+	}
+	return t, nil
 }

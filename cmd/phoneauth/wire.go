@@ -331,6 +331,10 @@ func newService(c config, log *slog.Logger, b backend, m *metrics.Registry) (*ph
 	if err != nil {
 		return nil, fmt.Errorf("sms provider: %w", err)
 	}
+	texts, err := newTexts(c.SMS, c.Policy, log)
+	if err != nil {
+		return nil, err
+	}
 	secret, err := jwtSecret(c, log)
 	if err != nil {
 		return nil, err
@@ -343,6 +347,7 @@ func newService(c config, log *slog.Logger, b backend, m *metrics.Registry) (*ph
 		Store:            b.store,
 		StoreName:        b.storeName,
 		Sender:           sender,
+		Texts:            texts,
 		Limiter:          b.limiter,
 		LimiterName:      b.limiterName,
 		Tokens:           signer,

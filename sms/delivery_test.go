@@ -1,0 +1,241 @@
+package sms_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/sms"
+)
+
+// script is a Sender that answers each try with the next of its errors
+// (nil: accepted) and records what it was given.
+type script struct {
+	mu      sync.Mutex
+	answers []error
+	got     []phoneauth.Message
+	// hang makes a try wait for its context to end, then fail with the
+	// context's error, when its answer is errHang.
+}
+
+var errHang = errors.New("hang")
+
+func (s *script) Send(ctx context.Context, m phoneauth.Message) error {
+	s.mu.Lock()
+	s.got = append(s.got, m)
+	var err error
+	if len(s.answers) > 0 {
+		err, s.answers = s.answers[0], s.answers[1:]
+	}
+	s.mu.Unlock()
+	if err == errHang {
+		<-ctx.Done()
+		return fmt.Errorf("try: %w", ctx.Err())
+	}
+	return err
+}
+
+func (s *script) tries() []phoneauth.Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]phoneauth.Message(nil), s.got...)
+}
+
+func temporary(status int) error {
+	return &sms.ProviderError{Provider: "fake", Status: status, Reason: "try later", Temporary: true}
+}
+
+func permanent(status int) error {
+	return &sms.ProviderError{Provider: "fake", Status: status, Reason: "bad credentials"}
+}
+
+var undeliverable = &sms.ProviderError{Provider: "fake", Status: 400, Code: "21211", Reason: "invalid To", Undeliverable: true}
+
+var connRefused = &sms.ProviderError{Provider: "fake", Reason: "no answer", Temporary: true, Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}
+
+func TestDeliveryRetriesAndFailsOver(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		retries   int
+		first     []error // the first provider's answers
+		second    []error // the second's; nil: there is only one provider
+		ok        bool
+		wantTries [2]int
+		wantIs    error // the error wraps it
+	}{
+		{"accepted at once", 2, []error{nil}, nil, true, [2]int{1, 0}, nil},
+		{"a 5xx then accepted", 2, []error{temporary(503), nil}, nil, true, [2]int{2, 0}, nil},
+		{"a 429 twice then accepted", 2, []error{temporary(429), temporary(429), nil}, nil, true, [2]int{3, 0}, nil},
+		{"a connection error then accepted", 2, []error{connRefused, nil}, nil, true, [2]int{2, 0}, nil},
+		{"retries spent", 2, []error{temporary(500), temporary(500), temporary(500), nil}, nil, false, [2]int{3, 0}, nil},
+		{"no retries configured", 0, []error{temporary(500), nil}, nil, false, [2]int{1, 0}, nil},
+		{"a 4xx is not retried", 2, []error{permanent(401), nil}, nil, false, [2]int{1, 0}, nil},
+		{"undeliverable is not retried", 2, []error{undeliverable, nil}, nil, false, [2]int{1, 0}, phoneauth.ErrCannotReceiveSMS},
+		{"failover after the retries", 1, []error{temporary(500), temporary(502)}, []error{nil}, true, [2]int{2, 1}, nil},
+		{"failover after a 4xx", 1, []error{permanent(401)}, []error{nil}, true, [2]int{1, 1}, nil},
+		{"no failover for an undeliverable number", 1, []error{undeliverable}, []error{nil}, false, [2]int{1, 0}, phoneauth.ErrCannotReceiveSMS},
+		{"both fail", 0, []error{permanent(401)}, []error{temporary(500)}, false, [2]int{1, 1}, nil},
+		{"a hanging try is cut and retried", 1, []error{errHang, nil}, nil, true, [2]int{2, 0}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			first := &script{answers: tt.first}
+			second := &script{answers: tt.second}
+			ps := []sms.Provider{{Name: "first", Sender: first}}
+			if tt.second != nil {
+				ps = append(ps, sms.Provider{Name: "second", Sender: second})
+			}
+			var log bytes.Buffer
+			var slept []time.Duration
+			var mu sync.Mutex
+			d, err := sms.NewDelivery(sms.DeliveryConfig{
+				Providers: ps, Retries: tt.retries, Timeout: 2 * time.Second,
+				Log: slog.New(slog.NewTextHandler(&log, nil)),
+				Sleep: func(ctx context.Context, d time.Duration) error {
+					mu.Lock()
+					slept = append(slept, d)
+					mu.Unlock()
+					return ctx.Err()
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := loginMessage()
+			err = d.Send(context.Background(), m)
+			if (err == nil) != tt.ok {
+				t.Fatalf("Send = %v, want ok %v", err, tt.ok)
+			}
+			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
+				t.Errorf("Send = %v, want it to wrap %v", err, tt.wantIs)
+			}
+			if !tt.ok && errors.Is(err, phoneauth.ErrCannotReceiveSMS) != (tt.wantIs == phoneauth.ErrCannotReceiveSMS) {
+				t.Errorf("Send = %v: wraps ErrCannotReceiveSMS %v", err, errors.Is(err, phoneauth.ErrCannotReceiveSMS))
+			}
+			got := [2]int{len(first.tries()), len(second.tries())}
+			if got != tt.wantTries {
+				t.Errorf("tries = %v, want %v", got, tt.wantTries)
+			}
+			// Every try carries the same message: same code, same text.
+			for _, tried := range append(first.tries(), second.tries()...) {
+				if tried != m {
+					t.Errorf("a try was given %+v, want %+v", tried, m)
+				}
+			}
+			// Each wait is between half and all of 200ms, 400ms, ...
+			for i, d := range slept {
+				full := 200 * time.Millisecond << i
+				if d < full/2 || d > full {
+					t.Errorf("wait %d = %v, want between %v and %v", i+1, d, full/2, full)
+				}
+			}
+			if tt.ok {
+				sent := map[bool]string{true: "provider=second", false: "provider=first"}[got[1] > 0]
+				if !strings.Contains(log.String(), `msg="sms sent" `+sent) {
+					t.Errorf("log does not say which provider sent it (%s):\n%s", sent, log.String())
+				}
+			}
+			if strings.Contains(log.String(), m.Code) || (err != nil && strings.Contains(err.Error(), m.Code)) {
+				t.Errorf("the code is in the log or the error:\n%s\n%v", log.String(), err)
+			}
+		})
+	}
+}
+
+func TestDeliveryStaysWithinItsTimeout(t *testing.T) {
+	t.Parallel()
+	hang := &script{answers: []error{errHang, errHang, errHang}}
+	also := &script{answers: []error{errHang, errHang, errHang}}
+	d, err := sms.NewDelivery(sms.DeliveryConfig{
+		Providers: []sms.Provider{{Name: "a", Sender: hang}, {Name: "b", Sender: also}},
+		Retries:   2, Timeout: 300 * time.Millisecond,
+		Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err = d.Send(ctx, loginMessage())
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send = %v, want a deadline error", err)
+	}
+	// Each provider had its share: the second was tried although the
+	// first hung.
+	if len(hang.tries()) == 0 || len(also.tries()) == 0 {
+		t.Errorf("tries = %d, %d: want both providers tried", len(hang.tries()), len(also.tries()))
+	}
+}
+
+func TestDeliveryStopsWhenTheCallerGoesAway(t *testing.T) {
+	t.Parallel()
+	first := &script{answers: []error{temporary(503), nil}}
+	second := &script{answers: []error{nil}}
+	ctx, cancel := context.WithCancel(context.Background())
+	d, err := sms.NewDelivery(sms.DeliveryConfig{
+		Providers: []sms.Provider{{Name: "a", Sender: first}, {Name: "b", Sender: second}},
+		Retries:   2, Timeout: time.Second,
+		Log: slog.New(slog.DiscardHandler),
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			cancel() // the client went away while we waited
+			return ctx.Err()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Send(ctx, loginMessage())
+	if err == nil || len(first.tries()) != 1 || len(second.tries()) != 0 {
+		t.Fatalf("Send = %v after %d, %d tries: want a failure after 1, 0", err, len(first.tries()), len(second.tries()))
+	}
+}
+
+func TestNewDeliveryRefusesBadSettings(t *testing.T) {
+	t.Parallel()
+	ok := []sms.Provider{{Name: "a", Sender: &script{}}}
+	for _, c := range []sms.DeliveryConfig{
+		{Providers: nil, Retries: 2, Timeout: time.Second},
+		{Providers: []sms.Provider{{Name: "", Sender: &script{}}}, Retries: 2, Timeout: time.Second},
+		{Providers: ok, Retries: -1, Timeout: time.Second},
+		{Providers: ok, Retries: sms.MaxRetries + 1, Timeout: time.Second},
+		{Providers: ok, Retries: 2, Timeout: 0},
+		{Providers: ok, Retries: 2, Timeout: sms.MaxTimeout + time.Second},
+	} {
+		if _, err := sms.NewDelivery(c); err == nil {
+			t.Errorf("NewDelivery(%+v) succeeded, want an error", c)
+		}
+	}
+}
+
+func TestRetryable(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{temporary(503), true},
+		{fmt.Errorf("wrapped: %w", temporary(429)), true},
+		{permanent(400), false},
+		{undeliverable, false},
+		{connRefused, true},
+		{context.DeadlineExceeded, true},
+		{context.Canceled, false},
+		{&sms.ProviderError{Provider: "fake", Temporary: true, Err: context.Canceled}, false},
+		{errors.New("something else"), false},
+	} {
+		if got := sms.Retryable(tt.err); got != tt.want {
+			t.Errorf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
