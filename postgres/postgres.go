@@ -233,6 +233,62 @@ func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 	return err
 }
 
+// lockThenWrite runs a transaction in two round trips, where pgx.BeginFunc
+// takes four: BEGIN and the locking read lock go in one pipeline; decide
+// scans the read's row and returns the writes it decides (nil: none),
+// which go with COMMIT in the next. A failure rolls back, at the cost of
+// one more round trip. Like inTx, it runs again, a few times at most, when
+// decide returns errRace or PostgreSQL broke a deadlock.
+func (s *Store) lockThenWrite(ctx context.Context, lock string, args []any, decide func(pgx.Row) (*pgx.Batch, error)) error {
+	var err error
+	for range 3 {
+		err = s.lockThenWriteOnce(ctx, lock, args, decide)
+		if !errors.Is(err, errRace) && !hasCode(err, codeDeadlock) {
+			return err
+		}
+	}
+	return err
+}
+
+func (s *Store) lockThenWriteOnce(ctx context.Context, lock string, args []any, decide func(pgx.Row) (*pgx.Batch, error)) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// A connection left inside a transaction (the rollback below could
+	// not be sent) is closed by Release, not put back in the pool.
+	defer conn.Release()
+	defer func() {
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			_, _ = conn.Exec(rctx, "ROLLBACK")
+		}
+	}()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	b.Queue(lock, args...)
+	br := conn.SendBatch(ctx, b)
+	_, err = br.Exec()
+	var writes *pgx.Batch
+	if err == nil {
+		writes, err = decide(br.QueryRow())
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if writes == nil {
+		writes = &pgx.Batch{}
+	}
+	// A write that fails makes the server skip the rest of the pipeline,
+	// COMMIT included: the transaction is then rolled back above.
+	writes.Queue("COMMIT")
+	return conn.SendBatch(ctx, writes).Close()
+}
+
 // SQLSTATE codes the store acts on.
 const (
 	codeForeignKey     = "23503" // foreign_key_violation

@@ -201,18 +201,18 @@ WHERE c.id = $1 AND c.purpose = 'register'
 FOR UPDATE OF c`
 	u := phoneauth.User{Phone: phone}
 	var verdict error
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.lockThenWrite(ctx, lock, []any{challengeID, phone}, func(row pgx.Row) (*pgx.Batch, error) {
 		verdict = nil
 		c := phoneauth.Challenge{ID: challengeID, Purpose: phoneauth.PurposeRegister}
 		var g phoneauth.Guard
 		var lockedUntil *time.Time
-		err := tx.QueryRow(ctx, lock, challengeID, phone).Scan(&u.ID, &u.Verified, &u.CreatedAt,
+		err := row.Scan(&u.ID, &u.Verified, &u.CreatedAt,
 			&g.Failures, &g.Lockouts, &lockedUntil, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed, &c.Attempts)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return phoneauth.ErrChallengeNotFound
+			return nil, phoneauth.ErrChallengeNotFound
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		c.UserID, g.LockedUntil = u.ID, orZero(lockedUntil)
 		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
@@ -223,10 +223,7 @@ FOR UPDATE OF c`
 			u.Verified = true
 		}
 		queueEvent(b, t.Audit, t.Now, u.ID, phone, verdict)
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return b, nil
 	})
 	if err != nil {
 		return u, s.fail(ctx, "verify registration", err)
@@ -235,9 +232,9 @@ FOR UPDATE OF c`
 }
 
 // VerifyLogin implements phoneauth.Store: one transaction locks the account
-// and its login challenge, lets phoneauth.Try.Decide decide the try, then
-// stores what it decided and, if the try passed, records the session, in
-// one more round trip.
+// and its login challenge (with BEGIN, in one round trip), lets
+// phoneauth.Try.Decide decide the try, then stores what it decided and, if
+// the try passed, records the session (with COMMIT, in one more).
 func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try, sess phoneauth.Session) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -249,22 +246,24 @@ WITH account AS (
 SELECT a.phone, a.verified, a.created_at, a.failed_checks, a.lockouts, a.locked_until,
 	c.id, c.code_hash, c.created_at, c.expires_at, c.consumed_at IS NOT NULL, c.attempts
 FROM account a JOIN challenges c ON c.user_id = a.id
-WHERE c.purpose = 'login'
+-- The challenge's own user_id predicate: without it a cached generic plan
+-- may scan the whole table for the join.
+WHERE c.user_id = $1 AND c.purpose = 'login'
 FOR UPDATE OF c`
 	u := phoneauth.User{ID: userID}
 	var verdict error
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err := s.lockThenWrite(ctx, lock, []any{userID}, func(row pgx.Row) (*pgx.Batch, error) {
 		verdict = nil
 		c := phoneauth.Challenge{UserID: userID, Purpose: phoneauth.PurposeLogin}
 		var g phoneauth.Guard
 		var lockedUntil *time.Time
-		err := tx.QueryRow(ctx, lock, userID).Scan(&u.Phone, &u.Verified, &u.CreatedAt,
+		err := row.Scan(&u.Phone, &u.Verified, &u.CreatedAt,
 			&g.Failures, &g.Lockouts, &lockedUntil, &c.ID, &c.CodeHash, &c.CreatedAt, &c.ExpiresAt, &c.Consumed, &c.Attempts)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return phoneauth.ErrNoPendingLogin
+			return nil, phoneauth.ErrNoPendingLogin
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		g.LockedUntil = orZero(lockedUntil)
 		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), g.LockedUntil
@@ -274,10 +273,7 @@ FOR UPDATE OF c`
 			b.Queue(qInsertSession, sessionArgs(sess)...)
 		}
 		queueEvent(b, t.Audit, t.Now, userID, u.Phone, verdict)
-		if b.Len() == 0 {
-			return nil
-		}
-		return tx.SendBatch(ctx, b).Close()
+		return b, nil
 	})
 	if err != nil {
 		return u, s.fail(ctx, "verify login", err)
@@ -534,6 +530,37 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phonea
 	defer cancel()
 	var next phoneauth.Session
 	var decided error
+	if r.Token.Ref.Own {
+		// A token of ours names its session: one locking read, then the
+		// one update (see lockThenWrite).
+		err := s.lockThenWrite(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = $1 FOR NO KEY UPDATE`,
+			[]any{int64(r.Token.Ref.Session)}, func(row pgx.Row) (*pgx.Batch, error) {
+				var sr sessionRow
+				var cur *phoneauth.Session
+				switch err := row.Scan(sr.dest()...); {
+				case err == nil:
+					cur = sr.session()
+				case !errors.Is(err, pgx.ErrNoRows):
+					return nil, err
+				}
+				var write bool
+				next, write, decided = r.Decide(cur, false)
+				if !write {
+					return nil, nil
+				}
+				b := &pgx.Batch{}
+				queueRotation(b, next)
+				queueEvent(b, r.Audit, r.Now, next.UserID, "", decided)
+				return b, nil
+			})
+		if err != nil {
+			return phoneauth.Session{}, s.fail(ctx, "rotate refresh token", err)
+		}
+		if decided != nil {
+			return phoneauth.Session{}, decided
+		}
+		return stored(next), nil
+	}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		cur, spent, err := lockSession(ctx, tx, r.Token.Ref)
 		if err != nil {
@@ -546,9 +573,7 @@ func (s *Store) RotateRefresh(ctx context.Context, r phoneauth.Rotation) (phonea
 			return decided // nothing to commit
 		case cur != nil:
 			b := &pgx.Batch{}
-			b.Queue(`
-UPDATE sessions SET generation = $2, rotated_at = $3, previous_rotated_at = $4, revoked_at = $5
-WHERE id = $1`, int64(next.ID), int64(next.Generation), next.RotatedAt, nullTime(next.PreviousRotatedAt), nullTime(next.RevokedAt))
+			queueRotation(b, next)
 			queueEvent(b, r.Audit, r.Now, next.UserID, "", decided)
 			return tx.SendBatch(ctx, b).Close()
 		}
@@ -561,6 +586,14 @@ WHERE id = $1`, int64(next.ID), int64(next.Generation), next.RotatedAt, nullTime
 		return phoneauth.Session{}, decided
 	}
 	return stored(next), nil
+}
+
+// queueRotation queues on b the update of session next's row to what
+// phoneauth.Rotation.Decide made it.
+func queueRotation(b *pgx.Batch, next phoneauth.Session) {
+	b.Queue(`
+UPDATE sessions SET generation = $2, rotated_at = $3, previous_rotated_at = $4, revoked_at = $5
+WHERE id = $1`, int64(next.ID), int64(next.Generation), next.RotatedAt, nullTime(next.PreviousRotatedAt), nullTime(next.RevokedAt))
 }
 
 // lockSession locks and returns the session that the token of ref belongs
