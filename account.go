@@ -9,8 +9,9 @@ import (
 // AccountRequest is the input of Service.RequestDeletion: a signed-in
 // user asks for a code to the account's number.
 type AccountRequest struct {
-	Token    string // the access token
-	ClientIP string // for the per-IP limit; empty skips it
+	Token     string // the access token
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // RequestDeletion sends a code that confirms the deletion of the account
@@ -29,9 +30,10 @@ func (s *Service) RequestDeletion(ctx context.Context, r AccountRequest) error {
 
 // PhoneChangeRequest is the input of Service.RequestPhoneChange.
 type PhoneChangeRequest struct {
-	Token    string // the access token
-	Phone    string // the new number, as the user typed it
-	ClientIP string // for the per-IP limit; empty skips it
+	Token     string // the access token
+	Phone     string // the new number, as the user typed it
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // RequestPhoneChange sends a code to the number an account of an access
@@ -47,7 +49,7 @@ type PhoneChangeRequest struct {
 // SMS budgets, LimitLockout), ErrSendFailed. A failure leaves nothing
 // behind.
 func (s *Service) RequestPhoneChange(ctx context.Context, r PhoneChangeRequest) error {
-	return s.requestCode(ctx, PurposePhone, AccountRequest{Token: r.Token, ClientIP: r.ClientIP}, r.Phone)
+	return s.requestCode(ctx, PurposePhone, AccountRequest{Token: r.Token, ClientIP: r.ClientIP, UserAgent: r.UserAgent}, r.Phone)
 }
 
 // requestCode sends a code of purpose p for the account of r.Token: to
@@ -96,9 +98,13 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 		return err
 	}
 	c := s.newChallenge(p, id, u.ID, code, to, now)
+	c.Audit = s.event(EventDeleteRequest, r.ClientIP, r.UserAgent)
 	if p == PurposePhone {
 		c.NewPhone = to.phone
+		c.Audit.Kind = EventPhoneRequest
 	}
+	// The number the code goes to: for a phone change, the new one.
+	c.Audit.PhoneMasked = maskPhone(to.phone)
 
 	var undo undo
 	defer undo.run(ctx, &err)

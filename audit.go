@@ -35,6 +35,8 @@ const (
 	EventVerify        EventKind = "verify"         // a registration code was checked
 	EventLoginRequest  EventKind = "login_request"  // a login code was created
 	EventLogin         EventKind = "login"          // a login code was checked
+	EventDeleteRequest EventKind = "delete_request" // a deletion code was created
+	EventPhoneRequest  EventKind = "phone_request"  // a phone-change code was created, for the new number
 	EventRefresh       EventKind = "refresh"        // a refresh token was rotated, or its reuse revoked the session
 	EventLogout        EventKind = "logout"         // a session was revoked by its token
 	EventDeleteAccount EventKind = "delete_account" // a deletion code was checked

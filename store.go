@@ -70,7 +70,8 @@ type Store interface {
 	// earlier one's CreatedAt (zero if the store cannot tell) with
 	// ErrCodePending. It is PutLoginChallenge for the purposes that have
 	// no method of their own (PurposeDelete, PurposePhone with its
-	// NewPhone). Errors: ErrCodePending, ErrUserNotFound.
+	// NewPhone), c.Audit recorded in the same transaction as c. Errors:
+	// ErrCodePending, ErrUserNotFound.
 	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 
 	// DeleteAccount deletes account userID once a deletion code confirms
