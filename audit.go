@@ -16,10 +16,10 @@ import (
 // event commits with the try's count, and a call that rolls back records
 // nothing. An Event with an empty Kind is not recorded.
 //
-// A request the service refuses with nothing written (see
-// Service.recordRefusal for which) has no transaction to ride in: its
-// event is recorded afterwards with Store.RecordEvent, off the path of
-// every success.
+// A request the service refuses with nothing written, when the refusal is
+// about an account or a validly signed token the request named, has no
+// transaction to ride in: its event is recorded after the refusal with
+// Store.RecordEvent, off the path of every success.
 type Event struct {
 	ID          int64 // assigned by the store
 	At          time.Time
