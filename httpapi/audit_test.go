@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -356,5 +357,36 @@ func TestAuditRefusalNotRecorded(t *testing.T) {
 	rec := log.await(t, func(rec map[string]any) bool { return rec["msg"] == "audit event of a refused request not recorded" })
 	if rec["level"] != "WARN" || rec["kind"] != "login_request" || rec["outcome"] != "refused" || rec["phone"] != "+1***60" {
 		t.Errorf("log record: got %v, want WARN of login_request, refused, +1***60", rec)
+	}
+}
+
+// countingEvents is a store that counts the calls of RecordEvent.
+type countingEvents struct {
+	phoneauth.Store
+	n atomic.Int64
+}
+
+func (c *countingEvents) RecordEvent(ctx context.Context, e phoneauth.Event) error {
+	c.n.Add(1)
+	return c.Store.RecordEvent(ctx, e)
+}
+
+// The successes record their events in the calls that do the work: none
+// costs a write of its own.
+func TestAuditSuccessesWriteNoEventOfTheirOwn(t *testing.T) {
+	t.Parallel()
+	st := &countingEvents{Store: openSQLite(t)}
+	h := newHarness(t, harnessOptions{store: st})
+	const phone = "+14155550170"
+	_, _, refresh := h.signIn(phone)
+	access, _ := h.refresh(refresh)
+	wantStatus(t, "request deletion", h.auth(http.MethodPost, deletePath, access), http.StatusOK)
+	wantStatus(t, "logout", h.auth(http.MethodPost, "/auth/api/logout/", access), http.StatusOK)
+	if n := st.n.Load(); n != 0 {
+		t.Errorf("RecordEvent calls: got %d, want 0", n)
+	}
+	events, err := st.Events(t.Context(), "", "", time.Time{}, 100)
+	if err != nil || len(events) != 7 {
+		t.Errorf("events: got %d, %v; want the 7 of the flows", len(events), err)
 	}
 }
