@@ -9,8 +9,9 @@ import (
 // AccountRequest is the input of Service.RequestDeletion: a signed-in
 // user asks for a code to the account's number.
 type AccountRequest struct {
-	Token    string // the access token
-	ClientIP string // for the per-IP limit; empty skips it
+	Token     string // the access token
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // RequestDeletion sends a code that confirms the deletion of the account
@@ -23,15 +24,19 @@ type AccountRequest struct {
 // account deleted meanwhile), ErrCannotReceiveSMS, *ThrottledError
 // (LimitIP, LimitCodePending, the SMS budgets, LimitLockout),
 // ErrSendFailed. A failure leaves nothing behind: no throttle, no code.
+// The code's delete_request event is recorded with it; so is a refusal
+// about the account (locked, a code pending, an SMS budget), not one of
+// the token, the number or the per-IP limit.
 func (s *Service) RequestDeletion(ctx context.Context, r AccountRequest) error {
 	return s.requestCode(ctx, PurposeDelete, r, "")
 }
 
 // PhoneChangeRequest is the input of Service.RequestPhoneChange.
 type PhoneChangeRequest struct {
-	Token    string // the access token
-	Phone    string // the new number, as the user typed it
-	ClientIP string // for the per-IP limit; empty skips it
+	Token     string // the access token
+	Phone     string // the new number, as the user typed it
+	ClientIP  string // for the per-IP limit; empty skips it
+	UserAgent string // recorded, truncated, in the audit trail
 }
 
 // RequestPhoneChange sends a code to the number an account of an access
@@ -45,9 +50,11 @@ type PhoneChangeRequest struct {
 // ErrCannotReceiveSMS, ErrUserExists (the number has an account, the
 // user's own included), *ThrottledError (LimitIP, LimitCodePending, the
 // SMS budgets, LimitLockout), ErrSendFailed. A failure leaves nothing
-// behind.
+// behind. The code's phone_request event, with the new number masked, is
+// recorded with it; so is a refusal as RequestDeletion's, and one because
+// the number has an account.
 func (s *Service) RequestPhoneChange(ctx context.Context, r PhoneChangeRequest) error {
-	return s.requestCode(ctx, PurposePhone, AccountRequest{Token: r.Token, ClientIP: r.ClientIP}, r.Phone)
+	return s.requestCode(ctx, PurposePhone, AccountRequest{Token: r.Token, ClientIP: r.ClientIP, UserAgent: r.UserAgent}, r.Phone)
 }
 
 // requestCode sends a code of purpose p for the account of r.Token: to
@@ -67,11 +74,19 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 	if err != nil {
 		return err
 	}
+	ev := s.event(EventDeleteRequest, r.ClientIP, r.UserAgent)
+	if p == PurposePhone {
+		ev.Kind = EventPhoneRequest
+	}
+	// The number the code goes to: for a phone change, the new one.
+	ev.PhoneMasked = maskPhone(to.phone)
 	if p == PurposePhone {
 		if to.phone == u.Phone {
+			s.recordRefusal(ctx, ev, u.ID, "", ErrUserExists)
 			return ErrUserExists
 		}
 		if _, err := s.store.UserByPhone(ctx, to.phone); err == nil {
+			s.recordRefusal(ctx, ev, u.ID, "", ErrUserExists)
 			return ErrUserExists
 		} else if !errors.Is(err, ErrUserNotFound) {
 			return storeErr("phone change "+maskPhone(to.phone), err)
@@ -85,7 +100,9 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 	}
 	if now.Before(u.LockedUntil) {
 		// No SMS for a locked account: its codes would be refused anyway.
-		return locked(u.LockedUntil.Sub(now), ErrAccountLocked)
+		err := locked(u.LockedUntil.Sub(now), ErrAccountLocked)
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return err
 	}
 	id, err := s.newID()
 	if err != nil {
@@ -96,6 +113,7 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 		return err
 	}
 	c := s.newChallenge(p, id, u.ID, code, to, now)
+	c.Audit = ev
 	if p == PurposePhone {
 		c.NewPhone = to.phone
 	}
@@ -108,7 +126,9 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 		if !pendingSince.IsZero() {
 			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
 		}
-		return &ThrottledError{Limit: LimitCodePending, RetryAfter: max(wait, time.Second), Err: err}
+		err := &ThrottledError{Limit: LimitCodePending, RetryAfter: max(wait, time.Second), Err: err}
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return err
 	}
 	if errors.Is(err, ErrUserNotFound) {
 		return ErrTokenUnknownUser
@@ -121,7 +141,13 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 	if err != nil {
 		return storeErr("put "+string(p)+" challenge", err)
 	}
-	return s.send(ctx, to, code, p)
+	if err := s.send(ctx, to, code, p); err != nil {
+		if budgetRefused(err) {
+			s.recordRefusal(ctx, ev, u.ID, "", err)
+		}
+		return err
+	}
+	return nil
 }
 
 // AccountCodeRequest is the input of Service.DeleteAccount and

@@ -1,6 +1,7 @@
 package phoneauth
 
 import (
+	"context"
 	"errors"
 	"time"
 	"unicode/utf8"
@@ -14,6 +15,11 @@ import (
 // and the outcome it decided, in the same transaction: a wrong try's
 // event commits with the try's count, and a call that rolls back records
 // nothing. An Event with an empty Kind is not recorded.
+//
+// A request the service refuses with nothing written, when the refusal is
+// about an account or a validly signed token the request named, has no
+// transaction to ride in: its event is recorded after the refusal with
+// Store.RecordEvent, off the path of every success.
 type Event struct {
 	ID          int64 // assigned by the store
 	At          time.Time
@@ -35,6 +41,8 @@ const (
 	EventVerify        EventKind = "verify"         // a registration code was checked
 	EventLoginRequest  EventKind = "login_request"  // a login code was created
 	EventLogin         EventKind = "login"          // a login code was checked
+	EventDeleteRequest EventKind = "delete_request" // a deletion code was created
+	EventPhoneRequest  EventKind = "phone_request"  // a phone-change code was created, for the new number
 	EventRefresh       EventKind = "refresh"        // a refresh token was rotated, or its reuse revoked the session
 	EventLogout        EventKind = "logout"         // a session was revoked by its token
 	EventDeleteAccount EventKind = "delete_account" // a deletion code was checked
@@ -101,6 +109,38 @@ func (e Event) Decided(at time.Time, userID, phone string, err error) (_ Event, 
 // userAgent.
 func (s *Service) event(k EventKind, clientIP, userAgent string) Event {
 	return Event{Kind: k, ClientIP: clientIP, UserAgent: truncateUTF8(userAgent, MaxUserAgent)}
+}
+
+// recordRefusal records event e of a request refused with err, about
+// account userID (empty if unknown) with number phone (E.164; empty keeps
+// e.PhoneMasked), with Store.RecordEvent in a transaction of its own: a
+// refusal writes nothing the event could ride in. The flows call it for
+// refusals that are answers about an account or a token the request named
+// (no such account, not verified, locked, a code still pending, an SMS
+// budget spent, a token whose session is revoked, ended or whose user is
+// gone), never for a success, and never for what any client can send
+// without limit: a malformed request (an invalid number, a token that is
+// not validly signed), one refused by a per-IP limit, a failure of the
+// service. Its outcome is OutcomeOf(err). A failure to record is logged at
+// WARN and changes nothing of the answer.
+func (s *Service) recordRefusal(ctx context.Context, e Event, userID, phone string, err error) {
+	ev, ok := e.Decided(s.now(), userID, phone, err)
+	if !ok {
+		return
+	}
+	// Not cancelled with the request: a client that hangs up is still
+	// the one that was refused.
+	if rerr := s.store.RecordEvent(context.WithoutCancel(ctx), ev); rerr != nil {
+		s.log.WarnContext(ctx, "audit event of a refused request not recorded",
+			"kind", string(ev.Kind), "outcome", string(ev.Outcome), "user_id", userID, "phone", ev.PhoneMasked, "err", rerr)
+	}
+}
+
+// budgetRefused reports whether err, an error of send, is an SMS budget's
+// refusal (a *ThrottledError) rather than a failure to send.
+func budgetRefused(err error) bool {
+	var t *ThrottledError
+	return errors.As(err, &t)
 }
 
 // truncateUTF8 cuts s to at most n bytes without splitting a rune.

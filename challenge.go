@@ -43,9 +43,10 @@ type Challenge struct {
 	// the account moves to once the code is verified; empty for the other
 	// purposes.
 	NewPhone string
-	// Audit is the event Register and PutLoginChallenge record, with
-	// Audit.Decided, in the transaction that stores the challenge; it is
-	// not stored with the challenge and never read back.
+	// Audit is the event Register, PutLoginChallenge and PutChallenge
+	// record, with Audit.Decided, in the transaction that stores the
+	// challenge (nothing when they store none); it is not stored with the
+	// challenge and never read back.
 	Audit Event
 }
 

@@ -29,7 +29,10 @@ type PendingLogin struct {
 // ErrUserNotFound, ErrNotVerified,
 // ErrSendFailed, and *ThrottledError (LimitLockout) while the account is
 // locked, when no SMS is sent. A failure leaves nothing behind: no
-// throttle, no code.
+// throttle, no code. A refusal about the number or its account (no
+// account, not verified, locked, a code pending, an SMS budget) is
+// recorded in the audit trail; an invalid number or the per-IP limit is
+// not.
 func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, err error) {
 	defer func() { s.observe(err) }()
 	to, err := s.admit(ctx, r.Phone, r.ClientIP)
@@ -37,17 +40,25 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 		return PendingLogin{}, err
 	}
 	phone := to.phone
+	ev := s.event(EventLoginRequest, r.ClientIP, r.UserAgent)
+	ev.PhoneMasked = maskPhone(phone)
 	u, err := s.store.UserByPhone(ctx, phone)
+	if errors.Is(err, ErrUserNotFound) {
+		s.recordRefusal(ctx, ev, "", "", err)
+	}
 	if err != nil {
 		return PendingLogin{}, storeErr("login "+maskPhone(phone), err)
 	}
 	if !u.Verified {
+		s.recordRefusal(ctx, ev, u.ID, "", ErrNotVerified)
 		return PendingLogin{}, ErrNotVerified
 	}
 	now := s.now()
 	if now.Before(u.LockedUntil) {
 		// No SMS for a locked account: its codes would be refused anyway.
-		return PendingLogin{}, locked(u.LockedUntil.Sub(now), ErrAccountLocked)
+		err := locked(u.LockedUntil.Sub(now), ErrAccountLocked)
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return PendingLogin{}, err
 	}
 	id, err := s.newID()
 	if err != nil {
@@ -63,20 +74,21 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	// The throttle is the pending challenge itself: a login code created
 	// less than LoginThrottle ago and not used refuses a new one.
 	c := s.newChallenge(PurposeLogin, id, u.ID, code, to, now)
-	c.Audit = s.event(EventLoginRequest, r.ClientIP, r.UserAgent)
-	c.Audit.PhoneMasked = maskPhone(phone)
+	c.Audit = ev
 	pendingSince, err := s.store.PutLoginChallenge(ctx, c, now.Add(-s.policy.LoginThrottle))
 	if errors.Is(err, ErrLoginPending) {
 		wait := s.policy.LoginThrottle
 		if !pendingSince.IsZero() {
 			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
 		}
-		return PendingLogin{}, &ThrottledError{
+		err := &ThrottledError{
 			Limit:      LimitLoginPending,
 			RetryAfter: max(wait, time.Second),
 			Err:        err,
 			UserID:     u.ID,
 		}
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return PendingLogin{}, err
 	}
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		// Even an unavailable store may have committed with only its
@@ -87,6 +99,9 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 		return PendingLogin{}, storeErr("put login challenge", err)
 	}
 	if err := s.send(ctx, to, code, PurposeLogin); err != nil {
+		if budgetRefused(err) {
+			s.recordRefusal(ctx, ev, u.ID, "", err)
+		}
 		return PendingLogin{}, err
 	}
 	return PendingLogin{UserID: u.ID}, nil

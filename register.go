@@ -25,6 +25,9 @@ type Registration struct {
 // *ThrottledError (LimitIP, the SMS budgets, LimitLockout for an
 // unverified account that is locked), ErrUserExists, ErrSendFailed. When the SMS cannot be
 // sent nothing is left behind: the number can be registered again at once.
+// A refusal about an account (it exists, it is locked) or by an SMS budget
+// is recorded in the audit trail; an invalid number or the per-IP limit is
+// not.
 func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registration, err error) {
 	defer func() { s.observe(err) }()
 	to, err := s.admit(ctx, r.Phone, r.ClientIP)
@@ -53,7 +56,12 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 	lockedUntil, err := s.store.Register(ctx, User{ID: userID, Phone: phone, CreatedAt: now}, c, now)
 	if errors.Is(err, ErrAccountLocked) {
 		// No SMS for a locked account: its code could not be verified.
-		return Registration{}, locked(lockedUntil.Sub(now), err)
+		err = locked(lockedUntil.Sub(now), err)
+		s.registrationRefused(ctx, c.Audit, phone, err)
+		return Registration{}, err
+	}
+	if errors.Is(err, ErrUserExists) {
+		s.registrationRefused(ctx, c.Audit, phone, err)
 	}
 	if err == nil || errors.Is(err, ErrUnavailable) {
 		// Even an unavailable store may have committed with only its
@@ -67,9 +75,26 @@ func (s *Service) Register(ctx context.Context, r RegisterRequest) (_ Registrati
 		return Registration{}, storeErr("register "+maskPhone(phone), err)
 	}
 	if err := s.send(ctx, to, code, PurposeRegister); err != nil {
+		if budgetRefused(err) {
+			// Before the undo, which may delete the account.
+			s.registrationRefused(ctx, c.Audit, phone, err)
+		}
 		return Registration{}, err
 	}
 	return Registration{Phone: phone, Token: challengeID}, nil
+}
+
+// registrationRefused records event e of a registration of phone refused
+// with err. The account it was refused for exists (or, for an SMS budget's
+// refusal, was stored, its register event recorded), but Register does not
+// say which it is: its ID is read for the event, one more read on a
+// refusal only.
+func (s *Service) registrationRefused(ctx context.Context, e Event, phone string, err error) {
+	var userID string
+	if u, uerr := s.store.UserByPhone(context.WithoutCancel(ctx), phone); uerr == nil {
+		userID = u.ID
+	}
+	s.recordRefusal(ctx, e, userID, phone, err)
 }
 
 // VerifyRequest is the input of Service.Verify.

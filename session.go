@@ -1,6 +1,7 @@
 package phoneauth
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -96,7 +97,7 @@ func (r Rotation) Decide(cur *Session, spent bool) (next Session, write bool, er
 	switch {
 	case isCurrent && s.Generation == MaxGeneration:
 		s.RevokedAt = r.Now
-		return s, true, ErrTokenRevoked
+		return s, true, errOutOfGenerations
 	case isCurrent:
 		s.Generation++
 		s.PreviousRotatedAt, s.RotatedAt = s.RotatedAt, r.Now
@@ -107,6 +108,12 @@ func (r Rotation) Decide(cur *Session, spent bool) (next Session, write bool, er
 	s.RevokedAt = r.Now
 	return s, true, ErrTokenReused
 }
+
+// errOutOfGenerations is the ErrTokenRevoked of Decide for a session it
+// revokes because it has run out of generations. Unlike the ErrTokenRevoked
+// of a session revoked before, it is written with its event, so Refresh
+// records none of its own; a Store returns it as it is.
+var errOutOfGenerations = fmt.Errorf("%w: session out of generations", ErrTokenRevoked)
 
 // earlier returns the earlier of a and b.
 func earlier(a, b time.Time) time.Time {
@@ -192,28 +199,32 @@ func (s *Service) pair(sess Session, now time.Time) (TokenPair, error) {
 
 // parse checks a bearer token and, when want is not empty, its type.
 // Errors: ErrTokenMissing, ErrTokenInvalid, ErrTokenExpired,
-// ErrNeedAccessToken, ErrNeedRefreshToken, ErrTokenUnknownUser.
+// ErrNeedAccessToken, ErrNeedRefreshToken, ErrTokenUnknownUser. With
+// ErrTokenExpired it returns the claims too when the token would
+// otherwise have passed (of the type wanted, naming a user ID), so that
+// the refusal can be recorded with its user; with any other error, none.
 func (s *Service) parse(raw string, want TokenType, now time.Time) (Claims, error) {
 	if raw == "" {
 		return Claims{}, ErrTokenMissing
 	}
 	c, err := s.tokens.Parse(raw, now)
-	if err != nil {
+	expired := errors.Is(err, ErrTokenExpired)
+	if err != nil && !expired {
 		return Claims{}, err
 	}
 	switch {
 	case want == TokenAccess && c.Type != TokenAccess:
-		return Claims{}, ErrNeedAccessToken
+		return Claims{}, cmp.Or(err, ErrNeedAccessToken)
 	case want == TokenRefresh && c.Type != TokenRefresh:
-		return Claims{}, ErrNeedRefreshToken
+		return Claims{}, cmp.Or(err, ErrNeedRefreshToken)
 	}
 	// Subjects are user IDs, which are UUIDs; anything else names nobody.
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return Claims{}, ErrTokenUnknownUser
+	id, perr := uuid.Parse(c.Subject)
+	if perr != nil {
+		return Claims{}, cmp.Or(err, ErrTokenUnknownUser)
 	}
 	c.Subject = id.String()
-	return c, nil
+	return c, err
 }
 
 // TokenRequest is the input of Service.Refresh and Service.Logout.
@@ -230,14 +241,21 @@ type TokenRequest struct {
 // refresh token phoneauth did not sign starts a session of its own, which
 // ends when that token expires or RefreshTTL from now, whichever is
 // sooner. Errors: the token errors of parse, ErrTokenReused,
-// ErrTokenRevoked, ErrTokenExpired.
+// ErrTokenRevoked, ErrTokenExpired. Besides the rotations and reuses the
+// store records, the audit trail gets a refresh event for a token refused
+// as expired, revoked, of a session not held or of a user gone, with the
+// token's user; not for a token that is not validly signed.
 func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, error) {
 	now := s.now()
+	ev := s.event(EventRefresh, req.ClientIP, req.UserAgent)
 	c, err := s.parse(req.Token, TokenRefresh, now)
 	if err != nil {
+		if c.Subject != "" { // expired, but validly signed
+			s.recordRefusal(ctx, ev, c.Subject, "", err)
+		}
 		return TokenPair{}, err
 	}
-	r := Rotation{Token: c, Now: now, Grace: s.policy.RefreshReuseGrace, Audit: s.event(EventRefresh, req.ClientIP, req.UserAgent)}
+	r := Rotation{Token: c, Now: now, Grace: s.policy.RefreshReuseGrace, Audit: ev}
 	if !c.Ref.Own {
 		if r.Adopt, err = s.newSession(c.Subject, now); err != nil {
 			return TokenPair{}, err
@@ -252,7 +270,16 @@ func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, err
 		s.metrics.SessionRevoked(RevokedReuse)
 	}
 	if errors.Is(err, ErrUserNotFound) {
-		return TokenPair{}, ErrTokenUnknownUser
+		err = ErrTokenUnknownUser
+	}
+	// A refusal that wrote nothing recorded nothing: a reuse and a session
+	// out of generations are written with their event.
+	if errors.Is(err, ErrTokenUnknownUser) || errors.Is(err, ErrTokenExpired) ||
+		(errors.Is(err, ErrTokenRevoked) && !errors.Is(err, errOutOfGenerations)) {
+		s.recordRefusal(ctx, ev, c.Subject, "", err)
+	}
+	if errors.Is(err, ErrTokenUnknownUser) {
+		return TokenPair{}, err
 	}
 	if err != nil {
 		return TokenPair{}, storeErr("rotate refresh token", err)
@@ -262,14 +289,19 @@ func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, err
 
 // Logout revokes the session of an access or refresh token: none of its
 // tokens is accepted again. Errors: the token errors of parse,
-// ErrTokenUnknownUser.
+// ErrTokenUnknownUser. A token refused as expired or as one of a user
+// gone is recorded in the audit trail, with its user.
 func (s *Service) Logout(ctx context.Context, req TokenRequest) error {
 	now := s.now()
+	ev := s.event(EventLogout, req.ClientIP, req.UserAgent)
 	c, err := s.parse(req.Token, "", now)
 	if err != nil {
+		if c.Subject != "" { // expired, but validly signed
+			s.recordRefusal(ctx, ev, c.Subject, "", err)
+		}
 		return err
 	}
-	r := Revocation{Token: c, Now: now, Audit: s.event(EventLogout, req.ClientIP, req.UserAgent)}
+	r := Revocation{Token: c, Now: now, Audit: ev}
 	if !c.Ref.Own {
 		// A token the store never saw is recorded, revoked, in a session
 		// of its own, which lasts as long as the token.
@@ -281,6 +313,8 @@ func (s *Service) Logout(ctx context.Context, req TokenRequest) error {
 	}
 	err = s.store.RevokeToken(ctx, r)
 	if errors.Is(err, ErrUserNotFound) {
+		// Nothing was revoked, nothing recorded.
+		s.recordRefusal(ctx, ev, c.Subject, "", ErrTokenUnknownUser)
 		return ErrTokenUnknownUser
 	}
 	if err != nil {

@@ -70,7 +70,8 @@ type Store interface {
 	// earlier one's CreatedAt (zero if the store cannot tell) with
 	// ErrCodePending. It is PutLoginChallenge for the purposes that have
 	// no method of their own (PurposeDelete, PurposePhone with its
-	// NewPhone). Errors: ErrCodePending, ErrUserNotFound.
+	// NewPhone), c.Audit recorded in the same transaction as c. Errors:
+	// ErrCodePending, ErrUserNotFound.
 	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 
 	// DeleteAccount deletes account userID once a deletion code confirms
@@ -163,8 +164,9 @@ type Store interface {
 
 	// RecordEvent records audit event e as it is (At, Kind and Outcome
 	// set; ID ignored) in a transaction of its own. It is for what has no
-	// transaction of its own to ride in, such as an operator's action
-	// (EventAdmin); the flows' events ride in the calls above.
+	// transaction of its own to ride in: an operator's action
+	// (EventAdmin), or a request the service refused with nothing written;
+	// the events of what the flows write ride in the calls above.
 	RecordEvent(ctx context.Context, e Event) error
 
 	// Events returns the audit events of account userID (all accounts'
@@ -194,7 +196,8 @@ type Rotation struct {
 	Grace time.Duration
 	// Audit is the event RotateRefresh records, with Audit.Decided, in
 	// its transaction whenever it writes (a rotation, an adoption, a
-	// revocation for reuse); a refusal that writes nothing records nothing.
+	// revocation for reuse); a refusal that writes nothing records nothing
+	// (the service records it itself, with RecordEvent).
 	Audit Event
 }
 

@@ -15,7 +15,10 @@ type Tokens interface {
 	Sign(c Claims) (string, error)
 	// Parse checks signature, time claims and layout of raw and returns
 	// its claims; Ref.Own says whether Sign made its jti. Errors:
-	// ErrTokenInvalid (malformed or wrongly signed), ErrTokenExpired.
+	// ErrTokenInvalid (malformed or wrongly signed), with zero Claims;
+	// ErrTokenExpired, with the claims (Ref holding only the jti) of the
+	// token, which is well formed and correctly signed, only late: a
+	// refusal can say whose token it was.
 	Parse(raw string, now time.Time) (Claims, error)
 }
 

@@ -233,7 +233,7 @@ func handleDeleteRequest(s *Server) http.Handler {
 	}
 	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
 	return bearerCall(s, func(r *http.Request, token string) (any, error) {
-		if err := s.svc.RequestDeletion(r.Context(), phoneauth.AccountRequest{Token: token, ClientIP: clientIP(r)}); err != nil {
+		if err := s.svc.RequestDeletion(r.Context(), phoneauth.AccountRequest{Token: token, ClientIP: clientIP(r), UserAgent: r.UserAgent()}); err != nil {
 			return nil, err
 		}
 		return response{Message: "Code Send to user", ExpireTime: ttl}, nil
@@ -258,7 +258,7 @@ func handlePhoneRequest(s *Server) http.Handler {
 	}
 	ttl := strconv.FormatInt(int64(s.svc.Policy().CodeTTL/time.Second), 10)
 	return bearerJSONCall(s, func(r *http.Request, token string, req phoneRequest) (any, error) {
-		err := s.svc.RequestPhoneChange(r.Context(), phoneauth.PhoneChangeRequest{Token: token, Phone: req.Phone, ClientIP: clientIP(r)})
+		err := s.svc.RequestPhoneChange(r.Context(), phoneauth.PhoneChangeRequest{Token: token, Phone: req.Phone, ClientIP: clientIP(r), UserAgent: r.UserAgent()})
 		if err != nil {
 			return nil, err
 		}

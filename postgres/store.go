@@ -282,7 +282,8 @@ FOR UPDATE OF c`
 }
 
 // PutChallenge implements phoneauth.Store as PutLoginChallenge does, for
-// the purpose c.Purpose.
+// the purpose c.Purpose: its audit event rides in the statement that puts
+// c.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -293,17 +294,35 @@ ON CONFLICT (user_id, purpose) DO UPDATE SET
 	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
 	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
 	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7`
+	const putAudited = `
+WITH put AS (` + put + `
+	RETURNING user_id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $9, $10, put.user_id, $11, $12, $13, $14 FROM put
+)
+SELECT count(*) FROM put`
 	var newPhone *string
 	if c.NewPhone != "" {
 		newPhone = &c.NewPhone
 	}
-	tag, err := s.pool.Exec(ctx, put, c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone)
+	args := []any{c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone}
+	var n int64
+	var err error
+	if ev, ok := c.Audit.Decided(c.CreatedAt, "", "", nil); ok {
+		err = s.pool.QueryRow(ctx, putAudited, append(args,
+			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome))...).Scan(&n)
+	} else {
+		var tag pgconn.CommandTag
+		tag, err = s.pool.Exec(ctx, put, args...)
+		n = tag.RowsAffected()
+	}
 	switch {
 	case hasCode(err, codeForeignKey):
 		return time.Time{}, phoneauth.ErrUserNotFound
 	case err != nil:
 		return time.Time{}, s.fail(ctx, "put challenge", err)
-	case tag.RowsAffected() > 0:
+	case n > 0:
 		return time.Time{}, nil
 	}
 	var pendingSince time.Time

@@ -211,27 +211,32 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 
 // PutChallenge makes c the challenge of its purpose unless an unconsumed
 // one created after notBefore exists, as phoneauth.Store documents, the
-// way PutLoginChallenge does. Errors: phoneauth.ErrCodePending,
-// phoneauth.ErrUserNotFound.
+// way PutLoginChallenge does: in one transaction with its audit event.
+// Errors: phoneauth.ErrCodePending, phoneauth.ErrUserNotFound.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
 	var newPhone any
 	if c.NewPhone != "" {
 		newPhone = c.NewPhone
 	}
-	res, err := s.ws.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
-	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-		return time.Time{}, phoneauth.ErrUserNotFound
+	var n int64
+	err := s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) error {
+		res, err := tx.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
+		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
+	})
+	if err != nil || n > 0 {
+		return time.Time{}, err
 	}
-	if err != nil {
-		return time.Time{}, wrapErr(ctx, "put challenge", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return time.Time{}, wrapErr(ctx, "put challenge", err)
-	} else if n > 0 {
-		return time.Time{}, nil
-	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var createdAt int64
 	err = s.rs.queryRow(ctx, qPendingChallenge, c.UserID, string(c.Purpose)).Scan(&createdAt)
 	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle

@@ -219,8 +219,9 @@ func (s *Signer) sign(c claims) (string, error) {
 // requires of a parser that implements no extension. The claims' Ref says
 // whether Sign made the jti (see ref). It returns an error
 // wrapping phoneauth.ErrTokenExpired when a well-formed, correctly signed
-// token is past its exp, and one wrapping phoneauth.ErrTokenInvalid for
-// anything else.
+// token is past its exp, with the token's claims (their Ref holding only
+// the jti), and one wrapping phoneauth.ErrTokenInvalid, with no claims,
+// for anything else.
 func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
 	// Go's base64 decoder skips newlines; a token has none.
 	if i := strings.IndexFunc(raw, notTokenChar); i >= 0 {
@@ -236,7 +237,7 @@ func (s *Signer) Parse(raw string, now time.Time) (phoneauth.Claims, error) {
 	}
 	c, err := check(mc, now)
 	if err != nil {
-		return phoneauth.Claims{}, err
+		return c, err
 	}
 	c.Ref = s.ref(c)
 	return c, nil
@@ -266,7 +267,7 @@ func (s *Signer) key(t *jwt.Token) (any, error) {
 // check validates the claims of a correctly signed token at now and
 // returns them with only the jti in their Ref. Layout comes first, so
 // ErrTokenExpired is only ever reported for a token that would otherwise be
-// accepted.
+// accepted, and is returned with the claims; any other error with none.
 func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 	sub, err := text(mc, "sub")
 	if err != nil {
@@ -302,9 +303,6 @@ func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 			return phoneauth.Claims{}, fmt.Errorf("token: %w: not valid yet (%s)", phoneauth.ErrTokenInvalid, name)
 		}
 	}
-	if exp <= sec {
-		return phoneauth.Claims{}, fmt.Errorf("token: %w", phoneauth.ErrTokenExpired)
-	}
 	c := phoneauth.Claims{
 		Subject:   sub,
 		Type:      phoneauth.TokenType(typ),
@@ -313,6 +311,9 @@ func check(mc jwt.MapClaims, now time.Time) (phoneauth.Claims, error) {
 	}
 	if iat, ok, _ := seconds(mc, "iat"); ok {
 		c.IssuedAt = time.Unix(iat, 0)
+	}
+	if exp <= sec {
+		return c, fmt.Errorf("token: %w", phoneauth.ErrTokenExpired)
 	}
 	return c, nil
 }

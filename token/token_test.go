@@ -625,6 +625,14 @@ func TestParseRefuses(t *testing.T) {
 					t.Errorf("Parse error %v is also %v", err, kind)
 				}
 			}
+			// An expired token is refused with its claims, which name whose
+			// it was; any other refusal with none.
+			want := phoneauth.Claims{}
+			if tt.want == phoneauth.ErrTokenExpired {
+				want = access.Claims
+				want.Ref = phoneauth.TokenRef{JTI: access.Ref.JTI}
+			}
+			checkClaims(t, "Parse", got, want)
 		})
 	}
 }

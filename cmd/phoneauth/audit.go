@@ -18,7 +18,7 @@ import (
 // eventKinds are the kinds phoneauth audit --kind takes.
 var eventKinds = []phoneauth.EventKind{
 	phoneauth.EventRegister, phoneauth.EventVerify, phoneauth.EventLoginRequest, phoneauth.EventLogin,
-	phoneauth.EventRefresh, phoneauth.EventLogout, phoneauth.EventDeleteAccount, phoneauth.EventChangePhone,
+	phoneauth.EventDeleteRequest, phoneauth.EventPhoneRequest, phoneauth.EventRefresh, phoneauth.EventLogout, phoneauth.EventDeleteAccount, phoneauth.EventChangePhone,
 	phoneauth.EventAdmin,
 }
 

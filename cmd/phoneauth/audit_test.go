@@ -105,6 +105,21 @@ func TestAuditCommand(t *testing.T) {
 			if err != nil {
 				t.Fatalf("RecordEvent: %v", err)
 			}
+			// The kinds of the account code requests are kinds --kind takes
+			// (recorded before --since 72h, which leaves them out).
+			older := old.Add(-48 * time.Hour)
+			for _, e := range []phoneauth.Event{
+				{At: older, Kind: phoneauth.EventDeleteRequest, UserID: alice, PhoneMasked: "+1***00", Outcome: phoneauth.OutcomeOK},
+				{At: older, Kind: phoneauth.EventPhoneRequest, UserID: alice, PhoneMasked: "+4***23", Outcome: phoneauth.OutcomeRefused},
+			} {
+				if err := s.RecordEvent(t.Context(), e); err != nil {
+					t.Fatalf("RecordEvent: %v", err)
+				}
+			}
+			wantRows(t, "audit --kind delete_request", auditJSON(t, env, "--kind", "delete_request"),
+				auditRow{"delete_request", "ok", alice, "+1***00"})
+			wantRows(t, "audit --kind phone_request", auditJSON(t, env, "--kind", "phone_request"),
+				auditRow{"phone_request", "refused", alice, "+4***23"})
 			wantRows(t, "audit --since 24h", auditJSON(t, env, "--since", "24h"), wantAll...)
 			wantRows(t, "audit --since 72h", auditJSON(t, env, "--since", "72h"),
 				append(wantAll, auditRow{"login", "failed", alice, "+1***00"})...)
@@ -132,7 +147,7 @@ func TestAuditCommand(t *testing.T) {
 				{name: "an unknown ID fails", args: []string{"audit", "--user", "44444444-4444-4444-8444-444444444444"},
 					wantErr: "user not found: no user has ID 44444444-4444-4444-8444-444444444444, and no audit event names it"},
 				{name: "an unknown kind fails", args: []string{"audit", "--kind", "purge"},
-					wantErr: `audit: unknown kind "purge": want one of register, verify, login_request, login, refresh, logout, delete_account, change_phone, admin`},
+					wantErr: `audit: unknown kind "purge": want one of register, verify, login_request, login, delete_request, phone_request, refresh, logout, delete_account, change_phone, admin`},
 				{name: "a limit below 1 fails", args: []string{"audit", "--limit", "0"}, wantErr: "audit: --limit 0: want at least 1"},
 				{name: "a negative since fails", args: []string{"audit", "--since", "-1h"}, wantErr: "audit: --since -1h0m0s: want a positive duration"},
 				{name: "an argument fails", args: []string{"audit", "admin"}, wantErr: "audit: want no argument, got 1"},
