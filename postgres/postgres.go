@@ -41,6 +41,10 @@ type Options struct {
 	// (phoneauth.Policy.AuditRetention); zero takes that of
 	// phoneauth.DefaultPolicy, which DefaultOptions leaves to it.
 	AuditRetention time.Duration
+
+	// tracer sees every statement the pool sends: the plan test collects
+	// them with it.
+	tracer pgx.QueryTracer
 }
 
 // DefaultOptions are the options Open uses for the zero fields of its
@@ -173,6 +177,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	// The pool pings a connection that sat idle before handing it out; a
 	// silent server must not hold that ping forever either.
 	cfg.PingTimeout = o.ConnectTimeout
+	cfg.ConnConfig.Tracer = o.tracer
 	ms := (o.StatementTimeout + time.Millisecond - 1) / time.Millisecond
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64(ms), 10)
 

@@ -21,14 +21,6 @@ import (
 	"github.com/phoneauth/phoneauth/storetest"
 )
 
-func TestStore(t *testing.T) {
-	t.Parallel()
-	storetest.Run(t, func(t *testing.T) phoneauth.Store {
-		s, _ := newStore(t, Options{})
-		return s
-	})
-}
-
 // newSchema creates an empty schema with a random name in the test database
 // and drops it, with everything in it, when t ends. It skips t (fails it
 // under CI) when PostgreSQL is not configured or does not answer.
