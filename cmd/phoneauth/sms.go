@@ -18,6 +18,7 @@ type smsConfig struct {
 	Providers      []string
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
+	Telnyx         sms.TelnyxConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -40,6 +41,7 @@ var providers = map[string]provider{
 		},
 	},
 	"webhook": {read: readWebhook, build: buildWebhook},
+	"telnyx":  {read: readTelnyx, build: buildTelnyx},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
