@@ -19,6 +19,7 @@ type smsConfig struct {
 	ConsoleAnyAddr bool
 	Webhook        sms.WebhookConfig
 	Telnyx         sms.TelnyxConfig
+	Infobip        sms.InfobipConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -42,6 +43,7 @@ var providers = map[string]provider{
 	},
 	"webhook": {read: readWebhook, build: buildWebhook},
 	"telnyx":  {read: readTelnyx, build: buildTelnyx},
+	"infobip": {read: readInfobip, build: buildInfobip},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
