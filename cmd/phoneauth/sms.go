@@ -20,6 +20,7 @@ type smsConfig struct {
 	Webhook        sms.WebhookConfig
 	Telnyx         sms.TelnyxConfig
 	Infobip        sms.InfobipConfig
+	SNS            sms.SNSConfig
 	Concurrency    int // sends at once, whatever the provider
 }
 
@@ -44,6 +45,7 @@ var providers = map[string]provider{
 	"webhook": {read: readWebhook, build: buildWebhook},
 	"telnyx":  {read: readTelnyx, build: buildTelnyx},
 	"infobip": {read: readInfobip, build: buildInfobip},
+	"sns":     {read: readSNS, build: buildSNS},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
