@@ -22,6 +22,9 @@ type smsConfig struct {
 	Twilio         sms.TwilioConfig
 	Vonage         sms.VonageConfig
 	MessageBird    sms.MessageBirdConfig
+	Telnyx         sms.TelnyxConfig
+	Infobip        sms.InfobipConfig
+	SNS            sms.SNSConfig
 	Concurrency    int // sends at once, whatever the provider
 	Retries        int
 	Timeout        time.Duration // a whole send, retries and failover included
@@ -50,6 +53,9 @@ var providers = map[string]provider{
 	"twilio":      {read: readTwilio, build: buildTwilio},
 	"vonage":      {read: readVonage, build: buildVonage},
 	"messagebird": {read: readMessageBird, build: buildMessageBird},
+	"telnyx":      {read: readTelnyx, build: buildTelnyx},
+	"infobip":     {read: readInfobip, build: buildInfobip},
+	"sns":         {read: readSNS, build: buildSNS},
 }
 
 // providerNames returns the names of providers, sorted, for messages.
@@ -137,14 +143,6 @@ func failConfig(p *envParser, err error, vars map[string]string, when string) {
 		}
 		return v, e.Problem
 	})
-}
-
-// checkBaseURL records what is wrong with the base URL in variable name,
-// if it is set.
-func checkBaseURL(p *envParser, name, url string) {
-	if url != "" {
-		p.check(name, sms.CheckBaseURL(url))
-	}
 }
 
 // textVars names the variable behind each field that sms.NewTexts
