@@ -7,6 +7,7 @@
 //	phoneauth users ...     list, show, delete or unlock accounts
 //	phoneauth sessions ...  list or revoke an account's sessions
 //	phoneauth audit ...     list the audit trail
+//	phoneauth seed ...      create verified accounts in bulk
 //	phoneauth help          list every command
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
@@ -71,6 +72,11 @@ prints an aligned table, or one JSON array with --json:
 
 users delete, users unlock and sessions revoke record an admin event.
 
+Benchmarking (see README.md, Performance):
+
+  seed --users N [--prefix BLOCK] create N verified accounts on the configured
+                                  database
+
 PHONE is a number in any form the API accepts, read in
 PHONEAUTH_DEFAULT_REGION when it has no +. An unknown user or session
 exits with status 1.
@@ -98,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return admin(ctx, "sessions", sessionCommands, args[1:], getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "seed":
+		return seedCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil
