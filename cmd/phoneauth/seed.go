@@ -106,6 +106,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	fmt.Fprintf(stdout, "seeded %d verified accounts, %s to %s, in %s (%.0f a second)\n",
 		n, r.First, r.Last, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	fmt.Fprintf(stdout, "sign them in with: phoneauth bench --mix login --seeded-prefix %s --seeded-users %d\n", blk, n)
 	return nil
 }
 

@@ -24,8 +24,8 @@ func TestSeed(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed: %v", err)
 			}
-			m := regexp.MustCompile(`^seeded 30 verified accounts, (\+1\d{4})000000 to (\+1\d{4})000029, in .+\n$`).FindStringSubmatch(out)
-			if m == nil || m[1] != m[2] {
+			m := regexp.MustCompile(`^seeded 30 verified accounts, (\+1\d{4})000000 to (\+1\d{4})000029, in .+\nsign them in with: phoneauth bench --mix login --seeded-prefix (\+1\d{4}) --seeded-users 30\n$`).FindStringSubmatch(out)
+			if m == nil || m[1] != m[2] || m[1] != m[3] {
 				t.Fatalf("seed printed %q", out)
 			}
 			prefix := m[1]
