@@ -40,10 +40,11 @@ func benchServer(t *testing.T, db, hook string, flags ...string) *instance {
 		t.Fatalf("bench --server-env: %v", err)
 	}
 	env := map[string]string{"PHONEAUTH_DATABASE_URL": "sqlite:" + db}
+	known := knownVariables()
 	for line := range strings.Lines(out) {
 		k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
-		if !ok || !strings.HasPrefix(k, "PHONEAUTH_") {
-			t.Fatalf("bench --server-env printed %q, not PHONEAUTH_NAME=value", line)
+		if !ok || !known[k] {
+			t.Fatalf("bench --server-env printed %q, not KNOWN_VARIABLE=value", line)
 		}
 		env[k] = v
 	}
@@ -214,11 +215,15 @@ func TestBenchRefusesWhatItShouldNotDrive(t *testing.T) {
 			t.Errorf("bench %v: error %v, want one saying %q", tt.args, err, tt.want)
 		}
 	}
+	c, err := parseBench([]string{"--allow-remote", "--webhook-addr", "192.0.2.7:8099"}, &bytes.Buffer{})
+	if err != nil || !slices.Contains(c.serverEnvLines(), "PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP=true") {
+		t.Errorf("--server-env for a receiver beyond loopback: %v, %q; want PHONEAUTH_SMS_WEBHOOK_ALLOW_HTTP=true", err, c.serverEnvLines())
+	}
 	// A refused target is refused before anything listens or connects.
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	err := run(ctx, []string{"bench", "--url", "http://192.0.2.1:8080"}, func(string) string { return "" }, nil, &out, &errOut)
+	err = run(ctx, []string{"bench", "--url", "http://192.0.2.1:8080"}, func(string) string { return "" }, nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "--allow-remote") || out.Len() > 0 {
 		t.Errorf("bench of a remote target: %v, printed %q", err, out.String())
 	}
