@@ -7,6 +7,8 @@
 //	phoneauth users ...     list, show, delete or unlock accounts
 //	phoneauth sessions ...  list or revoke an account's sessions
 //	phoneauth audit ...     list the audit trail
+//	phoneauth bench ...     load a running server and report flows/s and latencies
+//	phoneauth seed ...      create verified accounts in bulk, for bench
 //	phoneauth help          list every command
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
@@ -75,6 +77,16 @@ PHONE is a number in any form the API accepts, read in
 PHONEAUTH_DEFAULT_REGION when it has no +. An unknown user or session
 exits with status 1.
 
+Benchmarking (see README.md, Performance):
+
+  bench [-c N] [-d DURATION] [--warmup DURATION] [--mix full|login|refresh|guess]
+        [--url URL] [--json]      drive a running server with N virtual users and
+                                  report flows/s, latencies, errors and SMS; it is
+                                  the server's SMS webhook (--webhook-addr)
+  bench --server-env              print the server's PHONEAUTH_* settings for bench
+  seed --users N [--prefix BLOCK] create N verified accounts on the configured
+                                  database, for bench --mix login --seeded-prefix
+
 Configuration comes from PHONEAUTH_* environment variables (see README.md).
 `
 
@@ -98,6 +110,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return admin(ctx, "sessions", sessionCommands, args[1:], getenv, stdout, stderr)
 	case "audit":
 		return auditCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], stdout, stderr)
+	case "seed":
+		return seedCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil
