@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
-
-	"github.com/nyaruka/phonenumbers"
 )
 
 // recipient is the number a flow is about to send a code to, decided once
@@ -29,13 +27,13 @@ type recipient struct {
 // always may), and counts the request against the per-IP limit. Errors:
 // ErrInvalidPhone, ErrCannotReceiveSMS, *ThrottledError (LimitIP).
 func (s *Service) admit(ctx context.Context, rawPhone, clientIP string) (recipient, error) {
-	phone, n, err := parsePhone(rawPhone, s.region)
+	c, err := s.classify(rawPhone)
 	if err != nil {
 		return recipient{}, err
 	}
-	r := recipient{phone: phone, region: phonenumbers.GetRegionCodeForNumber(n)}
-	r.fixedCode, r.test = s.testCode(phone)
-	if !r.test && !canReceiveSMS(n, s.smsRegions) {
+	r := recipient{phone: c.phone, region: c.region}
+	r.fixedCode, r.test = s.testCode(c.phone)
+	if !r.test && !c.canReceive {
 		return recipient{}, ErrCannotReceiveSMS
 	}
 	if err := s.limitIP(ctx, clientIP); err != nil {

@@ -61,26 +61,28 @@ func parseE164(raw, defaultRegion string) (string, *phonenumbers.PhoneNumber, er
 	return e164, n, nil
 }
 
-// canReceiveSMS reports whether the number n may be sent a code: a valid
-// number (not merely a possible one) that libphonenumber types as mobile,
-// or as fixed-line-or-mobile where a plan does not tell them apart, in one
-// of regions ("*" allows every region). Premium-rate, toll-free,
-// shared-cost, VoIP, personal, pager, UAN and voicemail numbers are the
-// ranges SMS pumping is paid through.
-func canReceiveSMS(n *phonenumbers.PhoneNumber, regions []string) bool {
-	if !phonenumbers.IsValidNumber(n) {
+// canReceiveSMS reports whether the number n, of region (as
+// phonenumbers.GetRegionCodeForNumber names it), may be sent a code: a
+// valid number (not merely a possible one) that libphonenumber types as
+// mobile, or as fixed-line-or-mobile where a plan does not tell them
+// apart, in one of regions ("*" allows every region). Premium-rate,
+// toll-free, shared-cost, VoIP, personal, pager, UAN and voicemail numbers
+// are the ranges SMS pumping is paid through.
+func canReceiveSMS(n *phonenumbers.PhoneNumber, region string, regions []string) bool {
+	allowed := false
+	for _, r := range regions {
+		if r == "*" || strings.EqualFold(r, region) {
+			allowed = true
+			break
+		}
+	}
+	// The cheap test first: the others run libphonenumber's expressions.
+	if !allowed || !phonenumbers.IsValidNumberForRegion(n, region) {
 		return false
 	}
 	switch phonenumbers.GetNumberType(n) {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
-	default:
-		return false
-	}
-	region := phonenumbers.GetRegionCodeForNumber(n)
-	for _, r := range regions {
-		if r == "*" || strings.EqualFold(r, region) {
-			return true
-		}
+		return true
 	}
 	return false
 }

@@ -56,6 +56,7 @@ type Service struct {
 	smsRegions       []string
 	testNumbers      map[string]string
 	testNumbersUntil time.Time
+	phones           *phoneCache // numbers as typed, read and classified
 }
 
 // Deps are the dependencies of a Service. Store, Sender, Limiter and Tokens
@@ -96,6 +97,10 @@ type Deps struct {
 	TestNumbersUntil time.Time
 }
 
+// phoneCacheSize is how many numbers as typed a Service remembers the
+// reading of, in each of its cache's two generations: a few megabytes.
+const phoneCacheSize = 16 << 10
+
 // New returns a Service, or an error naming what is missing or invalid.
 func New(d Deps) (*Service, error) {
 	var errs []error
@@ -128,6 +133,7 @@ func New(d Deps) (*Service, error) {
 		testNumbers:      maps.Clone(d.TestNumbers),
 		testNumbersUntil: d.TestNumbersUntil,
 	}
+	s.phones = newPhoneCache(phoneCacheSize)
 	s.texts = d.Texts
 	if s.texts == nil {
 		s.texts = defaultTexts{}
