@@ -31,22 +31,11 @@ const (
 
 	qUserExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
 
-	// Replaces the login challenge unless it is unconsumed and newer than
-	// the last parameter: that one is the login throttle.
-	qPutLogin = `
-		INSERT INTO challenges (id, user_id, purpose, code_hash, created_at, expires_at)
-		VALUES (?, ?, 'login', ?, ?, ?)
-		ON CONFLICT (user_id, purpose) DO UPDATE SET
-			id = excluded.id, code_hash = excluded.code_hash,
-			created_at = excluded.created_at, expires_at = excluded.expires_at,
-			consumed_at = NULL, attempts = 0
-		WHERE challenges.consumed_at IS NOT NULL OR challenges.created_at <= ?`
-
-	qPendingLogin = `SELECT created_at FROM challenges WHERE user_id = ? AND purpose = 'login'`
-
 	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
 
-	// qPutLogin for a purpose given as the second parameter.
+	// Replaces the challenge of the purpose given as the second parameter
+	// unless it is unconsumed and newer than the last parameter: for a
+	// login, that one is the login throttle.
 	qPutChallenge = `
 		INSERT INTO challenges (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
 		VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -193,12 +182,12 @@ const (
 var (
 	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qPutLogin, qDeleteChallenge, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
+		qDeleteChallenge, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
 		qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,
 		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit,
 		qInsertEvent,
 	}
-	readQueries = []string{qEvents, qUserByPhone, qUserExists, qPendingLogin, qPendingChallenge, qAccessOwn, qAccessForeign}
+	readQueries = []string{qEvents, qUserByPhone, qUserExists, qPendingChallenge, qAccessOwn, qAccessForeign}
 )

@@ -96,38 +96,15 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 
 // PutLoginChallenge makes c the login challenge of c.UserID unless an
 // unconsumed one created after notBefore exists, as phoneauth.Store
-// documents, in one transaction with its audit event; only a refusal
-// reads the pending challenge's age, on the read pool. Errors:
+// documents: PutChallenge for the login purpose. Errors:
 // phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	var n int64
-	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, qPutLogin, c.ID, c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), ms(notBefore))
-		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		return record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
-	})
-	if err != nil || n > 0 {
-		return time.Time{}, err
+	c.Purpose = phoneauth.PurposeLogin
+	since, err := s.PutChallenge(ctx, c, notBefore)
+	if errors.Is(err, phoneauth.ErrCodePending) {
+		return since, phoneauth.ErrLoginPending
 	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var createdAt int64
-	err = s.rs.queryRow(ctx, qPendingLogin, c.UserID).Scan(&createdAt)
-	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
-		return time.Time{}, phoneauth.ErrLoginPending
-	}
-	if err != nil {
-		return time.Time{}, wrapErr(ctx, "put login challenge", err)
-	}
-	return fromMS(createdAt), phoneauth.ErrLoginPending
+	return since, err
 }
 
 // DeleteChallenge deletes challenge id if it exists.
@@ -210,9 +187,10 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 }
 
 // PutChallenge makes c the challenge of its purpose unless an unconsumed
-// one created after notBefore exists, as phoneauth.Store documents, the
-// way PutLoginChallenge does: in one transaction with its audit event.
-// Errors: phoneauth.ErrCodePending, phoneauth.ErrUserNotFound.
+// one created after notBefore exists, as phoneauth.Store documents, in
+// one transaction with its audit event; only a refusal reads the pending
+// challenge's age, on the read pool. Errors: phoneauth.ErrCodePending,
+// phoneauth.ErrUserNotFound.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	var newPhone any
 	if c.NewPhone != "" {
