@@ -120,56 +120,15 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// PutLoginChallenge implements phoneauth.Store in one statement when it
-// puts c: the upsert replaces the login challenge unless it is unconsumed
-// and newer than notBefore, and inserts c.Audit if it did. A refusal reads the pending challenge's age in
-// a second statement, whose fresh snapshot sees a challenge that a
-// concurrent login committed while this one waited for it (the first
-// statement's snapshot predates it). The foreign key on users tells an
-// unknown user.
+// PutLoginChallenge implements phoneauth.Store: PutChallenge for the
+// login purpose, whose pending code is the login throttle.
 func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	const put = `
-INSERT INTO challenges AS ch (id, user_id, purpose, code_hash, created_at, expires_at)
-VALUES ($1, $2, 'login', $3, $4, $5)
-ON CONFLICT (user_id, purpose) DO UPDATE SET
-	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0
-	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $6`
-	const putAudited = `
-WITH put AS (` + put + `
-	RETURNING user_id
-), audit AS (
-	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
-	SELECT $7, $8, put.user_id, $9, $10, $11, $12 FROM put
-)
-SELECT count(*) FROM put`
-	var n int64
-	var err error
-	if ev, ok := c.Audit.Decided(c.CreatedAt, "", "", nil); ok {
-		err = s.pool.QueryRow(ctx, putAudited, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore,
-			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&n)
-	} else {
-		var tag pgconn.CommandTag
-		tag, err = s.pool.Exec(ctx, put, c.ID, c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore)
-		n = tag.RowsAffected()
+	c.Purpose = phoneauth.PurposeLogin
+	since, err := s.PutChallenge(ctx, c, notBefore)
+	if errors.Is(err, phoneauth.ErrCodePending) {
+		return since, phoneauth.ErrLoginPending
 	}
-	switch {
-	case hasCode(err, codeForeignKey):
-		return time.Time{}, phoneauth.ErrUserNotFound
-	case err != nil:
-		return time.Time{}, s.fail(ctx, "put login challenge", err)
-	case n > 0:
-		return time.Time{}, nil
-	}
-	var pendingSince time.Time
-	err = s.pool.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = 'login'`,
-		c.UserID).Scan(&pendingSince)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // gone since: the caller waits a whole throttle
-		return time.Time{}, s.fail(ctx, "put login challenge", err)
-	}
-	return pendingSince.UTC(), phoneauth.ErrLoginPending
+	return since, err
 }
 
 // DeleteChallenge implements phoneauth.Store.
@@ -281,9 +240,13 @@ FOR UPDATE OF c`
 	return u, verdict
 }
 
-// PutChallenge implements phoneauth.Store as PutLoginChallenge does, for
-// the purpose c.Purpose: its audit event rides in the statement that puts
-// c.
+// PutChallenge implements phoneauth.Store in one statement when it puts
+// c: the upsert replaces the challenge of c.Purpose unless it is
+// unconsumed and newer than notBefore, and inserts c.Audit if it did. A
+// refusal reads the pending challenge's age in a second statement, whose
+// fresh snapshot sees a challenge that a concurrent call committed while
+// this one waited for it (the first statement's snapshot predates it).
+// The foreign key on users tells an unknown user.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
