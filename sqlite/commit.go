@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -21,6 +22,9 @@ type write struct {
 	f    func(context.Context, tx) error
 	err  error
 	done chan struct{}
+	// panicked is what the body panicked with, if it did: the call
+	// panics with it again, on its own goroutine.
+	panicked any
 	// state is queued until the committer starts the body (running) or
 	// the call gives up before it does (withdrawn), whichever is first.
 	state atomic.Int32
@@ -38,12 +42,19 @@ const (
 // commit). Each call's statements run inside a savepoint of their own, so a
 // call that fails takes back its own statements only. Every call is
 // answered after the commit: none is told its write is done before it is
-// durable, and none acts on another's write that did not commit.
+// durable, and when the commit fails every call whose body ran fails with
+// it, so none answers on another's write that did not commit.
+//
+// A call's own deadline holds until its body starts (it leaves the queue
+// when its context ends); from then on the group's bound holds, one call
+// timeout from the group's BEGIN, so a call takes at most about twice the
+// call timeout.
 type committer struct {
-	s      *Store
-	writes chan *write
-	quit   chan struct{}
-	wg     sync.WaitGroup
+	s         *Store
+	writes    chan *write
+	quit      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 func newCommitter(s *Store) *committer {
@@ -69,6 +80,9 @@ func (c *committer) do(ctx context.Context, op string, f func(context.Context, t
 	}
 	select {
 	case <-w.done:
+		if w.panicked != nil {
+			panic(w.panicked)
+		}
 		return w.err
 	case <-ctx.Done():
 		// Until its body runs (the committer may be waiting for the
@@ -80,12 +94,16 @@ func (c *committer) do(ctx context.Context, op string, f func(context.Context, t
 	// Once its body runs, a write is answered after its commit or
 	// rollback: leaving earlier would answer before the outcome is known.
 	<-w.done
+	if w.panicked != nil {
+		panic(w.panicked)
+	}
 	return w.err
 }
 
 // close stops the committer once the transaction running, if any, ends.
+// Closing again does nothing.
 func (c *committer) close() {
-	close(c.quit)
+	c.closeOnce.Do(func() { close(c.quit) })
 	c.wg.Wait()
 }
 
@@ -170,28 +188,42 @@ func (c *committer) commit(group []*write) {
 		return
 	}
 	if err := sqlTx.Commit(); err != nil {
-		for _, w := range ok {
-			w.err = wrapErr(ctx, w.op+": commit", err)
+		// Every call whose body ran gets the failure, a refusal too: it
+		// may rest on another call's write, which did not commit either.
+		for _, w := range group {
+			if w.state.Load() == running {
+				w.err = wrapErr(ctx, w.op+": commit", err)
+			}
 		}
 	}
 }
 
 // run runs w's body on t and returns its error: a phoneauth error kind as
-// it is, any other wrapped with w's operation.
-func run(ctx context.Context, t tx, w *write) error {
-	err := w.f(ctx, t)
+// it is, any other wrapped with w's operation. A body that panics fails
+// (its statements are taken back like any failure's) and its call panics
+// again on its own goroutine, where the server's recovery answers it:
+// one call's panic must not stop the committer every write goes through.
+func run(ctx context.Context, t tx, w *write) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked = p
+			err = fmt.Errorf("sqlite: %s: panic: %v", w.op, p)
+		}
+	}()
+	err = w.f(ctx, t)
 	if err == nil || phoneauth.IsKind(err) {
 		return err
 	}
 	return wrapErr(ctx, w.op, err)
 }
 
-// fail rolls back a transaction that cannot go on, and gives every call of
-// group that has no error yet err.
+// fail rolls back a transaction that cannot go on, and gives err to every
+// call of group whose body ran, a refusal too (it may rest on another
+// call's write, now rolled back), and to those still queued.
 func (c *committer) fail(ctx context.Context, sqlTx *sql.Tx, group []*write, err error) {
 	_ = sqlTx.Rollback()
 	for _, w := range group {
-		if w.err == nil {
+		if w.state.CompareAndSwap(queued, running) || w.state.Load() == running {
 			w.err = wrapErr(ctx, w.op, err)
 		}
 	}
