@@ -32,6 +32,12 @@ var (
 	ErrTokenUnknownUser  = errors.New("token subject is not a user")
 	ErrTokenRevoked      = errors.New("token revoked")
 	ErrTokenReused       = errors.New("refresh token reused")
+	// ErrMaybeSent marks a send that failed without an answer after its
+	// request may have reached the provider (a timeout, a connection cut):
+	// the SMS may have gone out. The flow still fails (the code is taken
+	// back) but keeps the SMS counted against the budgets. It is a mark on
+	// a failure, not an answer.
+	ErrMaybeSent = errors.New("the SMS may have been sent")
 	// ErrUnavailable marks a failure to reach a dependency (database,
 	// Redis): the request may succeed later. Unlike the kinds above it is
 	// a failure, not an answer.

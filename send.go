@@ -8,8 +8,9 @@ import (
 )
 
 // send spends one SMS of each budget and sends code to r. When the
-// provider refuses the message the budgets are given back: nothing was
-// sent. A test number is sent nothing and spends no budget. Errors:
+// provider refuses the message the budgets are given back, as nothing was
+// sent, unless the Sender says the SMS may have gone out (ErrMaybeSent).
+// A test number is sent nothing and spends no budget. Errors:
 // *ThrottledError (the SMS budgets), ErrSendFailed, or the Sender's own
 // error when it wraps ErrUnavailable (it took nothing now).
 func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose) (err error) {
@@ -22,7 +23,12 @@ func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose)
 		return err
 	}
 	phone := r.phone
+	id, err := s.newID()
+	if err != nil {
+		return err
+	}
 	m := Message{
+		ID:        id,
 		To:        phone,
 		Text:      s.texts.Text(p, code, s.policy.CodeTTL),
 		Code:      code,
@@ -30,6 +36,10 @@ func (s *Service) send(ctx context.Context, r recipient, code string, p Purpose)
 		ExpiresIn: s.policy.CodeTTL,
 	}
 	if err := s.sender.Send(ctx, m); err != nil {
+		if errors.Is(err, ErrMaybeSent) {
+			// The SMS may have cost what the budgets count: they keep it.
+			undo = nil
+		}
 		if errors.Is(err, ErrUnavailable) {
 			return fmt.Errorf("send sms: %w", err)
 		}

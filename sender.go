@@ -10,13 +10,18 @@ import (
 // Send returns an error when the provider did not accept the message; the
 // service reports that as ErrSendFailed, unless the error wraps
 // ErrUnavailable (the provider took nothing and may later), which it
-// passes on.
+// passes on. An error wrapping ErrMaybeSent says the message may have
+// gone out: the service then keeps it counted against the SMS budgets.
 type Sender interface {
 	Send(ctx context.Context, m Message) error
 }
 
 // Message is one SMS with a one-time code.
 type Message struct {
+	// ID names the message, the same for every try of it, so that a
+	// gateway can tell a retry from a new message. Random; it is not the
+	// challenge's ID, which a client may hold as its token.
+	ID        string
 	To        string // E.164
 	Text      string // the text a person reads, code included
 	Code      string

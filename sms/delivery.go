@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"time"
 
@@ -23,6 +25,11 @@ const (
 	// client is answered even when every provider hangs.
 	MaxTimeout = 25 * time.Second
 )
+
+// DefaultMinTry is the least time a try is given, when the send has that
+// much left: a provider that answers slowly is not cut off, and so sent
+// the same message again, before it could answer.
+const DefaultMinTry = 3 * time.Second
 
 // firstBackoff is the wait before the first retry; each later one doubles
 // it. Each wait is drawn at random between half and all of it (jitter),
@@ -51,6 +58,9 @@ type DeliveryConfig struct {
 	Log *slog.Logger
 	// Sleep waits for d or until ctx is done. Nil: a timer. Tests set it.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// MinTry is the least time a try is given, when the send has that
+	// much left. Zero: DefaultMinTry. Tests shorten it.
+	MinTry time.Duration
 }
 
 // CheckRetries returns an error unless n is a number of retries a
@@ -84,6 +94,7 @@ type Delivery struct {
 	timeout   time.Duration
 	log       *slog.Logger
 	sleep     func(context.Context, time.Duration) error
+	minTry    time.Duration
 }
 
 // NewDelivery returns a Delivery for c, or an error if c has no provider
@@ -107,7 +118,10 @@ func NewDelivery(c DeliveryConfig) (*Delivery, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	d := &Delivery{providers: c.Providers, retries: c.Retries, timeout: c.Timeout, log: c.Log, sleep: c.Sleep}
+	d := &Delivery{providers: c.Providers, retries: c.Retries, timeout: c.Timeout, log: c.Log, sleep: c.Sleep, minTry: c.MinTry}
+	if d.minTry <= 0 {
+		d.minTry = DefaultMinTry
+	}
 	if d.log == nil {
 		d.log = slog.Default()
 	}
@@ -126,18 +140,25 @@ func (d *Delivery) Send(ctx context.Context, m phoneauth.Message) error {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 	var errs []error
+	maybeSent := false // some try got no answer after its request went out
 	for i, p := range d.providers {
 		// Each provider left gets an equal share of the time left, so a
 		// hanging one cannot leave the next none.
 		budget := time.Until(deadline(ctx)) / time.Duration(len(d.providers)-i)
-		tries, err := d.try(ctx, p, m, budget)
+		tries, maybe, err := d.try(ctx, p, m, budget)
+		maybeSent = maybeSent || maybe
 		if err == nil {
 			d.log.InfoContext(ctx, "sms sent", "provider", p.Name, "purpose", string(m.Purpose),
 				"to", phoneauth.MaskPhone(m.To), "tries", tries)
 			return nil
 		}
 		errs = append(errs, err)
-		if errors.Is(err, phoneauth.ErrCannotReceiveSMS) || ctx.Err() != nil {
+		if errors.Is(err, phoneauth.ErrCannotReceiveSMS) {
+			d.log.InfoContext(ctx, "sms refused: the provider cannot deliver to this number", "provider", p.Name,
+				"purpose", string(m.Purpose), "to", phoneauth.MaskPhone(m.To), "err", err)
+			break
+		}
+		if ctx.Err() != nil {
 			break
 		}
 		if i+1 < len(d.providers) {
@@ -147,12 +168,16 @@ func (d *Delivery) Send(ctx context.Context, m phoneauth.Message) error {
 	}
 	// The last error first: it is what the caller most likely acts on.
 	slices.Reverse(errs)
+	if maybeSent {
+		errs = append(errs, phoneauth.ErrMaybeSent)
+	}
 	return errors.Join(errs...)
 }
 
 // try sends m through p, retrying temporary failures, within budget. It
-// returns how many tries it made and the last one's error.
-func (d *Delivery) try(ctx context.Context, p Provider, m phoneauth.Message, budget time.Duration) (int, error) {
+// returns how many tries it made, whether one may have sent m without
+// saying so (see mayHaveSent), and the last one's error.
+func (d *Delivery) try(ctx context.Context, p Provider, m phoneauth.Message, budget time.Duration) (tries int, maybeSent bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	wait := firstBackoff
@@ -160,26 +185,47 @@ func (d *Delivery) try(ctx context.Context, p Provider, m phoneauth.Message, bud
 		// Each try left gets an equal share of the provider's time left,
 		// so a try that hangs leaves time for the next.
 		left := d.retries + 2 - try
-		tctx, tcancel := context.WithTimeout(ctx, time.Until(deadline(ctx))/time.Duration(left))
-		err := p.Sender.Send(tctx, m)
+		remaining := time.Until(deadline(ctx))
+		share := max(remaining/time.Duration(left), min(remaining, d.minTry))
+		tctx, tcancel := context.WithTimeout(ctx, share)
+		err = p.Sender.Send(tctx, m)
 		tcancel()
 		if err == nil {
-			return try, nil
+			return try, maybeSent, nil
 		}
+		maybeSent = maybeSent || mayHaveSent(err)
 		if try > d.retries || !Retryable(err) || ctx.Err() != nil {
-			return try, err
+			return try, maybeSent, err
 		}
 		jittered := wait/2 + rand.N(wait/2+1)
 		if time.Until(deadline(ctx)) <= jittered {
-			return try, err
+			return try, maybeSent, err
 		}
 		d.log.WarnContext(ctx, "sms try failed, retrying", "provider", p.Name, "try", try,
 			"retry_in", jittered.Round(time.Millisecond).String(), "err", err)
 		if serr := d.sleep(ctx, jittered); serr != nil {
-			return try, err
+			return try, maybeSent, err
 		}
 		wait *= 2
 	}
+}
+
+// mayHaveSent reports whether a try that failed with err got no answer
+// after its request may have reached the provider: a timeout or a
+// connection cut, but not a refused or unresolvable connection (nothing
+// went out) nor an answer of any status (the provider said what it did).
+func mayHaveSent(err error) bool {
+	if pe, ok := errors.AsType[*ProviderError](err); ok && pe.Status != 0 {
+		return false
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		return false
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return false
+	}
+	_, isNet := errors.AsType[net.Error](err)
+	return isNet || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // deadline is ctx's deadline, which every context of a Delivery has.

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,7 +101,7 @@ func TestDeliveryRetriesAndFailsOver(t *testing.T) {
 			var slept []time.Duration
 			var mu sync.Mutex
 			d, err := sms.NewDelivery(sms.DeliveryConfig{
-				Providers: ps, Retries: tt.retries, Timeout: 2 * time.Second,
+				Providers: ps, Retries: tt.retries, Timeout: 2 * time.Second, MinTry: 100 * time.Millisecond,
 				Log: slog.New(slog.NewTextHandler(&log, nil)),
 				Sleep: func(ctx context.Context, d time.Duration) error {
 					mu.Lock()
@@ -158,7 +160,7 @@ func TestDeliveryStaysWithinItsTimeout(t *testing.T) {
 	also := &script{answers: []error{errHang, errHang, errHang}}
 	d, err := sms.NewDelivery(sms.DeliveryConfig{
 		Providers: []sms.Provider{{Name: "a", Sender: hang}, {Name: "b", Sender: also}},
-		Retries:   2, Timeout: 300 * time.Millisecond,
+		Retries:   2, Timeout: 300 * time.Millisecond, MinTry: 10 * time.Millisecond,
 		Log: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -237,5 +239,91 @@ func TestRetryable(t *testing.T) {
 		if got := sms.Retryable(tt.err); got != tt.want {
 			t.Errorf("Retryable(%v) = %v, want %v", tt.err, got, tt.want)
 		}
+	}
+}
+
+func TestDeliverySaysWhenTheSMSMayHaveGone(t *testing.T) {
+	t.Parallel()
+	answered := temporary(503)
+	tests := []struct {
+		name    string
+		answers []error
+		want    bool
+	}{
+		{"a try cut while waiting for the answer", []error{errHang, errHang}, true},
+		{"a connection cut", []error{fmt.Errorf("post: %w", &net.OpError{Op: "read", Err: errors.New("connection reset by peer")}), answered}, true},
+		{"connection refused every time", []error{connRefused, connRefused}, false},
+		{"answers every time", []error{answered, answered}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			d, err := sms.NewDelivery(sms.DeliveryConfig{
+				Providers: []sms.Provider{{Name: "p", Sender: &script{answers: tt.answers}}},
+				Retries:   1, Timeout: 400 * time.Millisecond, MinTry: 10 * time.Millisecond,
+				Log:   slog.New(slog.DiscardHandler),
+				Sleep: func(context.Context, time.Duration) error { return nil },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = d.Send(context.Background(), loginMessage())
+			if err == nil || errors.Is(err, phoneauth.ErrMaybeSent) != tt.want {
+				t.Errorf("Send = %v; want a failure that wraps ErrMaybeSent: %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// A provider that takes its time is given it: it is not cut off and sent
+// the same message again before it could answer.
+func TestDeliveryGivesASlowProviderItsTime(t *testing.T) {
+	t.Parallel()
+	slow := &slowSender{delay: 300 * time.Millisecond}
+	d, err := sms.NewDelivery(sms.DeliveryConfig{
+		Providers: []sms.Provider{{Name: "slow", Sender: slow}},
+		Retries:   2, Timeout: 800 * time.Millisecond, MinTry: 500 * time.Millisecond,
+		Log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Send(context.Background(), loginMessage()); err != nil {
+		t.Fatalf("Send = %v", err)
+	}
+	if n := slow.tries.Load(); n != 1 {
+		t.Errorf("the provider got the message %d times, want once", n)
+	}
+}
+
+type slowSender struct {
+	delay time.Duration
+	tries atomic.Int32
+}
+
+func (s *slowSender) Send(ctx context.Context, _ phoneauth.Message) error {
+	s.tries.Add(1)
+	select {
+	case <-time.After(s.delay):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestWebhookKeepsOneIDPerMessage(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, http.StatusOK)
+	w := newWebhook(t, sms.WebhookConfig{URL: g.url, Secret: strings.Repeat("k", 32)})
+	m := loginMessage()
+	m.ID = "0f6c7f5e-6b1d-4e57-9d3c-2f7c9a4f0b11"
+	for range 2 {
+		if err := w.Send(context.Background(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs := g.requests()
+	if got := reqs[0].header.Get("webhook-id"); got != "msg_"+m.ID || reqs[1].header.Get("webhook-id") != got {
+		t.Errorf("webhook-ids %q and %q, want msg_%s twice", got, reqs[1].header.Get("webhook-id"), m.ID)
 	}
 }

@@ -222,7 +222,12 @@ func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if w.key != nil {
-		id := "msg_" + rand.Text()
+		// One id per message, the same for each try: the gateway can
+		// tell a retry from a new message.
+		id := "msg_" + m.ID
+		if m.ID == "" {
+			id = "msg_" + rand.Text()
+		}
 		ts := strconv.FormatInt(w.now().Unix(), 10)
 		req.Header.Set("webhook-id", id)
 		req.Header.Set("webhook-timestamp", ts)
