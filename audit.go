@@ -136,6 +136,25 @@ func (s *Service) recordRefusal(ctx context.Context, e Event, userID, phone stri
 	}
 }
 
+// tokenRefusalWindow is how long a refused token's refusals are
+// recorded once: a client replaying a revoked or expired token, which it
+// may do at will (the token flows have no per-IP limit), writes one row
+// an hour, not one a request.
+const tokenRefusalWindow = time.Hour
+
+// recordTokenRefusal is recordRefusal for a refresh or logout refused
+// with err, whose token was validly signed for userID: it records the
+// first refusal of token in tokenRefusalWindow, counted by the limiter
+// under a keyed hash of the token. Should the limiter fail, the refusal is
+// recorded.
+func (s *Service) recordTokenRefusal(ctx context.Context, e Event, token, userID string, err error) {
+	n, _, lerr := s.limiter.Hit(ctx, "audit:token:"+s.counterKey(token), tokenRefusalWindow)
+	if lerr == nil && n > 1 {
+		return
+	}
+	s.recordRefusal(ctx, e, userID, "", err)
+}
+
 // budgetRefused reports whether err, an error of send, is an SMS budget's
 // refusal (a *ThrottledError) rather than a failure to send.
 func budgetRefused(err error) bool {

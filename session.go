@@ -251,7 +251,7 @@ func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, err
 	c, err := s.parse(req.Token, TokenRefresh, now)
 	if err != nil {
 		if c.Subject != "" { // expired, but validly signed
-			s.recordRefusal(ctx, ev, c.Subject, "", err)
+			s.recordTokenRefusal(ctx, ev, req.Token, c.Subject, err)
 		}
 		return TokenPair{}, err
 	}
@@ -276,7 +276,7 @@ func (s *Service) Refresh(ctx context.Context, req TokenRequest) (TokenPair, err
 	// out of generations are written with their event.
 	if errors.Is(err, ErrTokenUnknownUser) || errors.Is(err, ErrTokenExpired) ||
 		(errors.Is(err, ErrTokenRevoked) && !errors.Is(err, errOutOfGenerations)) {
-		s.recordRefusal(ctx, ev, c.Subject, "", err)
+		s.recordTokenRefusal(ctx, ev, req.Token, c.Subject, err)
 	}
 	if errors.Is(err, ErrTokenUnknownUser) {
 		return TokenPair{}, err
@@ -297,7 +297,7 @@ func (s *Service) Logout(ctx context.Context, req TokenRequest) error {
 	c, err := s.parse(req.Token, "", now)
 	if err != nil {
 		if c.Subject != "" { // expired, but validly signed
-			s.recordRefusal(ctx, ev, c.Subject, "", err)
+			s.recordTokenRefusal(ctx, ev, req.Token, c.Subject, err)
 		}
 		return err
 	}
@@ -314,7 +314,7 @@ func (s *Service) Logout(ctx context.Context, req TokenRequest) error {
 	err = s.store.RevokeToken(ctx, r)
 	if errors.Is(err, ErrUserNotFound) {
 		// Nothing was revoked, nothing recorded.
-		s.recordRefusal(ctx, ev, c.Subject, "", ErrTokenUnknownUser)
+		s.recordTokenRefusal(ctx, ev, req.Token, c.Subject, ErrTokenUnknownUser)
 		return ErrTokenUnknownUser
 	}
 	if err != nil {
