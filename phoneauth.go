@@ -27,6 +27,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +130,7 @@ func New(d Deps) (*Service, error) {
 		storeName: d.StoreName, limiterName: d.LimiterName,
 
 		counterHashKey:   DeriveKey(d.CodeKey, "counter"),
-		smsRegions:       d.Policy.SMSRegions,
+		smsRegions:       slices.Clone(d.Policy.SMSRegions),
 		testNumbers:      maps.Clone(d.TestNumbers),
 		testNumbersUntil: d.TestNumbersUntil,
 	}

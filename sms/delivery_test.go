@@ -327,3 +327,15 @@ func TestWebhookKeepsOneIDPerMessage(t *testing.T) {
 		t.Errorf("webhook-ids %q and %q, want msg_%s twice", got, reqs[1].header.Get("webhook-id"), m.ID)
 	}
 }
+
+func TestProviderErrorCodeIsLoggable(t *testing.T) {
+	t.Parallel()
+	e := &sms.ProviderError{Provider: "telnyx", Status: 400, Code: "40310\nlevel=ERROR msg=forged " + strings.Repeat("x", 60), Reason: "invalid number"}
+	got := e.Error()
+	if strings.ContainsAny(got, "\n= ") && strings.Contains(got, "msg=forged") {
+		t.Errorf("Error() = %q: the provider's code reached the line as sent", got)
+	}
+	if !strings.Contains(got, "code 40310?level?ERROR?msg?forged?xxx") || strings.Contains(got, strings.Repeat("x", 30)) {
+		t.Errorf("Error() = %q, want the code cut to 40 loggable characters", got)
+	}
+}

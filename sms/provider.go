@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/phoneauth/phoneauth"
 )
@@ -41,20 +42,21 @@ type ProviderError struct {
 }
 
 func (e *ProviderError) Error() string {
+	code := loggable(e.Code)
 	var b strings.Builder
 	b.WriteString("sms ")
 	b.WriteString(e.Provider)
 	b.WriteString(": ")
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "answered %d", e.Status)
-		if e.Code != "" {
-			b.WriteString(" code " + e.Code)
+		if code != "" {
+			b.WriteString(" code " + code)
 		}
 		if e.Reason != "" {
 			b.WriteString(": ")
 		}
-	} else if e.Code != "" {
-		b.WriteString("code " + e.Code + ": ")
+	} else if code != "" {
+		b.WriteString("code " + code + ": ")
 	}
 	b.WriteString(e.Reason)
 	if e.Err != nil {
@@ -75,6 +77,21 @@ func (e *ProviderError) Unwrap() []error {
 		errs = append(errs, phoneauth.ErrCannotReceiveSMS)
 	}
 	return errs
+}
+
+// loggable returns a provider's error code as a log line may carry it:
+// letters, digits, '_', '-' and '.', at most 40; anything else the
+// provider sent (its answer is not ours to trust) is replaced by '?'.
+func loggable(code string) string {
+	if len(code) > 40 {
+		code = code[:40]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < utf8.RuneSelf && (r == '_' || r == '-' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return r
+		}
+		return '?'
+	}, code)
 }
 
 // statusError returns the ProviderError of an HTTP answer that is not a
