@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -131,14 +130,10 @@ func (ib *Infobip) Send(ctx context.Context, m phoneauth.Message) error {
 	if err != nil {
 		return fmt.Errorf("sms infobip: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ib.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("sms infobip: build request: %w", err)
-	}
-	req.Header.Set("Authorization", "App "+ib.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	status, raw, err := do(ib.client, "infobip", req)
+	status, raw, err := post(ctx, ib.client, "infobip", ib.url, "application/json", body, func(h http.Header) {
+		h.Set("Authorization", "App "+ib.key)
+		h.Set("Accept", "application/json")
+	})
 	if err != nil {
 		return err
 	}

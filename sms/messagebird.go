@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,16 +134,9 @@ func (b *MessageBird) Send(ctx context.Context, m phoneauth.Message) error {
 	if err != nil {
 		return &ProviderError{Provider: "messagebird", Reason: "encoding the request", Err: err}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url, bytes.NewReader(body))
-	if err != nil {
-		// Only a base URL that does not parse gets here, which
-		// Validate refuses; the cause would repeat it.
-		return &ProviderError{Provider: "messagebird", Reason: "building the request: the base URL does not parse"}
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", b.auth)
-
-	status, answer, err := do(b.client, "messagebird", req)
+	status, answer, err := post(ctx, b.client, "messagebird", b.url, "application/json", body, func(h http.Header) {
+		h.Set("Authorization", b.auth)
+	})
 	if err != nil {
 		return err
 	}

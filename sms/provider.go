@@ -1,6 +1,7 @@
 package sms
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -176,6 +177,22 @@ func endpoint(base string) string {
 		return "the provider"
 	}
 	return u.Scheme + "://" + u.Host
+}
+
+// post POSTs body to url as contentType, with the headers that header
+// sets (credentials, Accept; nil: none), and returns what do returns.
+func post(ctx context.Context, client *http.Client, provider, url, contentType string, body []byte, header func(http.Header)) (status int, answer []byte, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		// Only a base URL that does not parse gets here, which the
+		// configs' Validate refuses; the cause would repeat it.
+		return 0, nil, &ProviderError{Provider: provider, Reason: "building the request: the base URL does not parse"}
+	}
+	req.Header.Set("Content-Type", contentType)
+	if header != nil {
+		header(req.Header)
+	}
+	return do(client, provider, req)
 }
 
 // do sends req with client and returns the answer's status and up to

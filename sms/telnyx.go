@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -126,14 +125,10 @@ func (t *Telnyx) Send(ctx context.Context, m phoneauth.Message) error {
 	if err != nil {
 		return fmt.Errorf("sms telnyx: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("sms telnyx: build request: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+t.key)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	status, answer, err := do(t.client, "telnyx", req)
+	status, answer, err := post(ctx, t.client, "telnyx", t.url, "application/json", body, func(h http.Header) {
+		h.Set("Authorization", "Bearer "+t.key)
+		h.Set("Accept", "application/json")
+	})
 	if err != nil {
 		return err
 	}

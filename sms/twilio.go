@@ -2,6 +2,7 @@ package sms
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -106,12 +107,11 @@ func (c TwilioConfig) Validate() error {
 // Twilio sends each message with Twilio's Programmable Messaging API.
 // Build it with NewTwilio; it is safe for concurrent use.
 type Twilio struct {
-	url      string // the Messages resource of the account
-	user     string // the Basic auth user: the API key SID or the Account SID
-	password string
-	from     string
-	service  string
-	client   *http.Client
+	url       string // the Messages resource of the account
+	basicAuth string // the Authorization header: the API key SID or the Account SID, and the secret
+	from      string
+	service   string
+	client    *http.Client
 }
 
 // NewTwilio returns a Twilio sender for c. It returns the errors of
@@ -124,16 +124,16 @@ func NewTwilio(c TwilioConfig) (*Twilio, error) {
 	if base == "" {
 		base = DefaultTwilioBaseURL
 	}
-	t := &Twilio{
-		url:      strings.TrimRight(base, "/") + "/2010-04-01/Accounts/" + c.AccountSID + "/Messages.json",
-		user:     c.AccountSID,
-		password: c.AuthToken,
-		from:     c.From,
-		service:  c.MessagingServiceSID,
-		client:   c.Client,
-	}
+	user := c.AccountSID
 	if c.APIKeySID != "" {
-		t.user = c.APIKeySID
+		user = c.APIKeySID
+	}
+	t := &Twilio{
+		url:       strings.TrimRight(base, "/") + "/2010-04-01/Accounts/" + c.AccountSID + "/Messages.json",
+		basicAuth: "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+c.AuthToken)),
+		from:      c.From,
+		service:   c.MessagingServiceSID,
+		client:    c.Client,
 	}
 	if t.client == nil {
 		t.client = NewHTTPClient(0)
@@ -156,16 +156,9 @@ func (t *Twilio) Send(ctx context.Context, m phoneauth.Message) error {
 	} else {
 		form.Set("From", t.from)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(form.Encode()))
-	if err != nil {
-		// Only a base URL that does not parse gets here, which
-		// Validate refuses; the cause would repeat it.
-		return &ProviderError{Provider: "twilio", Reason: "building the request: the base URL does not parse"}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(t.user, t.password)
-
-	status, body, err := do(t.client, "twilio", req)
+	status, body, err := post(ctx, t.client, "twilio", t.url, "application/x-www-form-urlencoded", []byte(form.Encode()), func(h http.Header) {
+		h.Set("Authorization", t.basicAuth)
+	})
 	if err != nil {
 		return err
 	}

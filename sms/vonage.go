@@ -131,15 +131,7 @@ func (v *Vonage) Send(ctx context.Context, m phoneauth.Message) error {
 	if !IsGSM7(m.Text) {
 		form.Set("type", "unicode")
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, v.url, strings.NewReader(form.Encode()))
-	if err != nil {
-		// Only a base URL that does not parse gets here, which
-		// Validate refuses; the cause would repeat it.
-		return &ProviderError{Provider: "vonage", Reason: "building the request: the base URL does not parse"}
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-
-	status, body, err := do(v.client, "vonage", req)
+	status, body, err := post(ctx, v.client, "vonage", v.url, "application/x-www-form-urlencoded", []byte(form.Encode()), nil)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package sms
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,11 +23,6 @@ var _ phoneauth.Sender = (*Webhook)(nil)
 // DefaultWebhookTimeout bounds one request of a Webhook built without its
 // own client.
 const DefaultWebhookTimeout = 10 * time.Second
-
-// maxDrain bounds how much of a response body is read before it is closed:
-// enough for a gateway's usual answer, so the connection can be reused,
-// without letting a gateway keep us reading.
-const maxDrain = 64 << 10
 
 // secretPrefix marks a Standard Webhooks secret: the base64 of the key.
 const secretPrefix = "whsec_"
@@ -193,13 +186,13 @@ type payload struct {
 
 // Send POSTs m to the gateway and returns nil if it answers 2xx. A 422
 // says the gateway cannot deliver to the number: the error then wraps
-// phoneauth.ErrCannotReceiveSMS. A 5xx or a 429 is a temporary failure
-// (see Retryable). It returns
-// an error if m's purpose is not register, login, delete or phone, if the request
-// cannot be sent, if ctx ends or the client's timeout passes first, or if
-// the gateway answers any other status (named in the error). Errors wrap
-// the cause (context.Canceled, a net.Error, ...) and never contain the
-// code, the secret, or the URL's credentials, path or query.
+// phoneauth.ErrCannotReceiveSMS. It returns an error if m's purpose is not
+// register, login, delete or phone, and otherwise a *ProviderError: if the
+// request cannot be sent, if ctx ends or the client's timeout passes
+// first (wrapping the cause: context.Canceled, a net.Error, ...), or if
+// the gateway answers any other status (named in the error; a 5xx or a
+// 429 is Temporary, see Retryable). Errors never contain the code, the
+// secret, or the URL's credentials, path or query.
 func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 	switch m.Purpose {
 	case phoneauth.PurposeRegister, phoneauth.PurposeLogin, phoneauth.PurposeDelete, phoneauth.PurposePhone:
@@ -216,12 +209,10 @@ func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 	if err != nil {
 		return fmt.Errorf("sms webhook: encode: %w", err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("sms webhook: build request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if w.key != nil {
+	status, _, err := post(ctx, w.client, "webhook", w.url, "application/json", body, func(h http.Header) {
+		if w.key == nil {
+			return
+		}
 		// One id per message, the same for each try: the gateway can
 		// tell a retry from a new message.
 		id := "msg_" + m.ID
@@ -229,32 +220,21 @@ func (w *Webhook) Send(ctx context.Context, m phoneauth.Message) error {
 			id = "msg_" + rand.Text()
 		}
 		ts := strconv.FormatInt(w.now().Unix(), 10)
-		req.Header.Set("webhook-id", id)
-		req.Header.Set("webhook-timestamp", ts)
-		req.Header.Set("webhook-signature", sign(w.key, id, ts, body))
-	}
-
-	resp, err := w.client.Do(req)
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", ts)
+		h.Set("webhook-signature", sign(w.key, id, ts, body))
+	})
 	if err != nil {
-		// A *url.Error repeats the whole URL; name the endpoint instead
-		// and keep the cause.
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err
-		}
-		return fmt.Errorf("sms webhook: post to %s: %w", w.endpoint, err)
+		return err
 	}
-	defer func() {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
-		_ = resp.Body.Close()
-	}()
 	// The body is not quoted in the error: a gateway may echo the code.
 	switch {
-	case resp.StatusCode == http.StatusUnprocessableEntity:
-		e := statusError("webhook", resp.StatusCode, "", w.endpoint+" cannot deliver to this number")
+	case status == http.StatusUnprocessableEntity:
+		e := statusError("webhook", status, "", w.endpoint+" cannot deliver to this number")
 		e.Undeliverable = true
 		return e
-	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return statusError("webhook", resp.StatusCode, "", w.endpoint+" answered "+http.StatusText(resp.StatusCode))
+	case status < 200 || status > 299:
+		return statusError("webhook", status, "", w.endpoint+" answered "+http.StatusText(status))
 	}
 	return nil
 }
