@@ -228,9 +228,16 @@ var errRace = errors.New("postgres: a concurrent call recorded the same row")
 // otherwise. When f returns errRace, or PostgreSQL broke a deadlock by
 // aborting it, f runs again in a new transaction, a few times at most.
 func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
+	return again(func() error { return pgx.BeginFunc(ctx, s.pool, f) })
+}
+
+// again runs tx, a whole transaction, and runs it again, a few times at
+// most, while it fails with errRace or because PostgreSQL broke a
+// deadlock by aborting it.
+func again(tx func() error) error {
 	var err error
 	for range 3 {
-		err = pgx.BeginFunc(ctx, s.pool, f)
+		err = tx()
 		if !errors.Is(err, errRace) && !hasCode(err, codeDeadlock) {
 			return err
 		}
@@ -245,14 +252,7 @@ func (s *Store) inTx(ctx context.Context, f func(pgx.Tx) error) error {
 // one more round trip. Like inTx, it runs again, a few times at most, when
 // decide returns errRace or PostgreSQL broke a deadlock.
 func (s *Store) lockThenWrite(ctx context.Context, lock string, args []any, decide func(pgx.Row) (*pgx.Batch, error)) error {
-	var err error
-	for range 3 {
-		err = s.lockThenWriteOnce(ctx, lock, args, decide)
-		if !errors.Is(err, errRace) && !hasCode(err, codeDeadlock) {
-			return err
-		}
-	}
-	return err
+	return again(func() error { return s.lockThenWriteOnce(ctx, lock, args, decide) })
 }
 
 func (s *Store) lockThenWriteOnce(ctx context.Context, lock string, args []any, decide func(pgx.Row) (*pgx.Batch, error)) (err error) {
