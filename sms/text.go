@@ -144,19 +144,8 @@ func (t *Texts) Text(p phoneauth.Purpose, code string, ttl time.Duration) string
 // text goes as UCS-2), and 153 (67) per segment beyond, the rest being
 // the header that joins them.
 func Segments(text string) int {
-	septets, gsm := 0, true
-	for _, r := range text {
-		switch {
-		case strings.ContainsRune(gsmBasic, r):
-			septets++
-		case strings.ContainsRune(gsmExtension, r):
-			septets += 2
-		default:
-			gsm = false
-		}
-	}
-	if gsm {
-		return segments(septets, 160, 153)
+	if n, ok := gsmSeptets(text); ok {
+		return segments(n, 160, 153)
 	}
 	return segments(len(utf16.Encode([]rune(text))), 70, 67)
 }
@@ -171,12 +160,27 @@ func segments(n, single, multi int) int {
 // IsGSM7 reports whether text is written in the GSM-7 alphabet alone, so
 // that it goes as 7-bit characters rather than UCS-2.
 func IsGSM7(text string) bool {
+	_, ok := gsmSeptets(text)
+	return ok
+}
+
+// gsmSeptets returns how many septets text takes in GSM-7, and false if a
+// character of it is not in the alphabet (or not valid UTF-8).
+func gsmSeptets(text string) (int, bool) {
+	n := 0
 	for _, r := range text {
-		if r == utf8.RuneError || !strings.ContainsRune(gsmBasic, r) && !strings.ContainsRune(gsmExtension, r) {
-			return false
+		switch {
+		case r == utf8.RuneError:
+			return 0, false
+		case strings.ContainsRune(gsmBasic, r):
+			n++
+		case strings.ContainsRune(gsmExtension, r):
+			n += 2
+		default:
+			return 0, false
 		}
 	}
-	return true
+	return n, true
 }
 
 // The GSM 03.38 alphabet: its basic table, one septet each, and the
