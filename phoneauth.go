@@ -99,8 +99,12 @@ type Deps struct {
 }
 
 // phoneCacheSize is how many numbers as typed a Service remembers the
-// reading of, in each of its cache's two generations: a few megabytes.
-const phoneCacheSize = 16 << 10
+// reading of, in each of its cache's two generations: about a megabyte
+// in all. A number typed again within the next 4,096 new ones (its
+// verification, its resend, a login soon after) is read once; a larger
+// cache would only hold more of the numbers nobody types twice, and
+// keep them in every instance's memory.
+const phoneCacheSize = 4 << 10
 
 // New returns a Service, or an error naming what is missing or invalid.
 func New(d Deps) (*Service, error) {
