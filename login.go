@@ -42,24 +42,6 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	phone := to.phone
 	ev := s.event(EventLoginRequest, r.ClientIP, r.UserAgent)
 	ev.PhoneMasked = maskPhone(phone)
-	u, err := s.store.UserByPhone(ctx, phone)
-	if errors.Is(err, ErrUserNotFound) {
-		s.recordRefusal(ctx, ev, "", "", err)
-	}
-	if err != nil {
-		return PendingLogin{}, storeErr("login "+maskPhone(phone), err)
-	}
-	if !u.Verified {
-		s.recordRefusal(ctx, ev, u.ID, "", ErrNotVerified)
-		return PendingLogin{}, ErrNotVerified
-	}
-	now := s.now()
-	if now.Before(u.LockedUntil) {
-		// No SMS for a locked account: its codes would be refused anyway.
-		err := locked(u.LockedUntil.Sub(now), ErrAccountLocked)
-		s.recordRefusal(ctx, ev, u.ID, "", err)
-		return PendingLogin{}, err
-	}
 	id, err := s.newID()
 	if err != nil {
 		return PendingLogin{}, err
@@ -68,15 +50,29 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 	if err != nil {
 		return PendingLogin{}, err
 	}
+	now := s.now()
 
 	var undo undo
 	defer undo.run(ctx, &err)
-	// The throttle is the pending challenge itself: a login code created
-	// less than LoginThrottle ago and not used refuses a new one.
-	c := s.newChallenge(PurposeLogin, id, u.ID, code, to, now)
+	// One statement checks the account (it exists, is verified, is not
+	// locked: a locked account is sent no code, as its codes would be
+	// refused anyway) and stores the code. The throttle is the pending
+	// challenge itself: a login code created less than LoginThrottle ago
+	// and not used refuses a new one.
+	c := s.newChallenge(PurposeLogin, id, "", code, to, now)
 	c.Audit = ev
-	pendingSince, err := s.store.PutLoginChallenge(ctx, c, now.Add(-s.policy.LoginThrottle))
-	if errors.Is(err, ErrLoginPending) {
+	u, pendingSince, err := s.store.PutLoginChallenge(ctx, phone, c, now.Add(-s.policy.LoginThrottle))
+	switch {
+	case errors.Is(err, ErrUserNotFound):
+		s.recordRefusal(ctx, ev, "", "", err)
+	case errors.Is(err, ErrNotVerified):
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return PendingLogin{}, ErrNotVerified
+	case errors.Is(err, ErrAccountLocked):
+		err := locked(u.LockedUntil.Sub(now), ErrAccountLocked)
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return PendingLogin{}, err
+	case errors.Is(err, ErrLoginPending):
 		wait := s.policy.LoginThrottle
 		if !pendingSince.IsZero() {
 			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
@@ -96,7 +92,7 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 		undo.add("login challenge", func(ctx context.Context) error { return s.store.DeleteChallenge(ctx, id) })
 	}
 	if err != nil {
-		return PendingLogin{}, storeErr("put login challenge", err)
+		return PendingLogin{}, storeErr("login "+maskPhone(phone), err)
 	}
 	if err := s.send(ctx, to, code, PurposeLogin); err != nil {
 		if budgetRefused(err) {

@@ -37,13 +37,21 @@ type Store interface {
 	// LockedUntil included, or ErrUserNotFound.
 	UserByPhone(ctx context.Context, phone string) (User, error)
 
-	// PutLoginChallenge makes c the login challenge of c.UserID, replacing
-	// the earlier one, unless that one is unconsumed and was created after
-	// notBefore: then it changes nothing and returns the earlier one's
-	// CreatedAt (zero if the store cannot tell) with ErrLoginPending. The
-	// login throttle is kept here, in the database, so no restart or
-	// limiter flush frees it. Errors: ErrLoginPending, ErrUserNotFound.
-	PutLoginChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
+	// PutLoginChallenge makes c the login challenge of the account with
+	// number phone (c.UserID is ignored: the account's ID takes its place)
+	// and returns the account, with its ID, replacing its earlier login
+	// challenge. It decides at commit, in the order given, that the account
+	// exists (else ErrUserNotFound), is verified (else ErrNotVerified), is
+	// not locked at c.CreatedAt (else ErrAccountLocked; the account's
+	// LockedUntil says until when) and has no login challenge that is
+	// unconsumed and was created after notBefore (else ErrLoginPending with
+	// that one's CreatedAt, zero if the store cannot tell). A refusal
+	// changes nothing and returns the account as it read it (zero for
+	// ErrUserNotFound). The login throttle is kept here, in the database,
+	// so no restart or limiter flush frees it; and a lockout committed by
+	// a concurrent try is seen, so a locked account is sent no code.
+	// c.Audit is recorded, with the account's ID, in the same transaction.
+	PutLoginChallenge(ctx context.Context, phone string, c Challenge, notBefore time.Time) (u User, pendingSince time.Time, err error)
 
 	// DeleteChallenge deletes challenge id if it exists.
 	DeleteChallenge(ctx context.Context, id string) error
@@ -68,9 +76,10 @@ type Store interface {
 	// replacing the earlier one, unless that one is unconsumed and was
 	// created after notBefore: then it changes nothing and returns the
 	// earlier one's CreatedAt (zero if the store cannot tell) with
-	// ErrCodePending. It is PutLoginChallenge for the purposes that have
-	// no method of their own (PurposeDelete, PurposePhone with its
-	// NewPhone), c.Audit recorded in the same transaction as c. Errors:
+	// ErrCodePending. The codes of a signed-in account (PurposeDelete,
+	// PurposePhone with its NewPhone) are put with it, c.Audit recorded in
+	// the same transaction as c; a login code goes through
+	// PutLoginChallenge, which checks the account too. Errors:
 	// ErrCodePending, ErrUserNotFound.
 	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
 

@@ -663,12 +663,12 @@ func (s *lostReplyStore) Register(ctx context.Context, u phoneauth.User, c phone
 	return lockedUntil, err
 }
 
-func (s *lostReplyStore) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	since, err := s.Store.PutLoginChallenge(ctx, c, notBefore)
+func (s *lostReplyStore) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
+	u, since, err := s.Store.PutLoginChallenge(ctx, phone, c, notBefore)
 	if err == nil && s.lose.Load() {
-		return time.Time{}, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
+		return phoneauth.User{}, time.Time{}, fmt.Errorf("reply lost: %w", phoneauth.ErrUnavailable)
 	}
-	return since, err
+	return u, since, err
 }
 
 func TestLoginThrottleIsUndoneWhenItsReplyIsLost(t *testing.T) {

@@ -57,6 +57,13 @@ func (s *faultStore) UserByPhone(ctx context.Context, phone string) (phoneauth.U
 	return s.Store.UserByPhone(ctx, phone)
 }
 
+func (s *faultStore) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
+	if err := s.err(); err != nil {
+		return phoneauth.User{}, time.Time{}, err
+	}
+	return s.Store.PutLoginChallenge(ctx, phone, c, notBefore)
+}
+
 func (s *faultStore) VerifyRegistration(ctx context.Context, challengeID, phone string, t phoneauth.Try) (phoneauth.User, error) {
 	if err := s.err(); err != nil {
 		return phoneauth.User{}, err

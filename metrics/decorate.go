@@ -55,9 +55,9 @@ func (t timedStore) UserByPhone(ctx context.Context, phone string) (phoneauth.Us
 	return t.s.UserByPhone(ctx, phone)
 }
 
-func (t timedStore) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+func (t timedStore) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
 	defer timed(t.h, "PutLoginChallenge", time.Now())
-	return t.s.PutLoginChallenge(ctx, c, notBefore)
+	return t.s.PutLoginChallenge(ctx, phone, c, notBefore)
 }
 
 func (t timedStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {

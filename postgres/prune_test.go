@@ -58,8 +58,8 @@ func signIn(t *testing.T, s *Store, n int, now time.Time) phoneauth.Session {
 	if _, err := s.VerifyRegistration(ctx, reg.ID, u.Phone, storetest.Try(code, now)); err != nil {
 		t.Fatalf("VerifyRegistration: %v", err)
 	}
-	login := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.PutLoginChallenge(ctx, login, login.CreatedAt); err != nil {
+	login := phoneauth.Challenge{ID: id("login"), Purpose: phoneauth.PurposeLogin, CodeHash: code, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, _, err := s.PutLoginChallenge(ctx, u.Phone, login, login.CreatedAt); err != nil {
 		t.Fatalf("PutLoginChallenge: %v", err)
 	}
 	sess := phoneauth.Session{ID: uint64(n), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: now}

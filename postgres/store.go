@@ -120,15 +120,67 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// PutLoginChallenge implements phoneauth.Store: PutChallenge for the
-// login purpose, whose pending code is the login throttle.
-func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	c.Purpose = phoneauth.PurposeLogin
-	since, err := s.PutChallenge(ctx, c, notBefore)
-	if errors.Is(err, phoneauth.ErrCodePending) {
-		return since, phoneauth.ErrLoginPending
+// PutLoginChallenge implements phoneauth.Store in one statement when it
+// puts c: the account is read by number, verified and not locked, with a
+// share lock, so that a try that is locking it (FOR NO KEY UPDATE) is
+// waited for and its lockout seen; the upsert then replaces its login
+// challenge unless that one is unconsumed and newer than notBefore, and
+// the audit event is inserted if it did. A refusal reads why in a second
+// statement, whose fresh snapshot sees what a concurrent call committed
+// while this one waited.
+func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	const q = `
+WITH account AS (
+	SELECT id FROM users
+	WHERE phone = $1 AND verified_at IS NOT NULL AND (locked_until IS NULL OR locked_until <= $5)
+	FOR SHARE
+), put AS (
+	INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at)
+	SELECT $2, 'login', account.id, $3, $5, $6 FROM account
+	ON CONFLICT (user_id, purpose) DO UPDATE SET
+		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = NULL
+		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $4
+	RETURNING user_id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $7, $8, put.user_id, $9, $10, $11, $12 FROM put WHERE $8 <> ''
+)
+SELECT user_id FROM put`
+	u := phoneauth.User{Phone: phone, Verified: true}
+	ev, _ := c.Audit.Decided(c.CreatedAt, "", "", nil)
+	err := s.pool.QueryRow(ctx, q, phone, c.ID, c.CodeHash, notBefore, c.CreatedAt, c.ExpiresAt,
+		ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&u.ID)
+	if err == nil {
+		return u, time.Time{}, nil
 	}
-	return since, err
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+	}
+	// Refused: say why.
+	var lockedUntil, pendingSince *time.Time
+	err = s.pool.QueryRow(ctx, `
+SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until, c.created_at
+FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = 'login'
+WHERE u.phone = $1`, phone).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return phoneauth.User{}, time.Time{}, phoneauth.ErrUserNotFound
+	case err != nil:
+		return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+	}
+	u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), orZero(lockedUntil)
+	switch {
+	case !u.Verified:
+		return u, time.Time{}, phoneauth.ErrNotVerified
+	case c.CreatedAt.Before(u.LockedUntil):
+		return u, time.Time{}, phoneauth.ErrAccountLocked
+	}
+	// The pending challenge, or zero if it is gone since: the caller then
+	// waits a whole throttle.
+	return u, orZero(pendingSince), phoneauth.ErrLoginPending
 }
 
 // DeleteChallenge implements phoneauth.Store.

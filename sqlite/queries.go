@@ -187,7 +187,7 @@ var (
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,
 		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit,
-		qInsertEvent,
+		qInsertEvent, qUserByPhone, qPendingChallenge,
 	}
 	readQueries = []string{qEvents, qUserByPhone, qUserExists, qPendingChallenge, qAccessOwn, qAccessForeign}
 )

@@ -447,8 +447,8 @@ func flow(ctx context.Context, s *Store, n int64) error {
 	if _, err := s.UserByPhone(ctx, phone); err != nil {
 		return err
 	}
-	lc := phoneauth.Challenge{ID: id("login"), UserID: u.ID, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if _, err := s.PutLoginChallenge(ctx, lc, lc.CreatedAt); err != nil {
+	lc := phoneauth.Challenge{ID: id("login"), Purpose: phoneauth.PurposeLogin, CodeHash: hash, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if _, _, err := s.PutLoginChallenge(ctx, phone, lc, lc.CreatedAt); err != nil {
 		return err
 	}
 	sess := phoneauth.Session{ID: uint64(n), UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour), RotatedAt: now}

@@ -94,17 +94,61 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 	return u, nil
 }
 
-// PutLoginChallenge makes c the login challenge of c.UserID unless an
-// unconsumed one created after notBefore exists, as phoneauth.Store
-// documents: PutChallenge for the login purpose. Errors:
-// phoneauth.ErrLoginPending, phoneauth.ErrUserNotFound.
-func (s *Store) PutLoginChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	c.Purpose = phoneauth.PurposeLogin
-	since, err := s.PutChallenge(ctx, c, notBefore)
-	if errors.Is(err, phoneauth.ErrCodePending) {
-		return since, phoneauth.ErrLoginPending
+// PutLoginChallenge makes c the login challenge of the account with
+// number phone, as phoneauth.Store documents, in one transaction that
+// reads the account, checks it is verified and not locked, and replaces
+// its login challenge unless an unconsumed one created after notBefore
+// exists. Errors: phoneauth.ErrUserNotFound, phoneauth.ErrNotVerified,
+// phoneauth.ErrAccountLocked, phoneauth.ErrLoginPending.
+func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
+	u := phoneauth.User{Phone: phone}
+	var pendingSince time.Time
+	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
+		u = phoneauth.User{Phone: phone}
+		var verifiedAt, lockedUntil sql.NullInt64
+		var createdAt int64
+		err := tx.queryRow(ctx, qUserByPhone, phone).Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		u.Verified, u.CreatedAt, u.LockedUntil = verifiedAt.Valid, fromMS(createdAt), fromNullMS(lockedUntil)
+		switch {
+		case !u.Verified:
+			return phoneauth.ErrNotVerified
+		case c.CreatedAt.Before(u.LockedUntil):
+			return phoneauth.ErrAccountLocked
+		}
+		res, err := tx.exec(ctx, qPutChallenge, c.ID, string(phoneauth.PurposeLogin), u.ID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), nil, ms(notBefore))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n > 0 {
+			if err != nil {
+				return err
+			}
+			return record(ctx, tx, c.Audit, c.CreatedAt, u.ID, "", nil)
+		}
+		var since int64
+		if err := tx.queryRow(ctx, qPendingChallenge, u.ID, string(phoneauth.PurposeLogin)).Scan(&since); err != nil {
+			return err
+		}
+		pendingSince = fromMS(since)
+		return phoneauth.ErrLoginPending
+	})
+	switch {
+	case errors.Is(err, phoneauth.ErrUserNotFound):
+		return phoneauth.User{}, time.Time{}, err
+	case errors.Is(err, phoneauth.ErrLoginPending):
+		return u, pendingSince, err
+	case errors.Is(err, phoneauth.ErrNotVerified), errors.Is(err, phoneauth.ErrAccountLocked):
+		return u, time.Time{}, err
+	case err != nil:
+		return phoneauth.User{}, time.Time{}, err
 	}
-	return since, err
+	return u, time.Time{}, nil
 }
 
 // DeleteChallenge deletes challenge id if it exists.

@@ -59,7 +59,7 @@ func TestCallTimeout(t *testing.T) {
 		{"PutLoginChallenge", func(ctx context.Context, w *writes) error {
 			w.n++
 			c := testChallenge(newTestID("login", w.n), w.user.ID)
-			_, err := w.s.PutLoginChallenge(ctx, c, c.CreatedAt)
+			_, _, err := w.s.PutLoginChallenge(ctx, w.user.Phone, c, c.CreatedAt)
 			return err
 		}},
 		{"DeleteChallenge", func(ctx context.Context, w *writes) error {

@@ -123,13 +123,13 @@ func testAudit(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		c := newChallenge(phoneauth.PurposeLogin, u.ID, "222222", base)
 		c.Audit = audit(phoneauth.EventLoginRequest)
 		c.Audit.PhoneMasked = masked(phone)
-		if _, err := f.s.PutLoginChallenge(ctx, c, base.Add(-time.Minute)); err != nil {
+		if _, _, err := f.s.PutLoginChallenge(ctx, phone, c, base.Add(-time.Minute)); err != nil {
 			t.Fatalf("PutLoginChallenge: %v", err)
 		}
 		// Throttled: nothing written, nothing recorded.
 		c2 := newChallenge(phoneauth.PurposeLogin, u.ID, "333333", base)
 		c2.Audit = c.Audit
-		_, err := f.s.PutLoginChallenge(ctx, c2, base.Add(-time.Minute))
+		_, _, err := f.s.PutLoginChallenge(ctx, phone, c2, base.Add(-time.Minute))
 		wantErr(t, "PutLoginChallenge while one is pending", err, phoneauth.ErrLoginPending)
 
 		sess := newSession(u.ID, base)

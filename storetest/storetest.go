@@ -151,12 +151,14 @@ func (f *fixture) verified(phone string) phoneauth.User {
 	return u
 }
 
-// putLogin stores a login challenge for userID with code.
+// putLogin stores a login challenge for userID with code, through
+// PutChallenge: whatever the account's state (a locked one too), and with
+// no throttle.
 func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challenge {
 	f.t.Helper()
 	c := newChallenge(phoneauth.PurposeLogin, userID, code, now)
-	if err := putLoginChallenge(f.t.Context(), f.s, c); err != nil {
-		f.t.Fatalf("PutLoginChallenge(%s): %v", userID, err)
+	if _, err := f.s.PutChallenge(f.t.Context(), c, c.CreatedAt); err != nil {
+		f.t.Fatalf("PutChallenge(login of %s): %v", userID, err)
 	}
 	return c
 }
@@ -186,13 +188,6 @@ func verifyRegistration(ctx context.Context, s phoneauth.Store, id, phone string
 
 func verifyLogin(ctx context.Context, s phoneauth.Store, userID string, h []byte, now time.Time, sess phoneauth.Session) error {
 	_, err := s.VerifyLogin(ctx, userID, Try(h, now), sess)
-	return err
-}
-
-// putLoginChallenge puts c with no throttle: any earlier challenge is
-// replaced.
-func putLoginChallenge(ctx context.Context, s phoneauth.Store, c phoneauth.Challenge) error {
-	_, err := s.PutLoginChallenge(ctx, c, c.CreatedAt)
 	return err
 }
 
@@ -438,13 +433,73 @@ func testUserByPhone(t *testing.T, open func(*testing.T) phoneauth.Store) {
 }
 
 func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
+	t.Run("puts the challenge of the verified account of the number and returns the account", func(t *testing.T) {
+		f := newFixture(t, open)
+		u := f.verified(phoneN(1))
+		c := newChallenge(phoneauth.PurposeLogin, "", "code", base)
+		got, _, err := f.s.PutLoginChallenge(t.Context(), u.Phone, c, base.Add(-codeTTL))
+		wantErr(t, "PutLoginChallenge", err, nil)
+		if got.ID != u.ID || got.Phone != u.Phone || !got.Verified {
+			t.Errorf("PutLoginChallenge returned %+v, want ID %s, phone %s, verified", got, u.ID, u.Phone)
+		}
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base, newSession(u.ID, base))
+		wantErr(t, "VerifyLogin with its code", err, nil)
+	})
+
+	t.Run("refusals in order: no account, not verified, locked, a code pending; nothing changes", func(t *testing.T) {
+		f := newFixture(t, open)
+		ctx := t.Context()
+		try := func(phone string, at time.Time) (phoneauth.User, time.Time, error) {
+			return f.s.PutLoginChallenge(ctx, phone, newChallenge(phoneauth.PurposeLogin, "", "refused", at), at.Add(-codeTTL))
+		}
+		u, _, err := try(phoneN(9), base)
+		wantErr(t, "PutLoginChallenge for a number with no account", err, phoneauth.ErrUserNotFound)
+		if u.ID != "" {
+			t.Errorf("no account: returned %+v, want the zero User", u)
+		}
+
+		unverified, _ := f.register(phoneN(2), base)
+		u, _, err = try(phoneN(2), base)
+		wantErr(t, "PutLoginChallenge for an unverified account", err, phoneauth.ErrNotVerified)
+		if u.ID != unverified.ID || u.Verified {
+			t.Errorf("unverified: returned %+v, want ID %s, not verified", u, unverified.ID)
+		}
+
+		// Locked (by a wrong code), with a login code pending too: the
+		// lock is what is said.
+		v := f.verified(phoneN(3))
+		pending := f.putLogin(v.ID, "pending", base)
+		lockTry := Try(hash("wrong"), base)
+		lockTry.Policy.LockoutThreshold = 1
+		_, err = f.s.VerifyLogin(ctx, v.ID, lockTry, newSession(v.ID, base))
+		wantErr(t, "the wrong code that locks the account", err, phoneauth.ErrAccountLocked)
+		locked := base.Add(time.Second)
+		u, _, err = try(v.Phone, locked)
+		wantErr(t, "PutLoginChallenge while locked", err, phoneauth.ErrAccountLocked)
+		if u.ID != v.ID || !u.LockedUntil.After(locked) {
+			t.Errorf("locked: returned %+v, want ID %s, locked until after %s", u, v.ID, locked)
+		}
+
+		// Once the lock has ended, the pending code is what is said (here
+		// with a throttle longer than the lockout).
+		free := base.Add(Policy.LockoutDuration)
+		u, since, err := f.s.PutLoginChallenge(ctx, v.Phone, newChallenge(phoneauth.PurposeLogin, "", "refused", free), base.Add(-time.Second))
+		wantErr(t, "PutLoginChallenge once the lock has ended, within the throttle", err, phoneauth.ErrLoginPending)
+		if u.ID != v.ID || !since.Equal(pending.CreatedAt.Truncate(time.Millisecond)) && !since.Equal(pending.CreatedAt.Truncate(time.Microsecond)) {
+			t.Errorf("pending: returned %+v since %s, want ID %s since %s", u, since, v.ID, pending.CreatedAt)
+		}
+		if evs, err := f.s.Events(ctx, "", "", time.Time{}, 100); err != nil || len(evs) != 0 {
+			t.Errorf("refusals recorded %d events (%v), want none", len(evs), err)
+		}
+	})
+
 	t.Run("an unconsumed challenge newer than notBefore is the throttle: ErrLoginPending with its age, nothing changes", func(t *testing.T) {
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		first := f.putLogin(u.ID, "first", base)
 		later := base.Add(time.Minute)
-		second := newChallenge(phoneauth.PurposeLogin, u.ID, "second", later)
-		since, err := f.s.PutLoginChallenge(t.Context(), second, later.Add(-codeTTL))
+		second := newChallenge(phoneauth.PurposeLogin, "", "second", later)
+		_, since, err := f.s.PutLoginChallenge(t.Context(), u.Phone, second, later.Add(-codeTTL))
 		wantErr(t, "PutLoginChallenge within the throttle", err, phoneauth.ErrLoginPending)
 		if !since.Equal(base.Truncate(time.Millisecond)) && !since.Equal(base.Truncate(time.Microsecond)) {
 			t.Errorf("pending since %s, want %s", since, base)
@@ -462,8 +517,8 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), base, newSession(u.ID, base))
 		wantErr(t, "wrong VerifyLogin", err, phoneauth.ErrCodeWrong)
 		next := base.Add(codeTTL)
-		c := newChallenge(phoneauth.PurposeLogin, u.ID, "next", next)
-		_, err = f.s.PutLoginChallenge(t.Context(), c, next.Add(-codeTTL))
+		c := newChallenge(phoneauth.PurposeLogin, "", "next", next)
+		_, _, err = f.s.PutLoginChallenge(t.Context(), u.Phone, c, next.Add(-codeTTL))
 		wantErr(t, "PutLoginChallenge once the throttle has passed", err, nil)
 		for i := range Policy.MaxAttempts - 1 {
 			err := verifyLogin(t.Context(), f.s, u.ID, hash("wrong"), next, newSession(u.ID, next))
@@ -471,8 +526,8 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		}
 		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, next, newSession(u.ID, next))
 		wantErr(t, "the right code on the last try", err, nil)
-		again := newChallenge(phoneauth.PurposeLogin, u.ID, "again", next)
-		_, err = f.s.PutLoginChallenge(t.Context(), again, next.Add(-codeTTL))
+		again := newChallenge(phoneauth.PurposeLogin, "", "again", next)
+		_, _, err = f.s.PutLoginChallenge(t.Context(), u.Phone, again, next.Add(-codeTTL))
 		wantErr(t, "PutLoginChallenge after a consumed one, within the throttle", err, nil)
 	})
 
@@ -483,12 +538,12 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		now := base.Add(time.Minute)
 		cs := make([]phoneauth.Challenge, Concurrency)
 		for i := range cs {
-			cs[i] = newChallenge(phoneauth.PurposeLogin, u.ID, fmt.Sprint(i), now)
+			cs[i] = newChallenge(phoneauth.PurposeLogin, "", fmt.Sprint(i), now)
 		}
 		since := make([]time.Time, len(cs))
 		errs := race(func(i int) error {
 			var err error
-			since[i], err = f.s.PutLoginChallenge(t.Context(), cs[i], now.Add(-codeTTL))
+			_, since[i], err = f.s.PutLoginChallenge(t.Context(), u.Phone, cs[i], now.Add(-codeTTL))
 			return err
 		})
 		w := checkOneWinner(t, errs, phoneauth.ErrLoginPending)
@@ -504,9 +559,48 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		wantErr(t, "VerifyLogin with the winner's code", err, nil)
 	})
 
-	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
+	t.Run("a lockout committed by a concurrent try is seen: no code is put for a locked account", func(t *testing.T) {
 		f := newFixture(t, open)
-		err := putLoginChallenge(t.Context(), f.s, newChallenge(phoneauth.PurposeLogin, newID(), "1", base))
+		ctx := t.Context()
+		// A wrong try that locks the account and kills the code it is
+		// decided on (its only try).
+		strict := func(h []byte, now time.Time) phoneauth.Try {
+			try := Try(h, now)
+			try.Policy.LockoutThreshold, try.Policy.MaxAttempts = 1, 1
+			return try
+		}
+		for round := range 10 {
+			v := f.verified(phoneN(100 + round))
+			f.putLogin(v.ID, "pending", base)
+			c := newChallenge(phoneauth.PurposeLogin, "", "new", base)
+			var putErr error
+			errs := race(func(i int) error {
+				switch i {
+				case 0:
+					_, err := f.s.VerifyLogin(ctx, v.ID, strict(hash("wrong"), base), newSession(v.ID, base))
+					return err
+				case 1:
+					// notBefore is the pending code's time: it is
+					// replaced unless the account is locked.
+					_, _, putErr = f.s.PutLoginChallenge(ctx, v.Phone, c, base)
+				}
+				return nil
+			})
+			wantErr(t, "the wrong try that locks the account", errs[0], phoneauth.ErrAccountLocked)
+			if putErr != nil {
+				wantErr(t, "PutLoginChallenge beside the locking try", putErr, phoneauth.ErrAccountLocked)
+			}
+			// Put before the try, c took the try and is dead; refused,
+			// the pending code did. Put after the lock, c would still
+			// have its try, and its right code would be judged expired.
+			_, err := f.s.VerifyLogin(ctx, v.ID, strict(c.CodeHash, base.Add(Policy.LockoutDuration)), newSession(v.ID, base))
+			wantErr(t, "the new code once the lock has ended", err, phoneauth.ErrTooManyAttempts)
+		}
+	})
+
+	t.Run("unknown number returns ErrUserNotFound", func(t *testing.T) {
+		f := newFixture(t, open)
+		_, _, err := f.s.PutLoginChallenge(t.Context(), phoneN(1), newChallenge(phoneauth.PurposeLogin, "", "1", base), base)
 		wantErr(t, "PutLoginChallenge", err, phoneauth.ErrUserNotFound)
 	})
 

@@ -71,8 +71,8 @@ func seedAdmin(t *testing.T, s phoneauth.Store) {
 	}
 	login := func(userID string, id uint64, now, end time.Time) {
 		t.Helper()
-		if _, err := s.PutLoginChallenge(ctx, challenge(phoneauth.PurposeLogin, userID, now), now); err != nil {
-			t.Fatalf("PutLoginChallenge(%s): %v", userID, err)
+		if _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, userID, now), now); err != nil {
+			t.Fatalf("PutChallenge(login of %s): %v", userID, err)
 		}
 		sess := phoneauth.Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: end, RotatedAt: now}
 		if _, err := s.VerifyLogin(ctx, userID, storetest.Try(code[:], now), sess); err != nil {
@@ -88,8 +88,9 @@ func seedAdmin(t *testing.T, s phoneauth.Store) {
 	// Wrong login codes lock carol, four to a code: the fifth would kill it.
 	for i := range storetest.Policy.LockoutThreshold {
 		if i%4 == 0 {
-			if _, err := s.PutLoginChallenge(ctx, challenge(phoneauth.PurposeLogin, carol, farFuture), farFuture); err != nil {
-				t.Fatalf("PutLoginChallenge(carol): %v", err)
+			// PutChallenge: a locked account would be refused a login code.
+			if _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, carol, farFuture), farFuture); err != nil {
+				t.Fatalf("PutChallenge(login of carol): %v", err)
 			}
 		}
 		_, _ = s.VerifyLogin(ctx, carol, storetest.Try(wrong[:], farFuture), phoneauth.Session{})
@@ -390,7 +391,7 @@ func TestAdminCommands(t *testing.T) {
 				code := sha256.Sum256([]byte("654321"))
 				c := phoneauth.Challenge{ID: uuid.NewString(), UserID: carol, Purpose: phoneauth.PurposeLogin, CodeHash: code[:],
 					CreatedAt: now, ExpiresAt: now.Add(5 * time.Minute)}
-				if _, err := s.PutLoginChallenge(t.Context(), c, farFuture); err != nil {
+				if _, _, err := s.PutLoginChallenge(t.Context(), "+447700900123", c, farFuture); err != nil {
 					t.Fatalf("PutLoginChallenge: %v", err)
 				}
 				sess := phoneauth.Session{ID: 7, UserID: carol, CreatedAt: now, ExpiresAt: farFuture, RotatedAt: now}

@@ -172,7 +172,6 @@ func TestMetricsCountAFlow(t *testing.T) {
 	for _, s := range []string{
 		`phoneauth_store_duration_seconds_count{op="Register"}`,
 		`phoneauth_store_duration_seconds_count{op="VerifyRegistration"}`,
-		`phoneauth_store_duration_seconds_count{op="UserByPhone"}`,
 		`phoneauth_store_duration_seconds_count{op="PutLoginChallenge"}`,
 		`phoneauth_store_duration_seconds_count{op="VerifyLogin"}`,
 		`phoneauth_store_duration_seconds_count{op="RotateRefresh"}`,
