@@ -38,19 +38,21 @@ type Store interface {
 	UserByPhone(ctx context.Context, phone string) (User, error)
 
 	// PutLoginChallenge makes c the login challenge of the account with
-	// number phone (c.UserID is ignored: the account's ID takes its place)
-	// and returns the account, with its ID, replacing its earlier login
-	// challenge. It decides at commit, in the order given, that the account
-	// exists (else ErrUserNotFound), is verified (else ErrNotVerified), is
-	// not locked at c.CreatedAt (else ErrAccountLocked; the account's
-	// LockedUntil says until when) and has no login challenge that is
-	// unconsumed and was created after notBefore (else ErrLoginPending with
-	// that one's CreatedAt, zero if the store cannot tell). A refusal
-	// changes nothing and returns the account as it read it (zero for
-	// ErrUserNotFound). The login throttle is kept here, in the database,
-	// so no restart or limiter flush frees it; and a lockout committed by
-	// a concurrent try is seen, so a locked account is sent no code.
-	// c.Audit is recorded, with the account's ID, in the same transaction.
+	// number phone (c.UserID is ignored: the account's ID takes its place),
+	// replacing its earlier login challenge, and returns the account (its
+	// ID, Phone, Verified and CreatedAt). It decides at commit, in the
+	// order given, that the account exists (else ErrUserNotFound), is
+	// verified (else ErrNotVerified), is not locked at c.CreatedAt (else
+	// ErrAccountLocked; the account's LockedUntil says until when) and has
+	// no login challenge that is unconsumed and was created after
+	// notBefore (else ErrLoginPending with that one's CreatedAt, zero if
+	// the store cannot tell). A refusal changes nothing and returns the
+	// account with its LockedUntil (zero for ErrUserNotFound). The login
+	// throttle is kept here, in the database, so no restart or limiter
+	// flush frees it; and a lockout committed before the put, by a
+	// concurrent try too, refuses it (one committed after it cannot stop
+	// that code's SMS, but refuses every try of the code). c.Audit is
+	// recorded, with the account's ID, in the same transaction.
 	PutLoginChallenge(ctx context.Context, phone string, c Challenge, notBefore time.Time) (u User, pendingSince time.Time, err error)
 
 	// DeleteChallenge deletes challenge id if it exists.

@@ -127,13 +127,15 @@ func orZero(t *time.Time) time.Time {
 // challenge unless that one is unconsumed and newer than notBefore, and
 // the audit event is inserted if it did. A refusal reads why in a second
 // statement, whose fresh snapshot sees what a concurrent call committed
-// while this one waited.
+// while this one waited. If that read finds no reason (the account was
+// verified, unlocked, or its pending code used in between), the put is
+// tried again.
 func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	const q = `
 WITH account AS (
-	SELECT id FROM users
+	SELECT id, created_at FROM users
 	WHERE phone = $1 AND verified_at IS NOT NULL AND (locked_until IS NULL OR locked_until <= $5)
 	FOR SHARE
 ), put AS (
@@ -148,39 +150,46 @@ WITH account AS (
 	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
 	SELECT $7, $8, put.user_id, $9, $10, $11, $12 FROM put WHERE $8 <> ''
 )
-SELECT user_id FROM put`
-	u := phoneauth.User{Phone: phone, Verified: true}
-	ev, _ := c.Audit.Decided(c.CreatedAt, "", "", nil)
-	err := s.pool.QueryRow(ctx, q, phone, c.ID, c.CodeHash, notBefore, c.CreatedAt, c.ExpiresAt,
-		ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&u.ID)
-	if err == nil {
-		return u, time.Time{}, nil
-	}
-	if !errors.Is(err, pgx.ErrNoRows) {
-		return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
-	}
-	// Refused: say why.
-	var lockedUntil, pendingSince *time.Time
-	err = s.pool.QueryRow(ctx, `
-SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until, c.created_at
+SELECT account.id, account.created_at FROM put JOIN account ON account.id = put.user_id`
+	const why = `
+SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until,
+	c.created_at, coalesce(c.consumed_at IS NULL AND c.created_at > $2, false)
 FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = 'login'
-WHERE u.phone = $1`, phone).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return phoneauth.User{}, time.Time{}, phoneauth.ErrUserNotFound
-	case err != nil:
-		return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+WHERE u.phone = $1`
+	ev, _ := c.Audit.Decided(c.CreatedAt, "", "", nil)
+	for tries := 1; ; tries++ {
+		u := phoneauth.User{Phone: phone, Verified: true}
+		err := s.pool.QueryRow(ctx, q, phone, c.ID, c.CodeHash, notBefore, c.CreatedAt, c.ExpiresAt,
+			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&u.ID, &u.CreatedAt)
+		if err == nil {
+			u.CreatedAt = u.CreatedAt.UTC()
+			return u, time.Time{}, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+		}
+		var lockedUntil, pendingSince *time.Time
+		var pending bool
+		err = s.pool.QueryRow(ctx, why, phone, notBefore).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince, &pending)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return phoneauth.User{}, time.Time{}, phoneauth.ErrUserNotFound
+		case err != nil:
+			return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+		}
+		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), orZero(lockedUntil)
+		switch {
+		case !u.Verified:
+			return u, time.Time{}, phoneauth.ErrNotVerified
+		case c.CreatedAt.Before(u.LockedUntil):
+			return u, time.Time{}, phoneauth.ErrAccountLocked
+		case pending:
+			return u, orZero(pendingSince), phoneauth.ErrLoginPending
+		case tries == 3:
+			// Still changing under us: the caller waits a whole throttle.
+			return u, time.Time{}, phoneauth.ErrLoginPending
+		}
 	}
-	u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), orZero(lockedUntil)
-	switch {
-	case !u.Verified:
-		return u, time.Time{}, phoneauth.ErrNotVerified
-	case c.CreatedAt.Before(u.LockedUntil):
-		return u, time.Time{}, phoneauth.ErrAccountLocked
-	}
-	// The pending challenge, or zero if it is gone since: the caller then
-	// waits a whole throttle.
-	return u, orZero(pendingSince), phoneauth.ErrLoginPending
 }
 
 // DeleteChallenge implements phoneauth.Store.

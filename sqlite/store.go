@@ -104,7 +104,7 @@ func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth
 	u := phoneauth.User{Phone: phone}
 	var pendingSince time.Time
 	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
-		u = phoneauth.User{Phone: phone}
+		u, pendingSince = phoneauth.User{Phone: phone}, time.Time{}
 		var verifiedAt, lockedUntil sql.NullInt64
 		var createdAt int64
 		err := tx.queryRow(ctx, qUserByPhone, phone).Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)

@@ -120,7 +120,7 @@ func testAudit(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		ctx := t.Context()
 		phone := phoneN(2)
 		u := f.verified(phone)
-		c := newChallenge(phoneauth.PurposeLogin, u.ID, "222222", base)
+		c := newChallenge(phoneauth.PurposeLogin, "", "222222", base)
 		c.Audit = audit(phoneauth.EventLoginRequest)
 		c.Audit.PhoneMasked = masked(phone)
 		if _, _, err := f.s.PutLoginChallenge(ctx, phone, c, base.Add(-time.Minute)); err != nil {

@@ -449,8 +449,13 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 	t.Run("refusals in order: no account, not verified, locked, a code pending; nothing changes", func(t *testing.T) {
 		f := newFixture(t, open)
 		ctx := t.Context()
+		refused := func(at time.Time) phoneauth.Challenge {
+			c := newChallenge(phoneauth.PurposeLogin, "", "refused", at)
+			c.Audit = phoneauth.Event{Kind: phoneauth.EventLoginRequest, ClientIP: "192.0.2.1"}
+			return c
+		}
 		try := func(phone string, at time.Time) (phoneauth.User, time.Time, error) {
-			return f.s.PutLoginChallenge(ctx, phone, newChallenge(phoneauth.PurposeLogin, "", "refused", at), at.Add(-codeTTL))
+			return f.s.PutLoginChallenge(ctx, phone, refused(at), at.Add(-codeTTL))
 		}
 		u, _, err := try(phoneN(9), base)
 		wantErr(t, "PutLoginChallenge for a number with no account", err, phoneauth.ErrUserNotFound)
@@ -464,6 +469,18 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		if u.ID != unverified.ID || u.Verified {
 			t.Errorf("unverified: returned %+v, want ID %s, not verified", u, unverified.ID)
 		}
+		err = verifyLogin(ctx, f.s, unverified.ID, hash("refused"), base, newSession(unverified.ID, base))
+		wantErr(t, "VerifyLogin of the unverified account's refused code", err, phoneauth.ErrNoPendingLogin)
+
+		// Unverified and locked (by wrong registration codes): not
+		// verified is what is said.
+		lockedUnverified, reg := f.register(phoneN(4), base)
+		regTry := Try(hash("wrong"), base)
+		regTry.Policy.LockoutThreshold = 1
+		_, err = f.s.VerifyRegistration(ctx, reg.ID, lockedUnverified.Phone, regTry)
+		wantErr(t, "the wrong registration code that locks the account", err, phoneauth.ErrAccountLocked)
+		_, _, err = try(lockedUnverified.Phone, base.Add(time.Second))
+		wantErr(t, "PutLoginChallenge for an unverified, locked account", err, phoneauth.ErrNotVerified)
 
 		// Locked (by a wrong code), with a login code pending too: the
 		// lock is what is said.
@@ -483,13 +500,13 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		// Once the lock has ended, the pending code is what is said (here
 		// with a throttle longer than the lockout).
 		free := base.Add(Policy.LockoutDuration)
-		u, since, err := f.s.PutLoginChallenge(ctx, v.Phone, newChallenge(phoneauth.PurposeLogin, "", "refused", free), base.Add(-time.Second))
+		u, since, err := f.s.PutLoginChallenge(ctx, v.Phone, refused(free), base.Add(-time.Second))
 		wantErr(t, "PutLoginChallenge once the lock has ended, within the throttle", err, phoneauth.ErrLoginPending)
 		if u.ID != v.ID || !since.Equal(pending.CreatedAt.Truncate(time.Millisecond)) && !since.Equal(pending.CreatedAt.Truncate(time.Microsecond)) {
 			t.Errorf("pending: returned %+v since %s, want ID %s since %s", u, since, v.ID, pending.CreatedAt)
 		}
-		if evs, err := f.s.Events(ctx, "", "", time.Time{}, 100); err != nil || len(evs) != 0 {
-			t.Errorf("refusals recorded %d events (%v), want none", len(evs), err)
+		if evs, err := f.s.Events(ctx, "", phoneauth.EventLoginRequest, time.Time{}, 100); err != nil || len(evs) != 0 {
+			t.Errorf("refusals recorded %d login_request events (%v), want none", len(evs), err)
 		}
 	})
 
@@ -608,8 +625,10 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		f := newFixture(t, open)
 		u := f.verified(phoneN(1))
 		old := f.putLogin(u.ID, "old", base)
-		c := f.putLogin(u.ID, "new", base.Add(time.Second))
-		err := verifyLogin(t.Context(), f.s, u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base))
+		c := newChallenge(phoneauth.PurposeLogin, "", "new", base.Add(time.Second))
+		_, _, err := f.s.PutLoginChallenge(t.Context(), u.Phone, c, base)
+		wantErr(t, "PutLoginChallenge with old's time as notBefore", err, nil)
+		err = verifyLogin(t.Context(), f.s, u.ID, old.CodeHash, base.Add(time.Second), newSession(u.ID, base))
 		wantErr(t, "VerifyLogin with the old code", err, phoneauth.ErrCodeWrong)
 		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, base.Add(time.Second), newSession(u.ID, base))
 		wantErr(t, "VerifyLogin with the new code", err, nil)
@@ -620,8 +639,10 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 		u := f.verified(phoneN(1))
 		f.login(u)
 		now := base.Add(time.Minute)
-		c := f.putLogin(u.ID, "again", now)
-		err := verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now))
+		c := newChallenge(phoneauth.PurposeLogin, "", "again", now)
+		_, _, err := f.s.PutLoginChallenge(t.Context(), u.Phone, c, now.Add(-codeTTL))
+		wantErr(t, "PutLoginChallenge within the throttle, after a consumed one", err, nil)
+		err = verifyLogin(t.Context(), f.s, u.ID, c.CodeHash, now, newSession(u.ID, now))
 		wantErr(t, "second VerifyLogin", err, nil)
 	})
 }
