@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -19,15 +21,22 @@ import (
 
 // reserveAddr listens on a free loopback port and returns its address
 // with the function that frees it: bench's receiver takes the port, after
-// the server was started with its URL.
+// the server was started with its URL. The port is below the kernel's
+// range of ephemeral ports (32768 and up on Linux), so that between free
+// and bench's listen no other socket of a test running in parallel (an
+// outgoing connection, a listener on port 0) can be given it.
 func reserveAddr(t *testing.T) (addr string, free func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000)))
+		if err != nil {
+			continue // taken: another
+		}
+		t.Cleanup(func() { ln.Close() })
+		return ln.Addr().String(), func() { ln.Close() }
 	}
-	t.Cleanup(func() { ln.Close() })
-	return ln.Addr().String(), func() { ln.Close() }
+	t.Fatal("no free loopback port between 20000 and 32000 in 100 tries")
+	return "", nil
 }
 
 // benchServer starts the service on SQLite file db with the settings
