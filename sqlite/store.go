@@ -79,16 +79,25 @@ func (s *Store) CancelRegistration(ctx context.Context, challengeID string) erro
 func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	u, err := scanUserByPhone(s.rs.queryRow(ctx, qUserByPhone, phone), phone)
+	if err != nil && !errors.Is(err, phoneauth.ErrUserNotFound) {
+		return phoneauth.User{}, wrapErr(ctx, "user by phone", err)
+	}
+	return u, err
+}
+
+// scanUserByPhone reads the account of phone from row, a row of
+// qUserByPhone. Errors: phoneauth.ErrUserNotFound, and the row's.
+func scanUserByPhone(row *sql.Row, phone string) (phoneauth.User, error) {
 	u := phoneauth.User{Phone: phone}
 	var verifiedAt, lockedUntil sql.NullInt64
 	var createdAt int64
-	err := s.rs.queryRow(ctx, qUserByPhone, phone).
-		Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)
+	err := row.Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return phoneauth.User{}, phoneauth.ErrUserNotFound
 	}
 	if err != nil {
-		return phoneauth.User{}, wrapErr(ctx, "user by phone", err)
+		return phoneauth.User{}, err
 	}
 	u.Verified, u.CreatedAt, u.LockedUntil = verifiedAt.Valid, fromMS(createdAt), fromNullMS(lockedUntil)
 	return u, nil
@@ -101,35 +110,23 @@ func (s *Store) UserByPhone(ctx context.Context, phone string) (phoneauth.User, 
 // exists. Errors: phoneauth.ErrUserNotFound, phoneauth.ErrNotVerified,
 // phoneauth.ErrAccountLocked, phoneauth.ErrLoginPending.
 func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
-	u := phoneauth.User{Phone: phone}
+	var u phoneauth.User
 	var pendingSince time.Time
 	err := s.inTx(ctx, "put login challenge", func(ctx context.Context, tx tx) error {
-		u, pendingSince = phoneauth.User{Phone: phone}, time.Time{}
-		var verifiedAt, lockedUntil sql.NullInt64
-		var createdAt int64
-		err := tx.queryRow(ctx, qUserByPhone, phone).Scan(&u.ID, &verifiedAt, &createdAt, &lockedUntil)
-		if errors.Is(err, sql.ErrNoRows) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil {
+		pendingSince = time.Time{}
+		var err error
+		if u, err = scanUserByPhone(tx.queryRow(ctx, qUserByPhone, phone), phone); err != nil {
 			return err
 		}
-		u.Verified, u.CreatedAt, u.LockedUntil = verifiedAt.Valid, fromMS(createdAt), fromNullMS(lockedUntil)
 		switch {
 		case !u.Verified:
 			return phoneauth.ErrNotVerified
 		case c.CreatedAt.Before(u.LockedUntil):
 			return phoneauth.ErrAccountLocked
 		}
-		res, err := tx.exec(ctx, qPutChallenge, c.ID, string(phoneauth.PurposeLogin), u.ID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), nil, ms(notBefore))
-		if err != nil {
+		c.UserID, c.Purpose, c.NewPhone = u.ID, phoneauth.PurposeLogin, ""
+		if put, err := putChallenge(ctx, tx, c, notBefore); put || err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n > 0 {
-			if err != nil {
-				return err
-			}
-			return record(ctx, tx, c.Audit, c.CreatedAt, u.ID, "", nil)
 		}
 		var since int64
 		if err := tx.queryRow(ctx, qPendingChallenge, u.ID, string(phoneauth.PurposeLogin)).Scan(&since); err != nil {
@@ -138,17 +135,10 @@ func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth
 		pendingSince = fromMS(since)
 		return phoneauth.ErrLoginPending
 	})
-	switch {
-	case errors.Is(err, phoneauth.ErrUserNotFound):
-		return phoneauth.User{}, time.Time{}, err
-	case errors.Is(err, phoneauth.ErrLoginPending):
-		return u, pendingSince, err
-	case errors.Is(err, phoneauth.ErrNotVerified), errors.Is(err, phoneauth.ErrAccountLocked):
-		return u, time.Time{}, err
-	case err != nil:
+	if errors.Is(err, phoneauth.ErrUserNotFound) || err != nil && !phoneauth.IsKind(err) {
 		return phoneauth.User{}, time.Time{}, err
 	}
-	return u, time.Time{}, nil
+	return u, pendingSince, err
 }
 
 // DeleteChallenge deletes challenge id if it exists.
@@ -236,25 +226,12 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 // challenge's age, on the read pool. Errors: phoneauth.ErrCodePending,
 // phoneauth.ErrUserNotFound.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	var newPhone any
-	if c.NewPhone != "" {
-		newPhone = c.NewPhone
-	}
-	var n int64
-	err := s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) error {
-		res, err := tx.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
-		if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-			return phoneauth.ErrUserNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		return record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
+	var put bool
+	err := s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) (err error) {
+		put, err = putChallenge(ctx, tx, c, notBefore)
+		return err
 	})
-	if err != nil || n > 0 {
+	if err != nil || put {
 		return time.Time{}, err
 	}
 	ctx, cancel := s.bound(ctx)
@@ -268,6 +245,29 @@ func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefo
 		return time.Time{}, wrapErr(ctx, "put challenge", err)
 	}
 	return fromMS(createdAt), phoneauth.ErrCodePending
+}
+
+// putChallenge makes c the challenge of purpose c.Purpose of c.UserID in
+// tx unless that one is unconsumed and was created after notBefore, and
+// records c.Audit if it did: the write of PutChallenge and
+// PutLoginChallenge. It reports whether c was put. Errors:
+// phoneauth.ErrUserNotFound (no account c.UserID).
+func putChallenge(ctx context.Context, tx tx, c phoneauth.Challenge, notBefore time.Time) (bool, error) {
+	var newPhone any
+	if c.NewPhone != "" {
+		newPhone = c.NewPhone
+	}
+	res, err := tx.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+		return false, phoneauth.ErrUserNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	return true, record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
 }
 
 // DeleteAccount admits access token access to account userID, decides try
