@@ -92,18 +92,6 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 			return storeErr("phone change "+maskPhone(to.phone), err)
 		}
 	}
-	// The access read does not carry the guard: read it as login does.
-	if u, err = s.store.UserByPhone(ctx, u.Phone); errors.Is(err, ErrUserNotFound) {
-		return ErrTokenUnknownUser
-	} else if err != nil {
-		return storeErr(string(p)+" code "+maskPhone(u.Phone), err)
-	}
-	if now.Before(u.LockedUntil) {
-		// No SMS for a locked account: its codes would be refused anyway.
-		err := locked(u.LockedUntil.Sub(now), ErrAccountLocked)
-		s.recordRefusal(ctx, ev, u.ID, "", err)
-		return err
-	}
 	id, err := s.newID()
 	if err != nil {
 		return err
@@ -120,7 +108,15 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 
 	var undo undo
 	defer undo.run(ctx, &err)
-	pendingSince, err := s.store.PutChallenge(ctx, c, now.Add(-s.policy.LoginThrottle))
+	// The store checks the account at commit: a locked account is sent
+	// no code (its codes would be refused anyway); the throttle is the
+	// pending code itself.
+	lockedUntil, pendingSince, err := s.store.PutChallenge(ctx, c, now.Add(-s.policy.LoginThrottle))
+	if errors.Is(err, ErrAccountLocked) {
+		err := locked(lockedUntil.Sub(now), ErrAccountLocked)
+		s.recordRefusal(ctx, ev, u.ID, "", err)
+		return err
+	}
 	if errors.Is(err, ErrCodePending) {
 		wait := s.policy.LoginThrottle
 		if !pendingSince.IsZero() {

@@ -74,16 +74,20 @@ type Store interface {
 	// of Try.Decide.
 	VerifyLogin(ctx context.Context, userID string, t Try, s Session) (User, error)
 
-	// PutChallenge makes c the challenge of purpose c.Purpose of c.UserID,
-	// replacing the earlier one, unless that one is unconsumed and was
-	// created after notBefore: then it changes nothing and returns the
-	// earlier one's CreatedAt (zero if the store cannot tell) with
-	// ErrCodePending. The codes of a signed-in account (PurposeDelete,
+	// PutChallenge makes c the challenge of purpose c.Purpose of account
+	// c.UserID, replacing the earlier one. It decides at commit, in the
+	// order given, that the account exists (else ErrUserNotFound), is not
+	// locked at c.CreatedAt (else ErrAccountLocked with the account's
+	// LockedUntil) and has no challenge of c.Purpose that is unconsumed
+	// and was created after notBefore (else ErrCodePending with that
+	// one's CreatedAt, zero if the store cannot tell). A refusal changes
+	// nothing; a lockout committed before the put, by a concurrent try
+	// too, refuses it. The codes of a signed-in account (PurposeDelete,
 	// PurposePhone with its NewPhone) are put with it, c.Audit recorded in
 	// the same transaction as c; a login code goes through
-	// PutLoginChallenge, which checks the account too. Errors:
-	// ErrCodePending, ErrUserNotFound.
-	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (pendingSince time.Time, err error)
+	// PutLoginChallenge, which reads the account by number and checks it
+	// is verified too.
+	PutChallenge(ctx context.Context, c Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error)
 
 	// DeleteAccount deletes account userID once a deletion code confirms
 	// it. In one transaction it reads the account and the session of

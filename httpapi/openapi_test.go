@@ -99,9 +99,9 @@ func (s *faultStore) AccessUser(ctx context.Context, userID string, t phoneauth.
 	return s.Store.AccessUser(ctx, userID, t)
 }
 
-func (s *faultStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+func (s *faultStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, time.Time, error) {
 	if err := s.err(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
 	return s.Store.PutChallenge(ctx, c, notBefore)
 }

@@ -60,7 +60,7 @@ func (t timedStore) PutLoginChallenge(ctx context.Context, phone string, c phone
 	return t.s.PutLoginChallenge(ctx, phone, c, notBefore)
 }
 
-func (t timedStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+func (t timedStore) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, time.Time, error) {
 	defer timed(t.h, "PutChallenge", time.Now())
 	return t.s.PutChallenge(ctx, c, notBefore)
 }

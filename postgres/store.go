@@ -120,74 +120,104 @@ func orZero(t *time.Time) time.Time {
 	return t.UTC()
 }
 
-// PutLoginChallenge implements phoneauth.Store in one statement when it
-// puts c: the account is read by number, verified and not locked, with a
-// share lock, so that a try that is locking it (FOR NO KEY UPDATE) is
-// waited for and its lockout seen; the upsert then replaces its login
-// challenge unless that one is unconsumed and newer than notBefore, and
-// the audit event is inserted if it did. A refusal reads why in a second
-// statement, whose fresh snapshot sees what a concurrent call committed
-// while this one waited. If that read finds no reason (the account was
-// verified, unlocked, or its pending code used in between), the put is
-// tried again.
+// PutLoginChallenge implements phoneauth.Store with putChallenge: the
+// account is the verified one of number phone.
 func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
+	c.Purpose, c.NewPhone = phoneauth.PurposeLogin, ""
+	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put login challenge", by: "phone", key: phone, verified: true, pending: phoneauth.ErrLoginPending}, c, notBefore)
+	if u.ID != "" {
+		u.Phone = phone
+	}
+	return u, pendingSince, err
+}
+
+// putFor says whose challenge putChallenge puts: the account whose column
+// by ("id" or "phone") is key, only if it is verified when verified is
+// set, refused with pending while a code is pending.
+type putFor struct {
+	op       string
+	by       string
+	key      string
+	verified bool
+	pending  error
+}
+
+// putChallenge puts challenge c for the account of a, in one statement
+// when it puts c: the account is read (verified, if a asks) and not locked
+// at c.CreatedAt with a share lock, so that a try that is locking it (FOR
+// NO KEY UPDATE) is waited for and its lockout seen; the upsert then
+// replaces its challenge of c.Purpose unless that one is unconsumed and
+// newer than notBefore, and the audit event is inserted if it did. It
+// returns the account's ID, Verified and CreatedAt. A refusal reads why
+// in a second statement, whose fresh snapshot sees what a concurrent call
+// committed while this one waited, and returns, in this order,
+// ErrUserNotFound (and the zero User), ErrNotVerified, ErrAccountLocked
+// (with the account's LockedUntil) or a.pending with the pending code's
+// CreatedAt. If that read finds no reason (the account was verified,
+// unlocked, or its pending code used in between), the put is tried again;
+// after three such tries it is a.pending with zero: the caller waits a
+// whole throttle.
+func (s *Store) putChallenge(ctx context.Context, a putFor, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	const q = `
+	q := `
 WITH account AS (
-	SELECT id, created_at FROM users
-	WHERE phone = $1 AND verified_at IS NOT NULL AND (locked_until IS NULL OR locked_until <= $5)
+	SELECT id, verified_at IS NOT NULL AS verified, created_at FROM users
+	WHERE ` + a.by + ` = $1 AND (verified_at IS NOT NULL OR NOT $15) AND (locked_until IS NULL OR locked_until <= $5)
 	FOR SHARE
 ), put AS (
-	INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at)
-	SELECT $2, 'login', account.id, $3, $5, $6 FROM account
+	INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+	SELECT $2, $3, account.id, $4, $5, $6, $8 FROM account
 	ON CONFLICT (user_id, purpose) DO UPDATE SET
 		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = NULL
-		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $4
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
+		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7
 	RETURNING user_id
 ), audit AS (
 	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
-	SELECT $7, $8, put.user_id, $9, $10, $11, $12 FROM put WHERE $8 <> ''
+	SELECT $9, $10, put.user_id, $11, $12, $13, $14 FROM put WHERE $10 <> ''
 )
-SELECT account.id, account.created_at FROM put JOIN account ON account.id = put.user_id`
-	const why = `
+SELECT account.id, account.verified, account.created_at FROM put JOIN account ON account.id = put.user_id`
+	why := `
 SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until,
 	c.created_at, coalesce(c.consumed_at IS NULL AND c.created_at > $2, false)
-FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = 'login'
-WHERE u.phone = $1`
+FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = $3
+WHERE u.` + a.by + ` = $1`
+	var newPhone *string
+	if c.NewPhone != "" {
+		newPhone = &c.NewPhone
+	}
 	ev, _ := c.Audit.Decided(c.CreatedAt, "", "", nil)
 	for tries := 1; ; tries++ {
-		u := phoneauth.User{Phone: phone, Verified: true}
-		err := s.pool.QueryRow(ctx, q, phone, c.ID, c.CodeHash, notBefore, c.CreatedAt, c.ExpiresAt,
-			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome)).Scan(&u.ID, &u.CreatedAt)
+		var u phoneauth.User
+		err := s.pool.QueryRow(ctx, q, a.key, c.ID, string(c.Purpose), c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone,
+			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome), a.verified).Scan(&u.ID, &u.Verified, &u.CreatedAt)
 		if err == nil {
 			u.CreatedAt = u.CreatedAt.UTC()
 			return u, time.Time{}, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
-			return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+			return phoneauth.User{}, time.Time{}, s.fail(ctx, a.op, err)
 		}
 		var lockedUntil, pendingSince *time.Time
 		var pending bool
-		err = s.pool.QueryRow(ctx, why, phone, notBefore).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince, &pending)
+		err = s.pool.QueryRow(ctx, why, a.key, notBefore, string(c.Purpose)).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince, &pending)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return phoneauth.User{}, time.Time{}, phoneauth.ErrUserNotFound
 		case err != nil:
-			return phoneauth.User{}, time.Time{}, s.fail(ctx, "put login challenge", err)
+			return phoneauth.User{}, time.Time{}, s.fail(ctx, a.op, err)
 		}
 		u.CreatedAt, u.LockedUntil = u.CreatedAt.UTC(), orZero(lockedUntil)
 		switch {
-		case !u.Verified:
+		case a.verified && !u.Verified:
 			return u, time.Time{}, phoneauth.ErrNotVerified
 		case c.CreatedAt.Before(u.LockedUntil):
 			return u, time.Time{}, phoneauth.ErrAccountLocked
 		case pending:
-			return u, orZero(pendingSince), phoneauth.ErrLoginPending
+			return u, orZero(pendingSince), a.pending
 		case tries == 3:
-			// Still changing under us: the caller waits a whole throttle.
-			return u, time.Time{}, phoneauth.ErrLoginPending
+			return u, time.Time{}, a.pending
 		}
 	}
 }
@@ -301,61 +331,11 @@ FOR UPDATE OF c`
 	return u, verdict
 }
 
-// PutChallenge implements phoneauth.Store in one statement when it puts
-// c: the upsert replaces the challenge of c.Purpose unless it is
-// unconsumed and newer than notBefore, and inserts c.Audit if it did. A
-// refusal reads the pending challenge's age in a second statement, whose
-// fresh snapshot sees a challenge that a concurrent call committed while
-// this one waited for it (the first statement's snapshot predates it).
-// The foreign key on users tells an unknown user.
-func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	const put = `
-INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
-VALUES ($1, $2, $3, $4, $5, $6, $8)
-ON CONFLICT (user_id, purpose) DO UPDATE SET
-	id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-	expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
-	WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7`
-	const putAudited = `
-WITH put AS (` + put + `
-	RETURNING user_id
-), audit AS (
-	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
-	SELECT $9, $10, put.user_id, $11, $12, $13, $14 FROM put
-)
-SELECT count(*) FROM put`
-	var newPhone *string
-	if c.NewPhone != "" {
-		newPhone = &c.NewPhone
-	}
-	args := []any{c.ID, string(c.Purpose), c.UserID, c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone}
-	var n int64
-	var err error
-	if ev, ok := c.Audit.Decided(c.CreatedAt, "", "", nil); ok {
-		err = s.pool.QueryRow(ctx, putAudited, append(args,
-			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome))...).Scan(&n)
-	} else {
-		var tag pgconn.CommandTag
-		tag, err = s.pool.Exec(ctx, put, args...)
-		n = tag.RowsAffected()
-	}
-	switch {
-	case hasCode(err, codeForeignKey):
-		return time.Time{}, phoneauth.ErrUserNotFound
-	case err != nil:
-		return time.Time{}, s.fail(ctx, "put challenge", err)
-	case n > 0:
-		return time.Time{}, nil
-	}
-	var pendingSince time.Time
-	err = s.pool.QueryRow(ctx, `SELECT created_at FROM challenges WHERE user_id = $1 AND purpose = $2`,
-		c.UserID, string(c.Purpose)).Scan(&pendingSince)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) { // gone since: the caller waits a whole throttle
-		return time.Time{}, s.fail(ctx, "put challenge", err)
-	}
-	return pendingSince.UTC(), phoneauth.ErrCodePending
+// PutChallenge implements phoneauth.Store with putChallenge: the account
+// is the one of ID c.UserID.
+func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error) {
+	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put challenge", by: "id", key: c.UserID, pending: phoneauth.ErrCodePending}, c, notBefore)
+	return u.LockedUntil, pendingSince, err
 }
 
 // DeleteAccount implements phoneauth.Store in the transaction of

@@ -31,6 +31,8 @@ const (
 
 	qUserExists = `SELECT EXISTS (SELECT 1 FROM users WHERE id = ?)`
 
+	qUserLock = `SELECT locked_until FROM users WHERE id = ?`
+
 	qDeleteChallenge = `DELETE FROM challenges WHERE id = ?`
 
 	// Replaces the challenge of the purpose given as the second parameter
@@ -182,7 +184,7 @@ const (
 var (
 	writeQueries = []string{
 		qUpsertUser, qReplaceDeadRegistration, qDeleteRegistration, qDeleteUnverified,
-		qDeleteChallenge, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
+		qDeleteChallenge, qUserLock, qPutChallenge, qAccountTry, qDeleteUser, qMovePhone, qDeleteOtherChallenges, qRevokeOtherSessions, qAccessOwn, qAccessForeign,
 		qRegistrationTry, qLoginTry, qSaveTry, qSaveGuard, qMarkVerified,
 		qInsertSession, qSession, qSessionOfForeign, qUpdateSession, qInsertForeign,
 		qRevokeSession, qRevokeSessionOfForeign,

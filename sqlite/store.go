@@ -220,31 +220,47 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 	return u, verdict
 }
 
-// PutChallenge makes c the challenge of its purpose unless an unconsumed
-// one created after notBefore exists, as phoneauth.Store documents, in
-// one transaction with its audit event; only a refusal reads the pending
-// challenge's age, on the read pool. Errors: phoneauth.ErrCodePending,
-// phoneauth.ErrUserNotFound.
-func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (time.Time, error) {
+// PutChallenge makes c the challenge of its purpose, as phoneauth.Store
+// documents, in one transaction that reads the account's lock and puts c
+// with its audit event unless the account is locked or an unconsumed
+// challenge created after notBefore exists; only a refusal for the
+// latter reads the pending challenge's age, on the read pool. Errors:
+// phoneauth.ErrUserNotFound, phoneauth.ErrAccountLocked,
+// phoneauth.ErrCodePending.
+func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error) {
 	var put bool
-	err := s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) (err error) {
+	err = s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) (err error) {
+		var until sql.NullInt64
+		err = tx.queryRow(ctx, qUserLock, c.UserID).Scan(&until)
+		if errors.Is(err, sql.ErrNoRows) {
+			return phoneauth.ErrUserNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if lockedUntil = fromNullMS(until); c.CreatedAt.Before(lockedUntil) {
+			return phoneauth.ErrAccountLocked
+		}
 		put, err = putChallenge(ctx, tx, c, notBefore)
 		return err
 	})
+	if errors.Is(err, phoneauth.ErrAccountLocked) {
+		return lockedUntil, time.Time{}, err
+	}
 	if err != nil || put {
-		return time.Time{}, err
+		return time.Time{}, time.Time{}, err
 	}
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var createdAt int64
 	err = s.rs.queryRow(ctx, qPendingChallenge, c.UserID, string(c.Purpose)).Scan(&createdAt)
 	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
-		return time.Time{}, phoneauth.ErrCodePending
+		return time.Time{}, time.Time{}, phoneauth.ErrCodePending
 	}
 	if err != nil {
-		return time.Time{}, wrapErr(ctx, "put challenge", err)
+		return time.Time{}, time.Time{}, wrapErr(ctx, "put challenge", err)
 	}
-	return fromMS(createdAt), phoneauth.ErrCodePending
+	return time.Time{}, fromMS(createdAt), phoneauth.ErrCodePending
 }
 
 // putChallenge makes c the challenge of purpose c.Purpose of c.UserID in

@@ -15,7 +15,7 @@ import (
 func (f *fixture) putDeletion(userID, code string, now time.Time) phoneauth.Challenge {
 	f.t.Helper()
 	c := newChallenge(phoneauth.PurposeDelete, userID, code, now)
-	if _, err := f.s.PutChallenge(f.t.Context(), c, now); err != nil {
+	if _, _, err := f.s.PutChallenge(f.t.Context(), c, now); err != nil {
 		f.t.Fatalf("PutChallenge(%s): %v", userID, err)
 	}
 	return c
@@ -36,7 +36,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		first := f.putDeletion(u.ID, "first", base)
 		later := base.Add(time.Minute)
 		second := newChallenge(phoneauth.PurposeDelete, u.ID, "second", later)
-		since, err := f.s.PutChallenge(t.Context(), second, later.Add(-codeTTL))
+		_, since, err := f.s.PutChallenge(t.Context(), second, later.Add(-codeTTL))
 		wantErr(t, "PutChallenge within the throttle", err, phoneauth.ErrCodePending)
 		if !since.Equal(base.Truncate(time.Millisecond)) && !since.Equal(base.Truncate(time.Microsecond)) {
 			t.Errorf("pending since %s, want %s", since, base)
@@ -55,7 +55,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		}
 		next := base.Add(codeTTL)
 		c := newChallenge(phoneauth.PurposeDelete, u.ID, "next", next)
-		_, err := f.s.PutChallenge(t.Context(), c, next.Add(-codeTTL))
+		_, _, err := f.s.PutChallenge(t.Context(), c, next.Add(-codeTTL))
 		wantErr(t, "PutChallenge once the throttle has passed", err, nil)
 		for i := range Policy.MaxAttempts - 1 {
 			err := f.deleteAccount(u.ID, sess, hash("wrong"), next)
@@ -83,7 +83,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phoneN(1))
 		errs := race(func(i int) error {
 			c := newChallenge(phoneauth.PurposeDelete, u.ID, fmt.Sprint(i), base)
-			_, err := f.s.PutChallenge(t.Context(), c, base.Add(-codeTTL))
+			_, _, err := f.s.PutChallenge(t.Context(), c, base.Add(-codeTTL))
 			return err
 		})
 		checkOneWinner(t, errs, phoneauth.ErrCodePending)
@@ -91,8 +91,89 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 
 	t.Run("unknown user returns ErrUserNotFound", func(t *testing.T) {
 		f := newFixture(t, open)
-		_, err := f.s.PutChallenge(t.Context(), newChallenge(phoneauth.PurposeDelete, newID(), "1", base), base)
+		_, _, err := f.s.PutChallenge(t.Context(), newChallenge(phoneauth.PurposeDelete, newID(), "1", base), base)
 		wantErr(t, "PutChallenge", err, phoneauth.ErrUserNotFound)
+	})
+
+	t.Run("refusals in order: no account, locked, a code pending; nothing changes, nothing is recorded", func(t *testing.T) {
+		f := newFixture(t, open)
+		ctx := t.Context()
+		refused := func(userID string, at time.Time) phoneauth.Challenge {
+			c := newChallenge(phoneauth.PurposeDelete, userID, "refused", at)
+			c.Audit = phoneauth.Event{Kind: phoneauth.EventDeleteRequest, ClientIP: "192.0.2.1"}
+			return c
+		}
+		_, _, err := f.s.PutChallenge(ctx, refused(newID(), base), base.Add(-codeTTL))
+		wantErr(t, "PutChallenge for no account", err, phoneauth.ErrUserNotFound)
+
+		// Locked (by a wrong code), with a deletion code pending too: the
+		// lock is what is said, with its end.
+		u := f.verified(phoneN(1))
+		sess := f.login(u)
+		pending := f.putDeletion(u.ID, "pending", base)
+		lockTry := Try(hash("wrong"), base)
+		lockTry.Policy.LockoutThreshold = 1
+		_, err = f.s.DeleteAccount(ctx, u.ID, accessRef(sess), lockTry)
+		wantErr(t, "the wrong code that locks the account", err, phoneauth.ErrAccountLocked)
+		lockedUntil := f.user(u.Phone).LockedUntil
+		at := base.Add(time.Second)
+		until, _, err := f.s.PutChallenge(ctx, refused(u.ID, at), at.Add(-codeTTL))
+		wantErr(t, "PutChallenge while locked", err, phoneauth.ErrAccountLocked)
+		if !until.Equal(lockedUntil) || !until.After(at) {
+			t.Errorf("locked: returned locked until %s, want %s, after %s", until, lockedUntil, at)
+		}
+
+		// Once the lock has ended, the pending code is what is said (a
+		// throttle longer than the lockout).
+		free := base.Add(Policy.LockoutDuration)
+		_, since, err := f.s.PutChallenge(ctx, refused(u.ID, free), base.Add(-time.Second))
+		wantErr(t, "PutChallenge once the lock has ended, within the throttle", err, phoneauth.ErrCodePending)
+		if !since.Equal(pending.CreatedAt.Truncate(time.Millisecond)) && !since.Equal(pending.CreatedAt.Truncate(time.Microsecond)) {
+			t.Errorf("pending since %s, want %s", since, pending.CreatedAt)
+		}
+		if evs, err := f.s.Events(ctx, "", phoneauth.EventDeleteRequest, time.Time{}, 100); err != nil || len(evs) != 0 {
+			t.Errorf("refusals recorded %d delete_request events (%v), want none", len(evs), err)
+		}
+	})
+
+	t.Run("a lockout committed by a concurrent try is seen: no code is put for a locked account", func(t *testing.T) {
+		f := newFixture(t, open)
+		ctx := t.Context()
+		// A wrong try that locks the account and kills the code it is
+		// decided on (its only try).
+		strict := func(h []byte, now time.Time) phoneauth.Try {
+			try := Try(h, now)
+			try.Policy.LockoutThreshold, try.Policy.MaxAttempts = 1, 1
+			return try
+		}
+		for round := range 10 {
+			u := f.verified(phoneN(100 + round))
+			sess := f.login(u)
+			f.putDeletion(u.ID, "pending", base)
+			c := newChallenge(phoneauth.PurposeDelete, u.ID, "new", base)
+			var putErr error
+			errs := race(func(i int) error {
+				switch i {
+				case 0:
+					_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strict(hash("wrong"), base))
+					return err
+				case 1:
+					// notBefore is the pending code's time: it is
+					// replaced unless the account is locked.
+					_, _, putErr = f.s.PutChallenge(ctx, c, base)
+				}
+				return nil
+			})
+			wantErr(t, "the wrong try that locks the account", errs[0], phoneauth.ErrAccountLocked)
+			if putErr != nil {
+				wantErr(t, "PutChallenge beside the locking try", putErr, phoneauth.ErrAccountLocked)
+			}
+			// Put before the try, c took the try and is dead; refused,
+			// the pending code did. Put after the lock, c would still
+			// have its try, and its right code would delete the account.
+			_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strict(c.CodeHash, base.Add(Policy.LockoutDuration)))
+			wantErr(t, "the new code once the lock has ended", err, phoneauth.ErrTooManyAttempts)
+		}
 	})
 }
 
@@ -164,11 +245,17 @@ func testDeleteAccount(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		u := f.verified(phone)
 		sess := f.login(u)
 		now := base
+		var right phoneauth.Challenge
 		for i := 0; i < Policy.LockoutThreshold; i++ {
 			if i%(Policy.MaxAttempts-1) == 0 {
 				now = now.Add(codeTTL)
 				f.putDeletion(u.ID, "delete", now)
 				f.putLogin(u.ID, "login", now)
+			}
+			if i == Policy.LockoutThreshold-1 {
+				// Put before the failure that locks the account: once
+				// locked, it is sent no code.
+				right = f.putDeletion(u.ID, "right", now)
 			}
 			if i%2 == 0 {
 				_ = f.deleteAccount(u.ID, sess, hash("wrong"), now)
@@ -180,10 +267,9 @@ func testDeleteAccount(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		if !lockedUntil.After(now) {
 			t.Fatalf("LockedUntil %s, want after %s", lockedUntil, now)
 		}
-		c := f.putDeletion(u.ID, "right", now)
-		err := f.deleteAccount(u.ID, sess, c.CodeHash, now)
+		err := f.deleteAccount(u.ID, sess, right.CodeHash, now)
 		wantErr(t, "the right code while locked", err, phoneauth.ErrAccountLocked)
-		c = f.putDeletion(u.ID, "after", lockedUntil)
+		c := f.putDeletion(u.ID, "after", lockedUntil)
 		wantErr(t, "the right code once the lockout ended", f.deleteAccount(u.ID, sess, c.CodeHash, lockedUntil), nil)
 	})
 
@@ -305,7 +391,7 @@ func (f *fixture) putPhone(userID, newPhone, code string, now time.Time) phoneau
 	f.t.Helper()
 	c := newChallenge(phoneauth.PurposePhone, userID, code, now)
 	c.NewPhone = newPhone
-	if _, err := f.s.PutChallenge(f.t.Context(), c, now); err != nil {
+	if _, _, err := f.s.PutChallenge(f.t.Context(), c, now); err != nil {
 		f.t.Fatalf("PutChallenge(%s): %v", userID, err)
 	}
 	return c

@@ -152,25 +152,25 @@ func testAudit(t *testing.T, open func(*testing.T) phoneauth.Store) {
 		del := newChallenge(phoneauth.PurposeDelete, u.ID, "666666", base)
 		del.Audit = audit(phoneauth.EventDeleteRequest)
 		del.Audit.PhoneMasked = masked(phone)
-		if _, err := f.s.PutChallenge(ctx, del, base.Add(-time.Minute)); err != nil {
+		if _, _, err := f.s.PutChallenge(ctx, del, base.Add(-time.Minute)); err != nil {
 			t.Fatalf("PutChallenge(delete): %v", err)
 		}
 		again := newChallenge(phoneauth.PurposeDelete, u.ID, "676767", base)
 		again.Audit = del.Audit
-		_, err := f.s.PutChallenge(ctx, again, base.Add(-time.Minute))
+		_, _, err := f.s.PutChallenge(ctx, again, base.Add(-time.Minute))
 		wantErr(t, "PutChallenge of a deletion code while one is pending", err, phoneauth.ErrCodePending)
 		// The phone-change code is recorded with the number it goes to.
 		ch := newChallenge(phoneauth.PurposePhone, u.ID, "777777", base)
 		ch.NewPhone = next
 		ch.Audit = audit(phoneauth.EventPhoneRequest)
 		ch.Audit.PhoneMasked = masked(next)
-		if _, err := f.s.PutChallenge(ctx, ch, base.Add(-time.Minute)); err != nil {
+		if _, _, err := f.s.PutChallenge(ctx, ch, base.Add(-time.Minute)); err != nil {
 			t.Fatalf("PutChallenge(phone): %v", err)
 		}
 		// An unknown user: the put fails, and its event with it.
 		lost := newChallenge(phoneauth.PurposeDelete, newID(), "888888", base)
 		lost.Audit = del.Audit
-		_, err = f.s.PutChallenge(ctx, lost, base)
+		_, _, err = f.s.PutChallenge(ctx, lost, base)
 		wantErr(t, "PutChallenge for an unknown user", err, phoneauth.ErrUserNotFound)
 		f.wantEvents(u.ID, "", base, "delete_request/ok", "phone_request/ok")
 		if got := f.events(u.ID); got[0].PhoneMasked != masked(phone) || got[1].PhoneMasked != masked(next) {

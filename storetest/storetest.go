@@ -152,12 +152,12 @@ func (f *fixture) verified(phone string) phoneauth.User {
 }
 
 // putLogin stores a login challenge for userID with code, through
-// PutChallenge: whatever the account's state (a locked one too), and with
-// no throttle.
+// PutChallenge: whether the account is verified or not, and with no
+// throttle (it must not be locked).
 func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challenge {
 	f.t.Helper()
 	c := newChallenge(phoneauth.PurposeLogin, userID, code, now)
-	if _, err := f.s.PutChallenge(f.t.Context(), c, c.CreatedAt); err != nil {
+	if _, _, err := f.s.PutChallenge(f.t.Context(), c, c.CreatedAt); err != nil {
 		f.t.Fatalf("PutChallenge(login of %s): %v", userID, err)
 	}
 	return c

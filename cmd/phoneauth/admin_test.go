@@ -71,7 +71,7 @@ func seedAdmin(t *testing.T, s phoneauth.Store) {
 	}
 	login := func(userID string, id uint64, now, end time.Time) {
 		t.Helper()
-		if _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, userID, now), now); err != nil {
+		if _, _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, userID, now), now); err != nil {
 			t.Fatalf("PutChallenge(login of %s): %v", userID, err)
 		}
 		sess := phoneauth.Session{ID: id, UserID: userID, CreatedAt: now, ExpiresAt: end, RotatedAt: now}
@@ -88,8 +88,8 @@ func seedAdmin(t *testing.T, s phoneauth.Store) {
 	// Wrong login codes lock carol, four to a code: the fifth would kill it.
 	for i := range storetest.Policy.LockoutThreshold {
 		if i%4 == 0 {
-			// PutChallenge: a locked account would be refused a login code.
-			if _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, carol, farFuture), farFuture); err != nil {
+			// Put as PutChallenge (no throttle): each before the lock.
+			if _, _, err := s.PutChallenge(ctx, challenge(phoneauth.PurposeLogin, carol, farFuture), farFuture); err != nil {
 				t.Fatalf("PutChallenge(login of carol): %v", err)
 			}
 		}
