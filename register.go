@@ -112,10 +112,12 @@ type VerifyRequest struct {
 // of another number), ErrCodeWrong, ErrCodeExpired.
 func (s *Service) Verify(ctx context.Context, r VerifyRequest) (err error) {
 	defer func() { s.observe(err) }()
-	phone, err := ParsePhone(r.Phone, s.region)
+	// The number as Register read it, from the cache of numbers typed.
+	c, err := s.classify(r.Phone)
 	if err != nil {
 		return err
 	}
+	phone := c.phone
 	if err := s.limitVerifyIP(ctx, r.ClientIP); err != nil {
 		return err
 	}
