@@ -139,13 +139,6 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 	t.Run("a lockout committed by a concurrent try is seen: no code is put for a locked account", func(t *testing.T) {
 		f := newFixture(t, open)
 		ctx := t.Context()
-		// A wrong try that locks the account and kills the code it is
-		// decided on (its only try).
-		strict := func(h []byte, now time.Time) phoneauth.Try {
-			try := Try(h, now)
-			try.Policy.LockoutThreshold, try.Policy.MaxAttempts = 1, 1
-			return try
-		}
 		for round := range 10 {
 			u := f.verified(phoneN(100 + round))
 			sess := f.login(u)
@@ -155,7 +148,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			errs := race(func(i int) error {
 				switch i {
 				case 0:
-					_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strict(hash("wrong"), base))
+					_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strictTry(hash("wrong"), base))
 					return err
 				case 1:
 					// notBefore is the pending code's time: it is
@@ -171,7 +164,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			// Put before the try, c took the try and is dead; refused,
 			// the pending code did. Put after the lock, c would still
 			// have its try, and its right code would delete the account.
-			_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strict(c.CodeHash, base.Add(Policy.LockoutDuration)))
+			_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strictTry(c.CodeHash, base.Add(Policy.LockoutDuration)))
 			wantErr(t, "the new code once the lock has ended", err, phoneauth.ErrTooManyAttempts)
 		}
 	})

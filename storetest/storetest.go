@@ -163,6 +163,15 @@ func (f *fixture) putLogin(userID, code string, now time.Time) phoneauth.Challen
 	return c
 }
 
+// strictTry is Try of code hash h at now under a policy of one try a code
+// and one failure a lockout: a wrong one locks the account and kills the
+// code it is decided on.
+func strictTry(h []byte, now time.Time) phoneauth.Try {
+	try := Try(h, now)
+	try.Policy.LockoutThreshold, try.Policy.MaxAttempts = 1, 1
+	return try
+}
+
 // Policy is the policy the suite's tries are decided by.
 var Policy = phoneauth.Policy{
 	CodeTTL:          codeTTL,
@@ -579,13 +588,6 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 	t.Run("a lockout committed by a concurrent try is seen: no code is put for a locked account", func(t *testing.T) {
 		f := newFixture(t, open)
 		ctx := t.Context()
-		// A wrong try that locks the account and kills the code it is
-		// decided on (its only try).
-		strict := func(h []byte, now time.Time) phoneauth.Try {
-			try := Try(h, now)
-			try.Policy.LockoutThreshold, try.Policy.MaxAttempts = 1, 1
-			return try
-		}
 		for round := range 10 {
 			v := f.verified(phoneN(100 + round))
 			f.putLogin(v.ID, "pending", base)
@@ -594,7 +596,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 			errs := race(func(i int) error {
 				switch i {
 				case 0:
-					_, err := f.s.VerifyLogin(ctx, v.ID, strict(hash("wrong"), base), newSession(v.ID, base))
+					_, err := f.s.VerifyLogin(ctx, v.ID, strictTry(hash("wrong"), base), newSession(v.ID, base))
 					return err
 				case 1:
 					// notBefore is the pending code's time: it is
@@ -610,7 +612,7 @@ func testPutLoginChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) 
 			// Put before the try, c took the try and is dead; refused,
 			// the pending code did. Put after the lock, c would still
 			// have its try, and its right code would be judged expired.
-			_, err := f.s.VerifyLogin(ctx, v.ID, strict(c.CodeHash, base.Add(Policy.LockoutDuration)), newSession(v.ID, base))
+			_, err := f.s.VerifyLogin(ctx, v.ID, strictTry(c.CodeHash, base.Add(Policy.LockoutDuration)), newSession(v.ID, base))
 			wantErr(t, "the new code once the lock has ended", err, phoneauth.ErrTooManyAttempts)
 		}
 	})
