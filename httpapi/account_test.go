@@ -93,7 +93,12 @@ func TestDeletionCodeGuessesLockTheAccount(t *testing.T) {
 	want(t, "me while locked", h.auth(http.MethodGet, "/auth/api/me/", access), 200, nil)
 	h.clock.Advance(phoneauth.DefaultPolicy().LoginThrottle + time.Second)
 	sent := len(h.sender.Sent())
-	want(t, "request deletion while locked", h.auth(http.MethodPost, deletePath, access), 429, locked)
+	r := h.auth(http.MethodPost, deletePath, access)
+	want(t, "request deletion while locked", r, 429, locked)
+	// Locked for the default 15 minutes, 5m01s ago.
+	if got := r.header.Get("Retry-After"); got != "599" {
+		t.Errorf("Retry-After = %q, want 599 (until the lockout ends)", got)
+	}
 	if len(h.sender.Sent()) != sent {
 		t.Error("a locked account was sent a deletion code")
 	}

@@ -335,7 +335,10 @@ FOR UPDATE OF c`
 // is the one of ID c.UserID.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error) {
 	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put challenge", by: "id", key: c.UserID, pending: phoneauth.ErrCodePending}, c, notBefore)
-	return u.LockedUntil, pendingSince, err
+	if errors.Is(err, phoneauth.ErrAccountLocked) {
+		return u.LockedUntil, time.Time{}, err
+	}
+	return time.Time{}, pendingSince, err
 }
 
 // DeleteAccount implements phoneauth.Store in the transaction of

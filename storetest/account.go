@@ -163,7 +163,7 @@ func testPutChallenge(t *testing.T, open func(*testing.T) phoneauth.Store) {
 			}
 			// Put before the try, c took the try and is dead; refused,
 			// the pending code did. Put after the lock, c would still
-			// have its try, and its right code would delete the account.
+			// have its try, and its right code would be judged expired.
 			_, err := f.s.DeleteAccount(ctx, u.ID, accessRef(sess), strictTry(c.CodeHash, base.Add(Policy.LockoutDuration)))
 			wantErr(t, "the new code once the lock has ended", err, phoneauth.ErrTooManyAttempts)
 		}
