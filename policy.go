@@ -51,6 +51,11 @@ type Policy struct {
 // was locked before.
 const MaxLockout = 24 * time.Hour
 
+// MaxLoginThrottle caps LoginThrottle. The throttle is the unused login
+// code itself, and a store's Prune may delete a code an hour after it
+// expired: a longer throttle would end early, when its code is pruned.
+const MaxLoginThrottle = time.Hour
+
 // DefaultPolicy is the policy the service runs with when nothing is configured.
 func DefaultPolicy() Policy {
 	return Policy{
@@ -113,7 +118,7 @@ func (p Policy) Validate() error {
 	if p.CodeTTL > 10*time.Minute {
 		errs = append(errs, &PolicyError{"CodeTTL", "must be at most 10m0s"})
 	}
-	atLeast("LoginThrottle", p.LoginThrottle, 0)
+	between("LoginThrottle", p.LoginThrottle, 0, MaxLoginThrottle)
 	within("CodeLength", p.CodeLength, 6, 10)
 	within("MaxAttempts", p.MaxAttempts, 1, 10)
 	within("LockoutThreshold", p.LockoutThreshold, 1, 100)

@@ -52,3 +52,28 @@ func TestPolicyRefreshReuseGrace(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyLoginThrottle(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		throttle time.Duration
+		ok       bool
+	}{
+		{0, true},
+		{phoneauth.DefaultPolicy().LoginThrottle, true},
+		{phoneauth.MaxLoginThrottle, true},
+		{phoneauth.MaxLoginThrottle + time.Nanosecond, false},
+		{-time.Nanosecond, false},
+	} {
+		p := phoneauth.DefaultPolicy()
+		p.LoginThrottle = tt.throttle
+		err := p.Validate()
+		var pe *phoneauth.PolicyError
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("Validate with LoginThrottle %s: %v, want nil", tt.throttle, err)
+		case !tt.ok && (!errors.As(err, &pe) || pe.Field != "LoginThrottle"):
+			t.Errorf("Validate with LoginThrottle %s: %v, want a *PolicyError naming LoginThrottle", tt.throttle, err)
+		}
+	}
+}

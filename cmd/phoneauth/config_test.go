@@ -219,6 +219,7 @@ func TestLoadConfigNamesEachBadVariable(t *testing.T) {
 		{"duration that does not parse", map[string]string{"PHONEAUTH_CODE_TTL": "five"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
 		{"code TTL under a second", map[string]string{"PHONEAUTH_CODE_TTL": "999ms"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
 		{"negative login throttle", map[string]string{"PHONEAUTH_LOGIN_THROTTLE": "-1s"}, []string{"PHONEAUTH_LOGIN_THROTTLE"}, ""},
+		{"login throttle over an hour", map[string]string{"PHONEAUTH_LOGIN_THROTTLE": "61m"}, []string{"PHONEAUTH_LOGIN_THROTTLE"}, ""},
 		{"code length below the range", map[string]string{"PHONEAUTH_CODE_LENGTH": "3"}, []string{"PHONEAUTH_CODE_LENGTH"}, ""},
 		{"unsafe code length", map[string]string{"PHONEAUTH_CODE_LENGTH": "5"}, []string{"PHONEAUTH_CODE_LENGTH"}, ""},
 		{"unsafe code TTL", map[string]string{"PHONEAUTH_CODE_TTL": "11m"}, []string{"PHONEAUTH_CODE_TTL"}, ""},
@@ -467,4 +468,13 @@ func merged(a, b map[string]string) map[string]string {
 	out := maps.Clone(a)
 	maps.Copy(out, b)
 	return out
+}
+
+// TestPruneMargin checks that serve's Prune keeps an unused login code
+// for as long as the longest throttle it may be: it deletes a code
+// pruneMargin after its expiry, and the code is the throttle.
+func TestPruneMargin(t *testing.T) {
+	if pruneMargin < phoneauth.MaxLoginThrottle {
+		t.Errorf("pruneMargin %s is shorter than phoneauth.MaxLoginThrottle %s: a throttle would end when Prune deletes its code", pruneMargin, phoneauth.MaxLoginThrottle)
+	}
 }

@@ -410,8 +410,9 @@ func serveUntilDone(ctx context.Context, log *slog.Logger, srv *http.Server, ln 
 
 // pruneEvery is how often serve deletes expired rows; pruneMargin keeps
 // rows past their expiry, so clocks that differ between instances never
-// remove a row another instance still honours, and a late try of an
-// expired code is still told the code expired.
+// remove a row another instance still honours, a late try of an expired
+// code is still told the code expired, and an unused login code throttles
+// for as long as phoneauth.MaxLoginThrottle allows (TestPruneMargin).
 const (
 	pruneEvery  = 10 * time.Minute
 	pruneMargin = time.Hour
