@@ -28,52 +28,38 @@ func TestRotationEndsAtMaxGeneration(t *testing.T) {
 	}
 }
 
-func TestPolicyRefreshReuseGrace(t *testing.T) {
+// TestPolicyDurationBounds checks the bounds Validate puts on the
+// durations that have an upper one.
+func TestPolicyDurationBounds(t *testing.T) {
 	t.Parallel()
+	grace := func(p *phoneauth.Policy) *time.Duration { return &p.RefreshReuseGrace }
+	throttle := func(p *phoneauth.Policy) *time.Duration { return &p.LoginThrottle }
 	for _, tt := range []struct {
-		grace time.Duration
+		field string
+		of    func(*phoneauth.Policy) *time.Duration
+		d     time.Duration
 		ok    bool
 	}{
-		{0, true},
-		{phoneauth.DefaultPolicy().RefreshReuseGrace, true},
-		{time.Minute, true},
-		{time.Minute + time.Nanosecond, false},
-		{-time.Nanosecond, false},
+		{"RefreshReuseGrace", grace, 0, true},
+		{"RefreshReuseGrace", grace, phoneauth.DefaultPolicy().RefreshReuseGrace, true},
+		{"RefreshReuseGrace", grace, time.Minute, true},
+		{"RefreshReuseGrace", grace, time.Minute + time.Nanosecond, false},
+		{"RefreshReuseGrace", grace, -time.Nanosecond, false},
+		{"LoginThrottle", throttle, 0, true},
+		{"LoginThrottle", throttle, phoneauth.DefaultPolicy().LoginThrottle, true},
+		{"LoginThrottle", throttle, phoneauth.MaxLoginThrottle, true},
+		{"LoginThrottle", throttle, phoneauth.MaxLoginThrottle + time.Nanosecond, false},
+		{"LoginThrottle", throttle, -time.Nanosecond, false},
 	} {
 		p := phoneauth.DefaultPolicy()
-		p.RefreshReuseGrace = tt.grace
+		*tt.of(&p) = tt.d
 		err := p.Validate()
 		var pe *phoneauth.PolicyError
 		switch {
 		case tt.ok && err != nil:
-			t.Errorf("Validate with RefreshReuseGrace %s: %v, want nil", tt.grace, err)
-		case !tt.ok && (!errors.As(err, &pe) || pe.Field != "RefreshReuseGrace"):
-			t.Errorf("Validate with RefreshReuseGrace %s: %v, want a *PolicyError naming RefreshReuseGrace", tt.grace, err)
-		}
-	}
-}
-
-func TestPolicyLoginThrottle(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		throttle time.Duration
-		ok       bool
-	}{
-		{0, true},
-		{phoneauth.DefaultPolicy().LoginThrottle, true},
-		{phoneauth.MaxLoginThrottle, true},
-		{phoneauth.MaxLoginThrottle + time.Nanosecond, false},
-		{-time.Nanosecond, false},
-	} {
-		p := phoneauth.DefaultPolicy()
-		p.LoginThrottle = tt.throttle
-		err := p.Validate()
-		var pe *phoneauth.PolicyError
-		switch {
-		case tt.ok && err != nil:
-			t.Errorf("Validate with LoginThrottle %s: %v, want nil", tt.throttle, err)
-		case !tt.ok && (!errors.As(err, &pe) || pe.Field != "LoginThrottle"):
-			t.Errorf("Validate with LoginThrottle %s: %v, want a *PolicyError naming LoginThrottle", tt.throttle, err)
+			t.Errorf("Validate with %s %s: %v, want nil", tt.field, tt.d, err)
+		case !tt.ok && (!errors.As(err, &pe) || pe.Field != tt.field):
+			t.Errorf("Validate with %s %s: %v, want a *PolicyError naming %s", tt.field, tt.d, err, tt.field)
 		}
 	}
 }
