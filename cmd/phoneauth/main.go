@@ -9,6 +9,7 @@
 //	phoneauth audit ...     list the audit trail
 //	phoneauth bench ...     load a running server and report flows/s and latencies
 //	phoneauth seed ...      create verified accounts in bulk, for bench
+//	phoneauth limit ...     measure the database's durable-write limit, for bench
 //	phoneauth help          list every command
 //
 // Configuration is read from PHONEAUTH_* environment variables; see the
@@ -86,6 +87,10 @@ Benchmarking (see README.md, Performance):
   bench --server-env              print the server's PHONEAUTH_* settings for bench
   seed --users N [--prefix BLOCK] create N verified accounts on the configured
                                   database, for bench --mix login --seeded-prefix
+  limit [-c N] [-d DURATION] [--json]
+                                  measure the configured database's durable-write
+                                  limit (N clients committing one-row inserts on
+                                  scratch data) in commits and full flows a second
 
 Configuration comes from PHONEAUTH_* environment variables (see README.md).
 `
@@ -114,6 +119,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "seed":
 		return seedCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "limit":
+		return limitCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "phoneauth", buildVersion())
 		return nil
