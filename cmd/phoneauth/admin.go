@@ -80,12 +80,7 @@ func admin(ctx context.Context, group string, commands []adminCommand, args []st
 		return fmt.Errorf("unknown command %s %s", group, args[0])
 	}
 	name := group + " " + cmd.name
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: phoneauth %s\n\n  %s\n\nflags:\n", strings.TrimSpace(name+" [--json] "+cmd.args), cmd.summary)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet(name, fmt.Sprintf("usage: phoneauth %s\n\n  %s\n\nflags:\n", strings.TrimSpace(name+" [--json] "+cmd.args), cmd.summary), stderr)
 	env := adminEnv{stdout: stdout}
 	fs.BoolVar(&env.json, "json", false, "print one JSON array, for scripts")
 	if cmd.all {
@@ -302,8 +297,12 @@ func (e adminEnv) status(s phoneauth.Session) string {
 	return "active"
 }
 
-func (e adminEnv) printJSON(v any) error {
-	enc := json.NewEncoder(e.stdout)
+func (e adminEnv) printJSON(v any) error { return printJSON(e.stdout, v) }
+
+// printJSON writes v to w as indented JSON: what every command's --json
+// prints.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }

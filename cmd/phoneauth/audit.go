@@ -28,12 +28,7 @@ const auditUsage = "usage: phoneauth audit [--json] [--user PHONE|USER_ID] [--si
 // auditCommand runs phoneauth audit with args (after "audit"): it prints
 // the events of the audit trail that the flags select, newest first.
 func auditCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, auditUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("audit", auditUsage, stderr)
 	env := adminEnv{stdout: stdout}
 	var user, kind string
 	var since time.Duration

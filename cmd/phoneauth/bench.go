@@ -75,14 +75,9 @@ type benchConfig struct {
 
 // parseBench reads phoneauth bench's flags.
 func parseBench(args []string, stderr io.Writer) (benchConfig, error) {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: phoneauth bench [flags]\n\n"+
-			"  drive a running server with virtual users and report flows/s and latencies;\n"+
-			"  start the server with the settings phoneauth bench --server-env prints\n\nflags:\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("bench", "usage: phoneauth bench [flags]\n\n"+
+		"  drive a running server with virtual users and report flows/s and latencies;\n"+
+		"  start the server with the settings phoneauth bench --server-env prints\n\nflags:\n", stderr)
 	var c benchConfig
 	var target, mixName, seeded string
 	fs.StringVar(&target, "url", benchDefaultURL, "the server to drive: a loopback address unless --allow-remote")

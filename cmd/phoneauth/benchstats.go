@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -234,9 +233,7 @@ func newStepReport(name string, s *stepStats, elapsed time.Duration) (stepReport
 // print writes r as an aligned table, or as JSON.
 func (r benchReport) print(w io.Writer, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(w, r)
 	}
 	interrupted := ""
 	if r.Interrupted {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -42,15 +41,10 @@ type limitReport struct {
 // clients for -d, in commits a second and in full flows (four commits)
 // a second, the figure phoneauth bench's full mix is compared against.
 func limitCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("limit", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: phoneauth limit [-c N] [-d DURATION] [--json]\n\n"+
-			"  measure the durable-write limit of the configured database: N clients\n"+
-			"  committing one-row inserts into a scratch table (PostgreSQL) or a scratch\n"+
-			"  file beside the database (SQLite, its pragmas, one write connection)\n\nflags:\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("limit", "usage: phoneauth limit [-c N] [-d DURATION] [--json]\n\n"+
+		"  measure the durable-write limit of the configured database: N clients\n"+
+		"  committing one-row inserts into a scratch table (PostgreSQL) or a scratch\n"+
+		"  file beside the database (SQLite, its pragmas, one write connection)\n\nflags:\n", stderr)
 	clients := fs.Int("c", 32, "clients committing at once (1 to 1000)")
 	d := fs.Duration("d", 10*time.Second, "how long to measure")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -97,9 +91,7 @@ func limitCommand(ctx context.Context, args []string, getenv func(string) string
 	r.CommitsPerS = float64(n) / elapsed.Seconds()
 	r.FlowsPerS = r.CommitsPerS / commitsPerFlow
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(stdout, r)
 	}
 	fmt.Fprintf(stdout, "%s: %.0f durable commits a second with %d clients over %s; at %d commits a full flow, %.0f flows a second\n",
 		backend, r.CommitsPerS, r.Clients, elapsed.Round(time.Millisecond), commitsPerFlow, r.FlowsPerS)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -35,13 +34,8 @@ type seedReport struct {
 // on the database PHONEAUTH_DATABASE_URL names, the numbers of a block
 // from its first on, in one transaction.
 func seedCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: phoneauth seed --users N [--prefix BLOCK] [--json]\n\n"+
-			"  create N verified accounts on the configured database, for phoneauth bench\n\nflags:\n")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("seed", "usage: phoneauth seed --users N [--prefix BLOCK] [--json]\n\n"+
+		"  create N verified accounts on the configured database, for phoneauth bench\n\nflags:\n", stderr)
 	users := fs.Int("users", 0, fmt.Sprintf("how many verified accounts to create (1 to %d)", blockSize))
 	prefix := fs.String("prefix", "", "the block of numbers, as +14152 (default: a random one whose first number has no account)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
@@ -100,9 +94,7 @@ func seedCommand(ctx context.Context, args []string, getenv func(string) string,
 	elapsed := time.Since(start)
 	r := seedReport{Users: n, Prefix: string(blk), First: blk.number(0), Last: blk.number(int(n) - 1), Seconds: elapsed.Seconds()}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return printJSON(stdout, r)
 	}
 	fmt.Fprintf(stdout, "seeded %d verified accounts, %s to %s, in %s (%.0f a second)\n",
 		n, r.First, r.Last, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
