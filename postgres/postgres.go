@@ -157,20 +157,17 @@ const pruneBatch = 1000
 // errNoAnswer is the cause of a call's context when callTimeout expired.
 var errNoAnswer = errors.New("postgres: no answer in time")
 
-// Open connects to the database at url, a postgres:// URL or key=value
-// string. Parameters such as search_path in it apply to every connection.
-// Open checks that the server answers. Errors: a url that fails CheckURL,
-// options that fail Validate once the zero fields have their defaults, or
-// one wrapping phoneauth.ErrUnavailable when the server cannot be reached;
-// they never repeat the URL, which may hold a password.
-func Open(ctx context.Context, url string, o Options) (*Store, error) {
+// poolConfig is the pool's configuration for url under o (its pool
+// size, timeouts and tracer), and o with the defaults of its zero fields.
+// Errors: those of Options.Validate and CheckURL.
+func poolConfig(url string, o Options) (*pgxpool.Config, Options, error) {
 	o, err := o.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, o, err
 	}
 	cfg, err := parseURL(url)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: database URL %w", err)
+		return nil, o, fmt.Errorf("postgres: database URL %w", err)
 	}
 	cfg.MaxConns = o.MaxConns
 	cfg.ConnConfig.ConnectTimeout = o.ConnectTimeout
@@ -180,7 +177,20 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	cfg.ConnConfig.Tracer = o.tracer
 	ms := (o.StatementTimeout + time.Millisecond - 1) / time.Millisecond
 	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(int64(ms), 10)
+	return cfg, o, nil
+}
 
+// Open connects to the database at url, a postgres:// URL or key=value
+// string. Parameters such as search_path in it apply to every connection.
+// Open checks that the server answers. Errors: a url that fails CheckURL,
+// options that fail Validate once the zero fields have their defaults, or
+// one wrapping phoneauth.ErrUnavailable when the server cannot be reached;
+// they never repeat the URL, which may hold a password.
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	cfg, o, err := poolConfig(url, o)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", err)

@@ -11,7 +11,7 @@ func TestCommitProbe(t *testing.T) {
 	t.Parallel()
 	base, schema := newSchema(t)
 	dsn := schemaURL(t, base, schema, "")
-	p, err := NewCommitProbe(t.Context(), dsn, 4)
+	p, err := NewCommitProbe(t.Context(), dsn, Options{}, 4)
 	if err != nil {
 		t.Fatalf("NewCommitProbe: %v", err)
 	}
@@ -28,9 +28,11 @@ func TestCommitProbe(t *testing.T) {
 		}
 		return n
 	}
-	if n := count(`SELECT count(*) FROM ` + p.table + ` WHERE $1 <> ''`); n != 10 {
-		t.Errorf("%d rows after 10 inserts, want 10", n)
+	// One row from each of the 4 connections warmed up, and the 10.
+	if n := count(`SELECT count(*) FROM ` + p.table + ` WHERE $1 <> ''`); n != 14 {
+		t.Errorf("%d rows after 10 inserts, want 14", n)
 	}
+
 	// A logged table, as the store's: its commits wait for the WAL.
 	if n := count(`SELECT count(*) FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE s.nspname = $1 AND c.relkind = 'r' AND c.relpersistence = 'p' AND c.relname LIKE 'phoneauth_probe_%'`); n != 1 {
 		t.Errorf("%d permanent scratch tables, want 1", n)

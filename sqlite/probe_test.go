@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -29,6 +30,10 @@ func TestCommitProbe(t *testing.T) {
 	var n int
 	if err := p.db.QueryRow("SELECT count(*) FROM probe").Scan(&n); err != nil || n != 10 {
 		t.Errorf("%d rows (%v) after 10 inserts, want 10", n, err)
+	}
+	// Beside the database: in the directory given, on its file system.
+	if filepath.Dir(p.dir) != dir {
+		t.Errorf("scratch directory %s, want one in %s", p.dir, dir)
 	}
 	if err := p.Close(); err != nil {
 		t.Fatalf("Close: %v", err)

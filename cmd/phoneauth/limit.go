@@ -73,7 +73,7 @@ func limitCommand(ctx context.Context, args []string, getenv func(string) string
 	backend := "sqlite"
 	if c.postgres() {
 		backend = "postgres"
-		p, err = postgres.NewCommitProbe(ctx, c.DatabaseURL, int32(*clients))
+		p, err = postgres.NewCommitProbe(ctx, c.DatabaseURL, c.DB, int32(*clients))
 	} else {
 		p, err = sqlite.NewCommitProbe(ctx, filepath.Dir(sqlitePath(c.DatabaseURL)))
 	}
@@ -81,10 +81,8 @@ func limitCommand(ctx context.Context, args []string, getenv func(string) string
 		return fmt.Errorf("limit: %w", err)
 	}
 	n, elapsed, err := measureCommits(ctx, p, *clients, *d)
-	if cerr := p.Close(); err == nil && cerr != nil {
-		err = cerr
-	}
-	if err != nil {
+	// Close's error names what it could not remove, whatever happened.
+	if err := errors.Join(err, p.Close()); err != nil {
 		return fmt.Errorf("limit: %w", err)
 	}
 	r := limitReport{Backend: backend, Clients: *clients, Seconds: elapsed.Seconds(), Commits: n}
@@ -93,8 +91,12 @@ func limitCommand(ctx context.Context, args []string, getenv func(string) string
 	if *asJSON {
 		return printJSON(stdout, r)
 	}
-	fmt.Fprintf(stdout, "%s: %.0f durable commits a second with %d clients over %s; at %d commits a full flow, %.0f flows a second\n",
-		backend, r.CommitsPerS, r.Clients, elapsed.Round(time.Millisecond), commitsPerFlow, r.FlowsPerS)
+	who := fmt.Sprintf("%d clients", r.Clients)
+	if r.Clients == 1 {
+		who = "1 client"
+	}
+	fmt.Fprintf(stdout, "%s: %.0f durable commits a second from %s over %s; at %d commits a full flow, %.0f flows a second\n",
+		backend, r.CommitsPerS, who, elapsed.Round(time.Millisecond), commitsPerFlow, r.FlowsPerS)
 	return nil
 }
 
