@@ -19,8 +19,9 @@ import (
 // It is the durable-write limit that phoneauth bench's figures are
 // compared against (four commits a full flow).
 type CommitProbe struct {
-	pool  *pgxpool.Pool
-	table string // sanitized
+	pool   *pgxpool.Pool
+	table  string // sanitized
+	insert string // the statement of Insert
 }
 
 // NewCommitProbe connects to the database at url, with o's timeouts and
@@ -39,11 +40,12 @@ func NewCommitProbe(ctx context.Context, url string, o Options, clients int32) (
 	var suffix [6]byte
 	_, _ = rand.Read(suffix[:])
 	p := &CommitProbe{pool: pool, table: pgx.Identifier{"phoneauth_probe_" + hex.EncodeToString(suffix[:])}.Sanitize()}
+	p.insert = `INSERT INTO ` + p.table + ` (phone) VALUES ('+14155550100')`
 	_, err = pool.Exec(ctx, `CREATE TABLE `+p.table+` (id bigserial PRIMARY KEY, phone text NOT NULL, created_at timestamptz NOT NULL DEFAULT now())`)
 	if err == nil {
 		// Every connection now, so that none is opened, nor its
 		// statement prepared, while the clock runs.
-		err = warm(ctx, pool, int(clients), `INSERT INTO `+p.table+` (phone) VALUES ('+14155550100')`)
+		err = warm(ctx, pool, int(clients), p.insert)
 	}
 	if err != nil {
 		// The CREATE may have committed with only its answer lost.
@@ -75,7 +77,7 @@ func warm(ctx context.Context, pool *pgxpool.Pool, n int, sql string) error {
 
 // Insert commits one row.
 func (p *CommitProbe) Insert(ctx context.Context) error {
-	_, err := p.pool.Exec(ctx, `INSERT INTO `+p.table+` (phone) VALUES ('+14155550100')`)
+	_, err := p.pool.Exec(ctx, p.insert)
 	return err
 }
 

@@ -124,22 +124,63 @@ func orZero(t *time.Time) time.Time {
 // account is the verified one of number phone.
 func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
 	c.Purpose, c.NewPhone = phoneauth.PurposeLogin, ""
-	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put login challenge", by: "phone", key: phone, verified: true, pending: phoneauth.ErrLoginPending}, c, notBefore)
+	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put login challenge", sql: putByPhone, key: phone, verified: true, pending: phoneauth.ErrLoginPending}, c, notBefore)
 	if u.ID != "" {
 		u.Phone = phone
 	}
 	return u, pendingSince, err
 }
 
-// putFor says whose challenge putChallenge puts: the account whose column
-// by ("id" or "phone") is key, only if it is verified when verified is
+// putFor says whose challenge putChallenge puts: the account that the
+// statements of sql find by key, only if it is verified when verified is
 // set, refused with pending while a code is pending.
 type putFor struct {
 	op       string
-	by       string
+	sql      putStatements
 	key      string
 	verified bool
 	pending  error
+}
+
+// putStatements are putChallenge's statements for accounts found by one
+// column: put, which puts the challenge, and why, which reads why put
+// refused it.
+type putStatements struct{ put, why string }
+
+// The statements of putChallenge by account ID and by number, built once.
+var (
+	putByID    = putSQL("id")
+	putByPhone = putSQL("phone")
+)
+
+// putSQL returns putChallenge's statements for accounts whose column by
+// is $1.
+func putSQL(by string) putStatements {
+	return putStatements{
+		put: `
+WITH account AS (
+	SELECT id, verified_at IS NOT NULL AS verified, created_at FROM users
+	WHERE ` + by + ` = $1 AND (verified_at IS NOT NULL OR NOT $15) AND (locked_until IS NULL OR locked_until <= $5)
+	FOR SHARE
+), put AS (
+	INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
+	SELECT $2, $3, account.id, $4, $5, $6, $8 FROM account
+	ON CONFLICT (user_id, purpose) DO UPDATE SET
+		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
+		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
+		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7
+	RETURNING user_id
+), audit AS (
+	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
+	SELECT $9, $10, put.user_id, $11, $12, $13, $14 FROM put WHERE $10 <> ''
+)
+SELECT account.id, account.verified, account.created_at FROM put JOIN account ON account.id = put.user_id`,
+		why: `
+SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until,
+	c.created_at, coalesce(c.consumed_at IS NULL AND c.created_at > $2, false)
+FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = $3
+WHERE u.` + by + ` = $1`,
+	}
 }
 
 // putChallenge puts challenge c for the account of a, in one statement
@@ -160,29 +201,6 @@ type putFor struct {
 func (s *Store) putChallenge(ctx context.Context, a putFor, c phoneauth.Challenge, notBefore time.Time) (phoneauth.User, time.Time, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
-	q := `
-WITH account AS (
-	SELECT id, verified_at IS NOT NULL AS verified, created_at FROM users
-	WHERE ` + a.by + ` = $1 AND (verified_at IS NOT NULL OR NOT $15) AND (locked_until IS NULL OR locked_until <= $5)
-	FOR SHARE
-), put AS (
-	INSERT INTO challenges AS ch (id, purpose, user_id, code_hash, created_at, expires_at, new_phone)
-	SELECT $2, $3, account.id, $4, $5, $6, $8 FROM account
-	ON CONFLICT (user_id, purpose) DO UPDATE SET
-		id = EXCLUDED.id, code_hash = EXCLUDED.code_hash, created_at = EXCLUDED.created_at,
-		expires_at = EXCLUDED.expires_at, consumed_at = NULL, attempts = 0, new_phone = EXCLUDED.new_phone
-		WHERE ch.consumed_at IS NOT NULL OR ch.created_at <= $7
-	RETURNING user_id
-), audit AS (
-	INSERT INTO audit_events (at, kind, user_id, phone_masked, client_ip, user_agent, outcome)
-	SELECT $9, $10, put.user_id, $11, $12, $13, $14 FROM put WHERE $10 <> ''
-)
-SELECT account.id, account.verified, account.created_at FROM put JOIN account ON account.id = put.user_id`
-	why := `
-SELECT u.id, u.verified_at IS NOT NULL, u.created_at, u.locked_until,
-	c.created_at, coalesce(c.consumed_at IS NULL AND c.created_at > $2, false)
-FROM users u LEFT JOIN challenges c ON c.user_id = u.id AND c.purpose = $3
-WHERE u.` + a.by + ` = $1`
 	var newPhone *string
 	if c.NewPhone != "" {
 		newPhone = &c.NewPhone
@@ -190,7 +208,7 @@ WHERE u.` + a.by + ` = $1`
 	ev, _ := c.Audit.Decided(c.CreatedAt, "", "", nil)
 	for tries := 1; ; tries++ {
 		var u phoneauth.User
-		err := s.pool.QueryRow(ctx, q, a.key, c.ID, string(c.Purpose), c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone,
+		err := s.pool.QueryRow(ctx, a.sql.put, a.key, c.ID, string(c.Purpose), c.CodeHash, c.CreatedAt, c.ExpiresAt, notBefore, newPhone,
 			ev.At, string(ev.Kind), ev.PhoneMasked, ev.ClientIP, ev.UserAgent, string(ev.Outcome), a.verified).Scan(&u.ID, &u.Verified, &u.CreatedAt)
 		if err == nil {
 			u.CreatedAt = u.CreatedAt.UTC()
@@ -201,7 +219,7 @@ WHERE u.` + a.by + ` = $1`
 		}
 		var lockedUntil, pendingSince *time.Time
 		var pending bool
-		err = s.pool.QueryRow(ctx, why, a.key, notBefore, string(c.Purpose)).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince, &pending)
+		err = s.pool.QueryRow(ctx, a.sql.why, a.key, notBefore, string(c.Purpose)).Scan(&u.ID, &u.Verified, &u.CreatedAt, &lockedUntil, &pendingSince, &pending)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			return phoneauth.User{}, time.Time{}, phoneauth.ErrUserNotFound
@@ -334,7 +352,7 @@ FOR UPDATE OF c`
 // PutChallenge implements phoneauth.Store with putChallenge: the account
 // is the one of ID c.UserID.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error) {
-	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put challenge", by: "id", key: c.UserID, pending: phoneauth.ErrCodePending}, c, notBefore)
+	u, pendingSince, err := s.putChallenge(ctx, putFor{op: "put challenge", sql: putByID, key: c.UserID, pending: phoneauth.ErrCodePending}, c, notBefore)
 	if errors.Is(err, phoneauth.ErrAccountLocked) {
 		return u.LockedUntil, time.Time{}, err
 	}

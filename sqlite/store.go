@@ -266,17 +266,14 @@ func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefo
 // putChallenge makes c the challenge of purpose c.Purpose of c.UserID in
 // tx unless that one is unconsumed and was created after notBefore, and
 // records c.Audit if it did: the write of PutChallenge and
-// PutLoginChallenge. It reports whether c was put. Errors:
-// phoneauth.ErrUserNotFound (no account c.UserID).
+// PutLoginChallenge, each of which has read the account in tx first. It
+// reports whether c was put.
 func putChallenge(ctx context.Context, tx tx, c phoneauth.Challenge, notBefore time.Time) (bool, error) {
 	var newPhone any
 	if c.NewPhone != "" {
 		newPhone = c.NewPhone
 	}
 	res, err := tx.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
-	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
-		return false, phoneauth.ErrUserNotFound
-	}
 	if err != nil {
 		return false, err
 	}
