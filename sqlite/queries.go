@@ -191,5 +191,5 @@ var (
 		qPruneChallenges, qPruneForeign, qPruneSessions, qPruneUnverified, qPruneAudit,
 		qInsertEvent, qUserByPhone, qPendingChallenge,
 	}
-	readQueries = []string{qEvents, qUserByPhone, qUserExists, qPendingChallenge, qAccessOwn, qAccessForeign}
+	readQueries = []string{qEvents, qUserByPhone, qUserExists, qAccessOwn, qAccessForeign}
 )

@@ -125,15 +125,8 @@ func (s *Store) PutLoginChallenge(ctx context.Context, phone string, c phoneauth
 			return phoneauth.ErrAccountLocked
 		}
 		c.UserID, c.Purpose, c.NewPhone = u.ID, phoneauth.PurposeLogin, ""
-		if put, err := putChallenge(ctx, tx, c, notBefore); put || err != nil {
-			return err
-		}
-		var since int64
-		if err := tx.queryRow(ctx, qPendingChallenge, u.ID, string(phoneauth.PurposeLogin)).Scan(&since); err != nil {
-			return err
-		}
-		pendingSince = fromMS(since)
-		return phoneauth.ErrLoginPending
+		pendingSince, err = putChallenge(ctx, tx, c, notBefore, phoneauth.ErrLoginPending)
+		return err
 	})
 	if errors.Is(err, phoneauth.ErrUserNotFound) || err != nil && !phoneauth.IsKind(err) {
 		return phoneauth.User{}, time.Time{}, err
@@ -223,13 +216,12 @@ func (s *Store) VerifyLogin(ctx context.Context, userID string, t phoneauth.Try,
 // PutChallenge makes c the challenge of its purpose, as phoneauth.Store
 // documents, in one transaction that reads the account's lock and puts c
 // with its audit event unless the account is locked or an unconsumed
-// challenge created after notBefore exists; only a refusal for the
-// latter reads the pending challenge's age, on the read pool. Errors:
+// challenge created after notBefore exists. Errors:
 // phoneauth.ErrUserNotFound, phoneauth.ErrAccountLocked,
 // phoneauth.ErrCodePending.
 func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefore time.Time) (lockedUntil, pendingSince time.Time, err error) {
-	var put bool
 	err = s.inTx(ctx, "put challenge", func(ctx context.Context, tx tx) (err error) {
+		lockedUntil, pendingSince = time.Time{}, time.Time{}
 		var until sql.NullInt64
 		err = tx.queryRow(ctx, qUserLock, c.UserID).Scan(&until)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -241,46 +233,42 @@ func (s *Store) PutChallenge(ctx context.Context, c phoneauth.Challenge, notBefo
 		if lockedUntil = fromNullMS(until); c.CreatedAt.Before(lockedUntil) {
 			return phoneauth.ErrAccountLocked
 		}
-		put, err = putChallenge(ctx, tx, c, notBefore)
+		pendingSince, err = putChallenge(ctx, tx, c, notBefore, phoneauth.ErrCodePending)
 		return err
 	})
-	if errors.Is(err, phoneauth.ErrAccountLocked) {
-		return lockedUntil, time.Time{}, err
+	if !errors.Is(err, phoneauth.ErrAccountLocked) {
+		lockedUntil = time.Time{}
 	}
-	if err != nil || put {
-		return time.Time{}, time.Time{}, err
-	}
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	var createdAt int64
-	err = s.rs.queryRow(ctx, qPendingChallenge, c.UserID, string(c.Purpose)).Scan(&createdAt)
-	if errors.Is(err, sql.ErrNoRows) { // gone since: the caller waits a whole throttle
-		return time.Time{}, time.Time{}, phoneauth.ErrCodePending
-	}
-	if err != nil {
-		return time.Time{}, time.Time{}, wrapErr(ctx, "put challenge", err)
-	}
-	return time.Time{}, fromMS(createdAt), phoneauth.ErrCodePending
+	return lockedUntil, pendingSince, err
 }
 
 // putChallenge makes c the challenge of purpose c.Purpose of c.UserID in
 // tx unless that one is unconsumed and was created after notBefore, and
 // records c.Audit if it did: the write of PutChallenge and
-// PutLoginChallenge, each of which has read the account in tx first. It
-// reports whether c was put.
-func putChallenge(ctx context.Context, tx tx, c phoneauth.Challenge, notBefore time.Time) (bool, error) {
+// PutLoginChallenge, each of which has read the account in tx first. When
+// it puts nothing it returns pending with the pending challenge's
+// CreatedAt, read in tx, where it cannot have gone since.
+func putChallenge(ctx context.Context, tx tx, c phoneauth.Challenge, notBefore time.Time, pending error) (time.Time, error) {
 	var newPhone any
 	if c.NewPhone != "" {
 		newPhone = c.NewPhone
 	}
 	res, err := tx.exec(ctx, qPutChallenge, c.ID, string(c.Purpose), c.UserID, c.CodeHash, ms(c.CreatedAt), ms(c.ExpiresAt), newPhone, ms(notBefore))
 	if err != nil {
-		return false, err
+		return time.Time{}, err
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
-		return false, err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return time.Time{}, err
 	}
-	return true, record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
+	if n > 0 {
+		return time.Time{}, record(ctx, tx, c.Audit, c.CreatedAt, c.UserID, "", nil)
+	}
+	var since int64
+	if err := tx.queryRow(ctx, qPendingChallenge, c.UserID, string(c.Purpose)).Scan(&since); err != nil {
+		return time.Time{}, err
+	}
+	return fromMS(since), pending
 }
 
 // DeleteAccount admits access token access to account userID, decides try
