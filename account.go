@@ -118,11 +118,7 @@ func (s *Service) requestCode(ctx context.Context, p Purpose, r AccountRequest, 
 		return err
 	}
 	if errors.Is(err, ErrCodePending) {
-		wait := s.policy.LoginThrottle
-		if !pendingSince.IsZero() {
-			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
-		}
-		err := &ThrottledError{Limit: LimitCodePending, RetryAfter: max(wait, time.Second), Err: err}
+		err := &ThrottledError{Limit: LimitCodePending, RetryAfter: s.throttleLeft(pendingSince, now), Err: err}
 		s.recordRefusal(ctx, ev, u.ID, "", err)
 		return err
 	}

@@ -148,6 +148,18 @@ func (c Challenge) tooManyAttempts(now time.Time, p Policy, err error) error {
 	return &ThrottledError{Limit: LimitAttempts, RetryAfter: max(until.Sub(now), 0), Err: err}
 }
 
+// throttleLeft is how long after now a new code can be asked for while
+// the code created at pendingSince is pending: until Policy.LoginThrottle
+// has passed since then, the whole throttle when the store could not tell
+// when (zero), and at least a second.
+func (s *Service) throttleLeft(pendingSince, now time.Time) time.Duration {
+	wait := s.policy.LoginThrottle
+	if !pendingSince.IsZero() {
+		wait = pendingSince.Add(wait).Sub(now)
+	}
+	return max(wait, time.Second)
+}
+
 // try is a try of code at now, for a challenge of purpose p.
 func (s *Service) try(p Purpose, code string, now time.Time, audit Event) Try {
 	return Try{

@@ -3,7 +3,6 @@ package phoneauth
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/google/uuid"
 )
@@ -73,13 +72,9 @@ func (s *Service) Login(ctx context.Context, r LoginRequest) (_ PendingLogin, er
 		s.recordRefusal(ctx, ev, u.ID, "", err)
 		return PendingLogin{}, err
 	case errors.Is(err, ErrLoginPending):
-		wait := s.policy.LoginThrottle
-		if !pendingSince.IsZero() {
-			wait = pendingSince.Add(s.policy.LoginThrottle).Sub(now)
-		}
 		err := &ThrottledError{
 			Limit:      LimitLoginPending,
-			RetryAfter: max(wait, time.Second),
+			RetryAfter: s.throttleLeft(pendingSince, now),
 			Err:        err,
 			UserID:     u.ID,
 		}
